@@ -1,0 +1,115 @@
+import {Alias, Document, isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Node} from 'yaml'
+import {type Path, type Pos, SourceMap, type SourceFile} from './source.js'
+
+/** A problem that stops parsing: bad YAML, or structures too large or deep to be a pipeline. */
+export class ParseProblem extends Error {
+  constructor(message: string, readonly pos: Pos) {
+    super(message)
+  }
+}
+
+const MAX_DEPTH = 64
+const MAX_NODES = 200_000
+
+/**
+ * Parses pipeline YAML into plain data with the position of every value and key. Resolves aliases,
+ * `<<` map merges, and Woodpecker's sequence merge (`- <<: *list` splices the list in place).
+ */
+export function parsePipelineText(file: string, text: string): SourceFile {
+  const lineCounter = new LineCounter()
+  const doc = parseDocument(text, {lineCounter, prettyErrors: false, uniqueKeys: true, strict: true})
+  const first = doc.errors[0]
+  if (first) {
+    const at = lineCounter.linePos(first.pos[0])
+    throw new ParseProblem(`not valid YAML: ${firstLine(first.message)}`, {line: at.line, col: at.col})
+  }
+  const builder = new Builder(doc, lineCounter)
+  const data = doc.contents ? builder.build(doc.contents as Node, [], 0) : null
+  return {file, data, map: builder.map}
+}
+
+function firstLine(message: string): string {
+  return message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')
+}
+
+class Builder {
+  readonly map = new SourceMap()
+  private nodes = 0
+
+  constructor(private readonly doc: Document, private readonly lines: LineCounter) {}
+
+  build(node: Node, path: Path, depth: number): unknown {
+    if (++this.nodes > MAX_NODES) throw new ParseProblem(`too large: more than ${MAX_NODES} values (after expanding aliases)`, this.pos(node))
+    if (depth > MAX_DEPTH) throw new ParseProblem(`nested deeper than ${MAX_DEPTH} levels`, this.pos(node))
+    this.map.setValue(path, this.pos(node))
+    if (isAlias(node)) return this.build(this.resolve(node), path, depth + 1)
+    if (isScalar(node)) return node.value
+    if (isMap(node)) return this.buildMap(node.items, path, depth)
+    if (isSeq(node)) return this.buildSeq(node.items as Node[], path, depth)
+    return null
+  }
+
+  private buildMap(pairs: {key: unknown; value: unknown}[], path: Path, depth: number): Record<string, unknown> {
+    const out: Record<string, unknown> = {}
+    const merged: Record<string, unknown>[] = []
+    for (const pair of pairs) {
+      const keyNode = pair.key as Node | null
+      if (!isScalar(keyNode)) throw new ParseProblem('map keys must be plain values', keyNode ? this.pos(keyNode) : this.pos(null))
+      const key = String(keyNode.value)
+      const valueNode = pair.value as Node | null
+      if (key === '<<' && valueNode) {
+        merged.push(...this.mergeSources(valueNode, path, depth))
+        continue
+      }
+      this.map.setKey([...path, key], this.pos(keyNode))
+      out[key] = valueNode ? this.build(valueNode, [...path, key], depth + 1) : null
+      if (!valueNode) this.map.setValue([...path, key], this.pos(keyNode))
+    }
+    for (const source of merged) for (const [k, v] of Object.entries(source)) if (!(k in out)) out[k] = v
+    return out
+  }
+
+  private mergeSources(node: Node, path: Path, depth: number): Record<string, unknown>[] {
+    const target = isAlias(node) ? this.resolve(node) : node
+    const items = isSeq(target) ? (target.items as Node[]).map((n) => (isAlias(n) ? this.resolve(n) : n)) : [target]
+    return items.map((item) => {
+      if (!isMap(item)) throw new ParseProblem('`<<` merges a map (or a list of maps) into a map', this.pos(node))
+      return this.build(item, path, depth + 1) as Record<string, unknown>
+    })
+  }
+
+  private buildSeq(items: Node[], path: Path, depth: number): unknown[] {
+    const out: unknown[] = []
+    for (const item of items) {
+      const spliced = this.sequenceMerge(item)
+      if (spliced) {
+        for (const inner of spliced) out.push(this.build(inner, [...path, out.length], depth + 1))
+      } else {
+        out.push(this.build(item, [...path, out.length], depth + 1))
+      }
+    }
+    return out
+  }
+
+  /** `- <<: *list` inside a sequence: the aliased list's items, else undefined. */
+  private sequenceMerge(item: Node): Node[] | undefined {
+    if (!isMap(item) || item.items.length !== 1) return undefined
+    const pair = item.items[0]
+    if (!isScalar(pair.key) || pair.key.value !== '<<') return undefined
+    const value = pair.value as Node | null
+    const target = value && isAlias(value) ? this.resolve(value) : value
+    return isSeq(target) ? (target.items as Node[]) : undefined
+  }
+
+  private resolve(alias: Alias): Node {
+    const target = alias.resolve(this.doc)
+    if (!target) throw new ParseProblem(`unknown alias *${alias.source}`, this.pos(alias))
+    return target as Node
+  }
+
+  private pos(node: Node | null): Pos {
+    const offset = node?.range?.[0] ?? 0
+    const at = this.lines.linePos(offset)
+    return {line: at.line, col: at.col}
+  }
+}

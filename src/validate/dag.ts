@@ -1,0 +1,30 @@
+/** A dependency as written: a name, optionally `optional: true` (missing ones are dropped). */
+export interface Dependency {
+  name: string
+  optional: boolean
+}
+
+/** The names that form a cycle through `start`, or undefined. Depth-first over `edges`. */
+export function findCycle(edges: ReadonlyMap<string, readonly string[]>): string[] | undefined {
+  const state = new Map<string, 'visiting' | 'done'>()
+  const stack: string[] = []
+  const visit = (node: string): string[] | undefined => {
+    if (state.get(node) === 'done') return undefined
+    if (state.get(node) === 'visiting') return [...stack.slice(stack.indexOf(node)), node]
+    state.set(node, 'visiting')
+    stack.push(node)
+    for (const next of edges.get(node) ?? []) {
+      if (!edges.has(next)) continue
+      const cycle = visit(next)
+      if (cycle) return cycle
+    }
+    stack.pop()
+    state.set(node, 'done')
+    return undefined
+  }
+  for (const node of edges.keys()) {
+    const cycle = visit(node)
+    if (cycle) return cycle
+  }
+  return undefined
+}

@@ -1,0 +1,34 @@
+import {ParseProblem, parsePipelineText} from '../pipeline/parse.js'
+import type {SourceFile} from '../pipeline/source.js'
+import {substitute} from '../pipeline/substitute.js'
+import type {WorkflowText} from '../pipeline/load.js'
+import {type Issue, IssueCollector} from './issue.js'
+import {checkWorkflow} from './structure.js'
+
+export interface CheckedWorkflow {
+  source?: SourceFile
+  issues: Issue[]
+}
+
+/**
+ * Substitutes, parses and checks one workflow text. Parse failures become a single issue; an
+ * undefined `${VAR}` is a warning (Woodpecker silently makes it empty); `CI_*` names are filled in at run time.
+ */
+export function checkWorkflowText(workflow: WorkflowText, vars: Readonly<Record<string, string>>): CheckedWorkflow {
+  const {text, undefinedNames} = substitute(workflow.text, vars, true)
+  let source: SourceFile
+  try {
+    source = parsePipelineText(workflow.file, text)
+  } catch (error) {
+    if (!(error instanceof ParseProblem)) throw error
+    const issue: Issue = {severity: 'error', file: workflow.file, line: error.pos.line, col: error.pos.col, path: '', message: error.message}
+    return {issues: [issue]}
+  }
+  const c = new IssueCollector(source)
+  checkWorkflow(c, source.data)
+  for (const name of undefinedNames.filter((n) => !n.startsWith('CI_'))) {
+    const line = workflow.text.split('\n').findIndex((l) => l.includes('${' + name))
+    c.issues.push({severity: 'warning', file: workflow.file, line: line + 1, col: 1, path: '', message: `\`\${${name}}\` is not defined: it becomes empty when the pipeline runs`, hint: 'define it with --env or the matrix, or write $${' + name + '} for a literal'})
+  }
+  return {source, issues: c.issues}
+}
