@@ -9,7 +9,7 @@ export class ParseProblem extends Error {
 }
 
 const MAX_DEPTH = 64
-const MAX_NODES = 200_000
+const MAX_NODES = 50_000
 
 /**
  * Parses pipeline YAML into plain data with the position of every value and key. Resolves aliases,
@@ -35,6 +35,7 @@ function firstLine(message: string): string {
 class Builder {
   readonly map = new SourceMap()
   private nodes = 0
+  private readonly anchors = new Map<Alias, Node>()
 
   constructor(private readonly doc: Document, private readonly lines: LineCounter) {}
 
@@ -102,8 +103,11 @@ class Builder {
   }
 
   private resolve(alias: Alias): Node {
+    const cached = this.anchors.get(alias)
+    if (cached) return cached
     const target = alias.resolve(this.doc)
     if (!target) throw new ParseProblem(`unknown alias *${alias.source}`, this.pos(alias))
+    this.anchors.set(alias, target as Node)
     return target as Node
   }
 
