@@ -21,7 +21,7 @@ export function formatIssueReport(report: IssueReport, color: boolean): string {
   const lines: string[] = []
   for (const issue of report.issues) {
     const mark = issue.severity === 'error' ? c.red('error  ') : c.yellow('warning')
-    const where = issue.line > 0 ? `${issue.file}:${issue.line}:${issue.col}` : issue.file
+    const where = issue.line > 0 ? `${issue.file}:${issue.line}:${issue.col}` : `${issue.file}:`
     const path = issue.path && issue.path !== issue.file ? `${c.bold(issue.path)}: ` : ''
     lines.push(`${mark} ${c.cyan(where)} ${path}${issue.message}`)
     if (issue.expected !== undefined) lines.push(`          expected: ${issue.expected}`)
