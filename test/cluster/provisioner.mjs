@@ -33,8 +33,9 @@ async function provision(pvc) {
   if (!sc) return
   const modes = pvc.spec.accessModes ?? ['ReadWriteOnce']
   if (modes.includes('ReadWriteMany') && sc.parameters?.accessModes !== 'any') {
-    if (!refused.has(uid)) await refuse(pvc, `NodePath only supports ReadWriteOnce and ReadWriteOncePod access modes; class ${sc.metadata.name} cannot provide ReadWriteMany`)
+    if (refused.has(uid)) return
     refused.add(uid)
+    await refuse(pvc, `NodePath only supports ReadWriteOnce and ReadWriteOncePod access modes; class ${sc.metadata.name} cannot provide ReadWriteMany`)
     return
   }
   const pvName = `pvc-${uid}`
