@@ -12,10 +12,11 @@ export interface CheckedWorkflow {
 
 /**
  * Substitutes, parses and checks one workflow text. Parse failures become a single issue; an
- * undefined `${VAR}` is a warning (Woodpecker silently makes it empty); `CI_*` names are filled in at run time.
+ * undefined `${VAR}` is a warning: for a run it becomes empty as in Woodpecker; when only validating it is
+ * kept as written (and `CI_*` names, filled in at run time, are not reported).
  */
-export function checkWorkflowText(workflow: WorkflowText, vars: Readonly<Record<string, string>>): CheckedWorkflow {
-  const {text, undefinedNames} = substitute(workflow.text, vars, true)
+export function checkWorkflowText(workflow: WorkflowText, vars: Readonly<Record<string, string>>, forRun = false): CheckedWorkflow {
+  const {text, undefinedNames} = substitute(workflow.text, vars, !forRun)
   let source: SourceFile
   try {
     source = parsePipelineText(workflow.file, text)
@@ -26,7 +27,7 @@ export function checkWorkflowText(workflow: WorkflowText, vars: Readonly<Record<
   }
   const c = new IssueCollector(source)
   checkWorkflow(c, source.data)
-  for (const name of undefinedNames.filter((n) => !n.startsWith('CI_'))) {
+  for (const name of undefinedNames.filter((n) => forRun || !n.startsWith('CI_'))) {
     const line = workflow.text.split('\n').findIndex((l) => l.includes('${' + name))
     c.issues.push({severity: 'warning', file: workflow.file, line: line + 1, col: 1, path: '', message: `\`\${${name}}\` is not defined: it becomes empty when the pipeline runs`, hint: 'define it with --env or the matrix, or write $${' + name + '} for a literal'})
   }

@@ -1,0 +1,35 @@
+import type {V1PersistentVolumeClaim, V1Pod} from '@kubernetes/client-node'
+import type {PodState} from './pod-state.js'
+
+/** How to reach the cluster: the kubeconfig file(s) and context, as kubectl would pick them. */
+export interface ClusterTarget {
+  kubeconfig?: string
+  context?: string
+}
+
+export interface RunObject {
+  kind: 'Pod' | 'PersistentVolumeClaim'
+  namespace: string
+  name: string
+  created?: Date
+}
+
+/** The small surface the runner needs; the only implementation talking to a real API server is kube.ts. */
+export interface Cluster {
+  readonly server: string
+  ensureNamespace(name: string): Promise<void>
+  nodeArchitectures(): Promise<string[]>
+  createPvc(pvc: V1PersistentVolumeClaim): Promise<void>
+  /** Resolves once bound; rejects with the provisioner's event when provisioning fails. */
+  waitPvcBound(namespace: string, name: string, timeoutMs: number): Promise<void>
+  createPod(pod: V1Pod): Promise<void>
+  /** Resolves at the first state `until` accepts; rejects with a ClusterError after the timeout. */
+  watchPod(namespace: string, name: string, until: (state: PodState) => boolean, timeoutMs: number): Promise<PodState>
+  /** Follows the container's log to its end, each line once, resuming after broken streams. */
+  followLog(namespace: string, pod: string, container: string, onLine: (line: string) => void): Promise<void>
+  /** Runs a command in a container with `input` on stdin; resolves with its exit code. */
+  execWithInput(namespace: string, pod: string, container: string, command: string[], input: Buffer): Promise<{exitCode: number; stderr: string}>
+  deletePod(namespace: string, name: string, graceSeconds?: number): Promise<void>
+  deletePvc(namespace: string, name: string): Promise<void>
+  listRunObjects(namespace: string, labelSelector: string): Promise<RunObject[]>
+}

@@ -1,0 +1,36 @@
+import {ClusterError} from '../errors.js'
+
+/** One readable error from anything the Kubernetes client throws (its raw messages dump headers and bodies). */
+export function toClusterError(error: unknown, doing: string, server: string): ClusterError {
+  if (error instanceof ClusterError) return error
+  const e = error as {code?: number | string; body?: unknown; message?: string; cause?: {code?: string}}
+  const network = typeof e.code === 'string' ? e.code : e.cause?.code
+  if (network && /^E[A-Z]+/.test(network)) {
+    return new ClusterError(`${doing}: cannot reach the cluster at ${server} (${network})`, 'check your kubeconfig context (--context, --kubeconfig, KUBECONFIG)')
+  }
+  if (typeof e.code === 'number') {
+    const message = bodyMessage(e.body) ?? e.message ?? 'request failed'
+    const hint = e.code === 401 ? 'your credentials were refused: check the kubeconfig user' : e.code === 403 ? 'your user lacks a permission; see the README for the Role wpk8s needs' : undefined
+    return new ClusterError(`${doing}: ${message} (HTTP ${e.code})`, hint)
+  }
+  return new ClusterError(`${doing}: ${e.message ?? String(error)}`)
+}
+
+function bodyMessage(body: unknown): string | undefined {
+  if (typeof body === 'object' && body !== null && 'message' in body) return String((body as {message: unknown}).message)
+  if (typeof body !== 'string') return undefined
+  try {
+    const parsed = JSON.parse(body) as {message?: string}
+    return parsed.message
+  } catch {
+    return body.length < 200 ? body : undefined
+  }
+}
+
+export function isNotFound(error: unknown): boolean {
+  return (error as {code?: number}).code === 404
+}
+
+export function isConflict(error: unknown): boolean {
+  return (error as {code?: number}).code === 409
+}

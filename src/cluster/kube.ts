@@ -1,0 +1,263 @@
+import * as k8s from '@kubernetes/client-node'
+import {existsSync} from 'node:fs'
+import {homedir} from 'node:os'
+import {join} from 'node:path'
+import {PassThrough, Writable} from 'node:stream'
+import {ClusterError} from '../errors.js'
+import type {Cluster, ClusterTarget, RunObject} from './cluster.js'
+import {isConflict, isNotFound, toClusterError} from './errors.js'
+import {LogCursor} from './log-lines.js'
+import {type PodState, podState} from './pod-state.js'
+
+/** Loads the kubeconfig like kubectl: --kubeconfig, else KUBECONFIG (a colon-separated list), else ~/.kube/config. */
+export function loadKubeConfig(target: ClusterTarget): k8s.KubeConfig {
+  const home = join(homedir(), '.kube', 'config')
+  if (!target.kubeconfig && !process.env.KUBECONFIG && !existsSync(home) && !process.env.KUBERNETES_SERVICE_HOST) {
+    throw new ClusterError(`no kubeconfig: KUBECONFIG is not set and ${home} does not exist`, 'point KUBECONFIG or --kubeconfig at your cluster\'s kubeconfig (npm run cluster:up starts a local one)')
+  }
+  const kc = new k8s.KubeConfig()
+  try {
+    if (target.kubeconfig) kc.loadFromFile(target.kubeconfig)
+    else kc.loadFromDefault()
+  } catch (error) {
+    throw new ClusterError(`cannot load the kubeconfig: ${(error as Error).message}`)
+  }
+  if (target.context) {
+    if (!kc.getContextObject(target.context)) throw new ClusterError(`no context \`${target.context}\` in the kubeconfig`, `contexts: ${kc.getContexts().map((c) => c.name).join(', ') || 'none'}`)
+    kc.setCurrentContext(target.context)
+  }
+  if (!kc.getCurrentCluster()) throw new ClusterError('the kubeconfig names no cluster', 'set KUBECONFIG or pass --kubeconfig and --context')
+  return kc
+}
+
+export class KubeCluster implements Cluster {
+  readonly server: string
+  private readonly core: k8s.CoreV1Api
+
+  constructor(private readonly kc: k8s.KubeConfig) {
+    this.server = kc.getCurrentCluster()?.server ?? 'unknown'
+    this.core = kc.makeApiClient(k8s.CoreV1Api)
+  }
+
+  private async call<T>(doing: string, request: () => Promise<T>): Promise<T> {
+    try {
+      return await request()
+    } catch (error) {
+      throw toClusterError(error, doing, this.server)
+    }
+  }
+
+  async ensureNamespace(name: string): Promise<void> {
+    try {
+      await this.core.readNamespace({name})
+    } catch (error) {
+      if (!isNotFound(error)) throw toClusterError(error, `reading namespace ${name}`, this.server)
+      await this.call(`creating namespace ${name}`, () => this.core.createNamespace({body: {metadata: {name}}})).catch((e) => {
+        if (!isConflict(e)) throw e
+      })
+    }
+  }
+
+  async nodeArchitectures(): Promise<string[]> {
+    const nodes = await this.call('listing nodes', () => this.core.listNode())
+    const schedulable = nodes.items.filter((n) => !n.spec?.unschedulable)
+    return [...new Set(schedulable.map((n) => n.metadata?.labels?.['kubernetes.io/arch']).filter((a): a is string => Boolean(a)))].sort()
+  }
+
+  async createPvc(pvc: k8s.V1PersistentVolumeClaim): Promise<void> {
+    await this.call(`creating volume claim ${pvc.metadata?.name}`, () => this.core.createNamespacedPersistentVolumeClaim({namespace: pvc.metadata!.namespace!, body: pvc}))
+  }
+
+  async waitPvcBound(namespace: string, name: string, timeoutMs: number): Promise<void> {
+    const failed = this.watchEvents(namespace, 'PersistentVolumeClaim', name, ['ProvisioningFailed'])
+    try {
+      await Promise.race([
+        this.watchUntil<k8s.V1PersistentVolumeClaim>(`/api/v1/namespaces/${namespace}/persistentvolumeclaims`, name, (pvc) => pvc.status?.phase === 'Bound', timeoutMs, `volume claim ${name} to bind`),
+        failed.promise.then((event) => {
+          throw new ClusterError(`the workspace volume ${name} cannot be provisioned: ${event.message}`, 'use --no-storage-rwx (ReadWriteOnce) or a --storage-class that supports ReadWriteMany')
+        }),
+      ])
+    } finally {
+      failed.stop()
+    }
+  }
+
+  async createPod(pod: k8s.V1Pod): Promise<void> {
+    await this.call(`creating pod ${pod.metadata?.name}`, () => this.core.createNamespacedPod({namespace: pod.metadata!.namespace!, body: pod}))
+  }
+
+  async watchPod(namespace: string, name: string, until: (state: PodState) => boolean, timeoutMs: number): Promise<PodState> {
+    let last: PodState = {kind: 'pending'}
+    await this.watchUntil<k8s.V1Pod>(`/api/v1/namespaces/${namespace}/pods`, name, (pod) => until((last = podState(pod))), timeoutMs, `pod ${name}`, () => {
+      last = {kind: 'lost', reason: 'Deleted', message: `pod ${name} was deleted by someone else`}
+      return until(last)
+    })
+    return last
+  }
+
+  /**
+   * Watches one object until `done` accepts it. The watch starts with the object's current state, is
+   * re-established when the server closes it, and ends with a ClusterError after `timeoutMs`.
+   */
+  private watchUntil<T>(path: string, name: string, done: (obj: T) => boolean, timeoutMs: number, what: string, onDeleted?: () => boolean): Promise<void> {
+    return new Promise((resolve, reject) => {
+      let controller: AbortController | undefined
+      let finished = false
+      const finish = (error?: Error) => {
+        if (finished) return
+        finished = true
+        clearTimeout(timer)
+        controller?.abort()
+        if (error) reject(error)
+        else resolve()
+      }
+      const timer = setTimeout(() => finish(new ClusterError(`timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}`)), timeoutMs)
+      const start = () => {
+        if (finished) return
+        new k8s.Watch(this.kc)
+          .watch(path, {fieldSelector: `metadata.name=${name}`}, (type, obj) => {
+            try {
+              if (type === 'DELETED' ? onDeleted?.() : type !== 'ERROR' && done(obj as T)) finish()
+            } catch (error) {
+              finish(error as Error)
+            }
+          }, () => setTimeout(start, 200))
+          .then((c) => {
+            controller = c
+            if (finished) c.abort()
+          })
+          .catch((error) => (isRetryable(error) ? setTimeout(start, 500) : finish(toClusterError(error, `watching ${what}`, this.server))))
+      }
+      start()
+    })
+  }
+
+  /** Watches events of one object for the given reasons; `promise` resolves with the first such event. */
+  private watchEvents(namespace: string, kind: string, name: string, reasons: string[]): {promise: Promise<k8s.CoreV1Event>; stop: () => void} {
+    let controller: AbortController | undefined
+    let stopped = false
+    const promise = new Promise<k8s.CoreV1Event>((resolve) => {
+      const start = () => {
+        if (stopped) return
+        new k8s.Watch(this.kc)
+          .watch(`/api/v1/namespaces/${namespace}/events`, {fieldSelector: `involvedObject.kind=${kind},involvedObject.name=${name}`}, (type, event: k8s.CoreV1Event) => {
+            if (type !== 'DELETED' && event.reason && reasons.includes(event.reason)) resolve(event)
+          }, () => setTimeout(start, 200))
+          .then((c) => {
+            controller = c
+            if (stopped) c.abort()
+          })
+          .catch(() => setTimeout(start, 500))
+      }
+      start()
+    })
+    return {promise, stop: () => {
+      stopped = true
+      controller?.abort()
+    }}
+  }
+
+  async followLog(namespace: string, pod: string, container: string, onLine: (line: string) => void): Promise<void> {
+    const cursor = new LogCursor(onLine)
+    for (let attempt = 0; ; attempt++) {
+      const ended = await this.streamLog(namespace, pod, container, cursor)
+      const state = await this.readPodState(namespace, pod)
+      if (state.kind !== 'running' && state.kind !== 'pending') {
+        if (!ended) await this.streamLog(namespace, pod, container, cursor, false)
+        return
+      }
+      if (attempt > 0) await new Promise((r) => setTimeout(r, Math.min(2000, 100 * attempt)))
+      cursor.restart()
+    }
+  }
+
+  private async readPodState(namespace: string, name: string): Promise<PodState> {
+    try {
+      return podState(await this.core.readNamespacedPod({namespace, name}))
+    } catch (error) {
+      if (isNotFound(error)) return {kind: 'lost', reason: 'Deleted', message: `pod ${name} was deleted`}
+      return {kind: 'running'}
+    }
+  }
+
+  /** One log request; true when the server ended the stream normally. */
+  private async streamLog(namespace: string, pod: string, container: string, cursor: LogCursor, follow = true): Promise<boolean> {
+    const sink = new PassThrough()
+    sink.setEncoding('utf8')
+    sink.on('data', (chunk: string) => cursor.push(chunk))
+    const ended = new Promise<boolean>((resolve) => {
+      sink.on('end', () => resolve(true))
+      sink.on('error', () => resolve(false))
+    })
+    try {
+      const sinceTime = cursor.resumeFrom
+      await new k8s.Log(this.kc).log(namespace, pod, container, sink, {follow, timestamps: true, ...(sinceTime ? {sinceTime} : {})})
+    } catch {
+      return false
+    }
+    const ok = await ended
+    cursor.end()
+    return ok
+  }
+
+  async execWithInput(namespace: string, pod: string, container: string, command: string[], input: Buffer): Promise<{exitCode: number; stderr: string}> {
+    const stdin = new PassThrough()
+    let stderr = ''
+    const errors = new Writable({write: (chunk, _enc, cb) => {
+      stderr += chunk.toString()
+      cb()
+    }})
+    return new Promise((resolve, reject) => {
+      let settled = false
+      const settle = (exitCode: number) => {
+        if (settled) return
+        settled = true
+        // Ending stdin only now: on the v4 exec protocol, ending it early closes the socket and loses the status.
+        stdin.end()
+        resolve({exitCode, stderr})
+      }
+      new k8s.Exec(this.kc)
+        .exec(namespace, pod, container, command, null, errors, stdin, false, (status) => {
+          const code = status.details?.causes?.find((c) => c.reason === 'ExitCode')?.message
+          settle(status.status === 'Success' ? 0 : Number(code ?? 1))
+        })
+        .then((socket) => {
+          socket.on('close', () => {
+            if (!settled) reject(new ClusterError(`running ${command[0]} in pod ${pod}: the connection closed without an exit status`))
+          })
+          stdin.write(input)
+        })
+        .catch((error) => reject(toClusterError(error, `running ${command[0]} in pod ${pod}`, this.server)))
+    })
+  }
+
+  async deletePod(namespace: string, name: string, graceSeconds?: number): Promise<void> {
+    try {
+      await this.core.deleteNamespacedPod({namespace, name, ...(graceSeconds === undefined ? {} : {gracePeriodSeconds: graceSeconds})})
+    } catch (error) {
+      if (!isNotFound(error)) throw toClusterError(error, `deleting pod ${name}`, this.server)
+    }
+  }
+
+  async deletePvc(namespace: string, name: string): Promise<void> {
+    try {
+      await this.core.deleteNamespacedPersistentVolumeClaim({namespace, name})
+    } catch (error) {
+      if (!isNotFound(error)) throw toClusterError(error, `deleting volume claim ${name}`, this.server)
+    }
+  }
+
+  async listRunObjects(namespace: string, labelSelector: string): Promise<RunObject[]> {
+    const [pods, pvcs] = await Promise.all([
+      this.call('listing pods', () => this.core.listNamespacedPod({namespace, labelSelector})),
+      this.call('listing volume claims', () => this.core.listNamespacedPersistentVolumeClaim({namespace, labelSelector})),
+    ])
+    const toObject = (kind: RunObject['kind']) => (o: {metadata?: k8s.V1ObjectMeta}): RunObject => ({kind, namespace, name: o.metadata!.name!, created: o.metadata?.creationTimestamp ? new Date(o.metadata.creationTimestamp) : undefined})
+    return [...pods.items.map(toObject('Pod')), ...pvcs.items.map(toObject('PersistentVolumeClaim'))]
+  }
+}
+
+function isRetryable(error: unknown): boolean {
+  const code = (error as {code?: number | string}).code
+  return code === undefined || typeof code === 'string' || code >= 500
+}

@@ -1,0 +1,94 @@
+import {Args, Flags} from '@oclif/core'
+import {stringify} from 'yaml'
+import {BaseCommand} from '../base-command.js'
+import {type BackendConfig, resolveBackendConfig} from '../config.js'
+import {InvalidPipelineError, UsageError} from '../errors.js'
+import {backendFlags} from '../flags.js'
+import {newRunId} from '../compile/names.js'
+import {sequentialOrder, unsupportedFeatures} from '../compile/order.js'
+import {planRun, type RunPlan} from '../compile/plan.js'
+import {readMetadata, type RunMetadata} from '../pipeline/metadata.js'
+import type {Workflow} from '../pipeline/model.js'
+import {loadWorkflows} from '../pipeline/workflow.js'
+import {formatIssueReport, issueReport} from '../render/issues.js'
+import {jsonRenderer, plainRenderer} from '../render/run-output.js'
+import {checkoutTar} from '../runner/checkout.js'
+import {DEFAULT_LIMITS} from '../runner/run.js'
+import {resolveArch} from '../compile/platform.js'
+
+export default class Exec extends BaseCommand {
+  static override summary = 'Run a pipeline on the cluster of your kubeconfig context, step by step as pods.'
+  static override description = `Validates the pipeline, creates a workspace volume, ships your local checkout into it,
+runs each step as a pod with live logs, then deletes everything it created.
+Exit codes: 0 success, 1 a step failed, 2 invalid pipeline or usage, 3 cluster or infrastructure error.`
+  static override examples = ['<%= config.bin %> exec', '<%= config.bin %> exec .woodpecker.yml --no-storage-rwx', '<%= config.bin %> exec --dry-run --output json']
+  static override args = {target: Args.string({description: 'pipeline file (default: discovered like Woodpecker)', required: false})}
+  static override flags = {
+    ...backendFlags,
+    context: Flags.string({summary: 'Kubeconfig context to use (default: the current one).'}),
+    kubeconfig: Flags.string({summary: 'Kubeconfig file (default: KUBECONFIG, else ~/.kube/config).'}),
+    platform: Flags.string({summary: 'Platform of the nodes to run on, such as linux/arm64 (default: labels.platform, else the nodes\').'}),
+    timeout: Flags.integer({summary: 'Give up on the run after this many seconds.', default: DEFAULT_LIMITS.timeoutMs / 1000, min: 1}),
+    'dry-run': Flags.boolean({summary: 'Print the objects a run would create, without touching the cluster.'}),
+    output: Flags.string({summary: 'Format of --dry-run output.', options: ['yaml', 'json'], default: 'yaml'}),
+    json: Flags.boolean({summary: 'Print one JSON event per line instead of human output.'}),
+    env: Flags.string({summary: 'Extra variable for every step, KEY=VALUE (repeatable).', multiple: true}),
+    event: Flags.string({summary: 'Pipeline event (default push).'}),
+    branch: Flags.string({summary: 'Branch name (default: the checkout\'s).'}),
+    'helper-image': Flags.string({summary: 'Image with sh, head and tar used to copy the checkout (default busybox:1.35).'}),
+  }
+
+  async run(): Promise<void> {
+    const {args, flags} = await this.parse(Exec)
+    const {config, issues} = resolveBackendConfig(flags, process.env)
+    if (issues.length > 0) throw new InvalidPipelineError(formatIssueReport(issueReport([], issues, false), false))
+    const extraEnv = parseEnvFlags(flags.env ?? [])
+    const metadata = readMetadata(process.cwd(), {event: flags.event, branch: flags.branch}, new Date())
+    const workflow = this.loadOne(args.target, metadata, extraEnv)
+    if (flags['dry-run']) return this.printPlan(workflow, config, metadata, extraEnv, flags)
+    const {runOnCluster} = await import('../runner/exec-on-cluster.js')
+    const emit = flags.json ? jsonRenderer((t) => process.stdout.write(t)) : plainRenderer((t) => process.stdout.write(t), Boolean(process.stdout.isTTY) && !process.env.CI && !process.env.NO_COLOR)
+    const exitCode = await runOnCluster({workflow, config, metadata, extraEnv, flags, emit, checkout: () => checkoutTar(metadata.root)})
+    this.exit(exitCode)
+  }
+
+  private loadOne(target: string | undefined, metadata: RunMetadata, extraEnv: Record<string, string>): Workflow {
+    const {workflows, warnings} = loadWorkflows(target, process.cwd(), {...substitutionVars(metadata), ...extraEnv})
+    for (const w of warnings) process.stderr.write(`warning ${w.file}:${w.line}:${w.col} ${w.path ? `${w.path}: ` : ''}${w.message}\n`)
+    if (workflows.length !== 1) throw new UsageError(`exec runs one workflow at a time for now; found ${workflows.length}`, 'pass one workflow file')
+    const workflow = workflows[0]
+    const unsupported = unsupportedFeatures(workflow)
+    if (unsupported.length > 0) throw new UsageError(`${workflow.file}: wpk8s exec does not run ${unsupported.join(', ')} yet`, 'validate accepts them; running them is planned')
+    return {...workflow, steps: sequentialOrder(workflow.steps)}
+  }
+
+  private printPlan(workflow: Workflow, config: BackendConfig, metadata: RunMetadata, extraEnv: Record<string, string>, flags: {platform?: string; output: string; 'helper-image'?: string}): void {
+    const arch = resolveArch({flag: flags.platform, label: workflow.labels.platform, fallback: hostArch()})
+    const plan: RunPlan = planRun({workflow, config, metadata, runId: newRunId(), arch, extraEnv, helperImage: flags['helper-image']})
+    const objects = [plan.pvc, ...plan.steps.map((s) => s.pod)]
+    if (flags.output === 'json') process.stdout.write(`${JSON.stringify({apiVersion: 'v1', kind: 'List', items: objects}, null, 2)}\n`)
+    else process.stdout.write(objects.map((o) => stringify(o, {lineWidth: 0})).join('---\n'))
+  }
+}
+
+function hostArch(): string {
+  return ({x64: 'amd64', arm64: 'arm64', arm: 'arm', ppc64: 'ppc64le', s390x: 's390x'} as Record<string, string>)[process.arch] ?? process.arch
+}
+
+function parseEnvFlags(values: string[]): Record<string, string> {
+  const env: Record<string, string> = {}
+  for (const value of values) {
+    const eq = value.indexOf('=')
+    if (eq <= 0 || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(value.slice(0, eq))) throw new UsageError(`--env ${value}: expected KEY=VALUE`)
+    env[value.slice(0, eq)] = value.slice(eq + 1)
+  }
+  return env
+}
+
+/** Woodpecker substitutes its CI_* variables into the pipeline text; the same values from the local checkout. */
+function substitutionVars(m: RunMetadata): Record<string, string> {
+  return {
+    CI_COMMIT_SHA: m.sha, CI_COMMIT_BRANCH: m.branch, CI_COMMIT_REF: m.ref, CI_COMMIT_MESSAGE: m.message,
+    CI_COMMIT_AUTHOR: m.author, CI_REPO: `${m.repoOwner}/${m.repoName}`, CI_REPO_NAME: m.repoName, CI_REPO_OWNER: m.repoOwner, CI_PIPELINE_EVENT: m.event,
+  }
+}

@@ -1,0 +1,66 @@
+import {Chalk} from 'chalk'
+import type {Emit, RunEvent, StepResult} from '../runner/events.js'
+
+export type Writer = (text: string) => void
+
+/** One JSON object per line, with a timestamp: for tools and tests. */
+export function jsonRenderer(write: Writer, now: () => Date = () => new Date()): Emit {
+  return (event) => write(`${JSON.stringify({time: now().toISOString(), ...event})}\n`)
+}
+
+/** Plain lines for logs and CI: every log line prefixed by its step, no spinners, colour only if asked. */
+export function plainRenderer(write: Writer, color: boolean): Emit {
+  const c = new Chalk({level: color ? 1 : 0})
+  const results: StepResult[] = []
+  return (event: RunEvent) => {
+    switch (event.type) {
+      case 'run-start':
+        write(`${c.bold('wpk8s')} run ${event.runId}: workflow ${event.workflow}, ${event.steps.length} step(s), namespace ${event.namespace} on ${event.server}\n`)
+        break
+      case 'phase':
+        if (event.status === 'done') write(c.dim(`${event.phase === 'workspace' ? 'workspace volume bound' : `checkout shipped (${event.detail})`}\n`))
+        break
+      case 'step-start':
+        write(`${c.cyan(`[${event.step}]`)} started (pod ${event.pod})\n`)
+        break
+      case 'log':
+        write(`${c.cyan(`[${event.step}]`)} ${event.line}\n`)
+        break
+      case 'step-end':
+        results.push({name: event.step, status: event.status, exitCode: event.exitCode, durationMs: event.durationMs, reason: event.reason})
+        write(`${stepMark(event.status, c)} ${event.step} ${describeStep(results.at(-1)!)}\n`)
+        break
+      case 'cleanup':
+        if (event.status === 'done' && event.left?.length) write(c.red(`cleanup left behind: ${event.left.join(', ')}\n`))
+        break
+      case 'run-end':
+        write(summary(results, event, c))
+        break
+    }
+  }
+}
+
+function stepMark(status: StepResult['status'], c: InstanceType<typeof Chalk>): string {
+  return status === 'success' ? c.green('✔') : status === 'failure' ? c.red('✖') : c.yellow('↷')
+}
+
+function describeStep(r: StepResult): string {
+  const parts: string[] = [r.status]
+  if (r.exitCode !== undefined) parts.push(`exit ${r.exitCode}`)
+  if (r.status !== 'skipped') parts.push(seconds(r.durationMs))
+  return `(${parts.join(', ')})${r.reason ? `: ${r.reason}` : ''}`
+}
+
+function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)}s`
+}
+
+function summary(results: StepResult[], end: Extract<RunEvent, {type: 'run-end'}>, c: InstanceType<typeof Chalk>): string {
+  const width = Math.max(4, ...results.map((r) => r.name.length))
+  const lines = ['', c.bold('Summary'), ...results.map((r) => `  ${stepMark(r.status, c)} ${r.name.padEnd(width)}  ${r.status.padEnd(7)}  ${r.exitCode === undefined ? '   -' : String(r.exitCode).padStart(4)}  ${seconds(r.durationMs).padStart(7)}`)]
+  const verdict = end.status === 'success' ? c.green('success') : end.status === 'failure' ? c.red('failure') : c.red('error')
+  lines.push(`${verdict} in ${seconds(end.durationMs)} (exit ${end.exitCode})`)
+  if (end.error) lines.push(c.red(`error: ${end.error}`))
+  if (end.hint) lines.push(`hint: ${end.hint}`)
+  return `${lines.join('\n')}\n`
+}

@@ -1,0 +1,21 @@
+/** What a run reports as it goes; renderers turn these into terminal output or JSON lines. */
+export type StepStatus = 'success' | 'failure' | 'skipped'
+
+export type RunEvent =
+  | {type: 'run-start'; runId: string; namespace: string; workflow: string; server: string; steps: string[]}
+  | {type: 'phase'; phase: 'workspace' | 'ship'; status: 'start' | 'done'; detail?: string}
+  | {type: 'step-start'; step: string; pod: string}
+  | {type: 'log'; step: string; line: string}
+  | {type: 'step-end'; step: string; status: StepStatus; exitCode?: number; durationMs: number; reason?: string}
+  | {type: 'cleanup'; status: 'start' | 'done'; deleted?: number; left?: string[]}
+  | {type: 'run-end'; status: 'success' | 'failure' | 'error'; exitCode: number; durationMs: number; error?: string; hint?: string}
+
+export type Emit = (event: RunEvent) => void
+
+export interface StepResult {
+  name: string
+  status: StepStatus
+  exitCode?: number
+  durationMs: number
+  reason?: string
+}
