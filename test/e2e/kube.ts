@@ -1,0 +1,99 @@
+import * as k8s from '@kubernetes/client-node'
+import {spawn} from 'node:child_process'
+import {existsSync} from 'node:fs'
+import {fileURLToPath} from 'node:url'
+
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url))
+const HARNESS_KUBECONFIG = `${process.env.WPK8S_CLUSTER_HOME ?? '/var/tmp/wpk8s-cluster'}/kubeconfig`
+
+/** The cluster the e2e tests use: KUBECONFIG when set (kind, k3d, ...), else the harness's. */
+export const KUBECONFIG = process.env.KUBECONFIG || (existsSync(HARNESS_KUBECONFIG) ? HARNESS_KUBECONFIG : '')
+
+export function kubeConfig(): k8s.KubeConfig {
+  const kc = new k8s.KubeConfig()
+  kc.loadFromFile(KUBECONFIG)
+  return kc
+}
+
+export const core = (): k8s.CoreV1Api => kubeConfig().makeApiClient(k8s.CoreV1Api)
+
+/** Whether the cluster answers; a reason when it does not. */
+export async function clusterProblem(): Promise<string | undefined> {
+  if (!KUBECONFIG) return `no kubeconfig: set KUBECONFIG or run \`npm run cluster:up\` (expected ${HARNESS_KUBECONFIG})`
+  try {
+    const nodes = await core().listNode()
+    return nodes.items.length > 0 ? undefined : 'the cluster has no nodes'
+  } catch (error) {
+    return `the cluster at ${KUBECONFIG} does not answer: ${(error as Error).message.split('\n')[0]}`
+  }
+}
+
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${Date.now().toString(36)}${Math.floor(Math.random() * 1296).toString(36)}`
+}
+
+export async function createNamespace(name: string): Promise<void> {
+  await core().createNamespace({body: {metadata: {name}}})
+  // Pods are refused until the namespace's default service account exists.
+  for (let i = 0; i < 100; i++) {
+    try {
+      await core().readNamespacedServiceAccount({namespace: name, name: 'default'})
+      return
+    } catch {
+      await new Promise((r) => setTimeout(r, 100))
+    }
+  }
+}
+
+export async function deleteNamespace(name: string): Promise<void> {
+  await core().deleteNamespace({name}).catch(() => {})
+}
+
+/** Everything in a namespace that a run could leave behind. */
+export async function leftovers(namespace: string): Promise<string[]> {
+  const api = core()
+  const [pods, pvcs, secrets, services] = await Promise.all([
+    api.listNamespacedPod({namespace}), api.listNamespacedPersistentVolumeClaim({namespace}),
+    api.listNamespacedSecret({namespace}), api.listNamespacedService({namespace}),
+  ])
+  const userSecrets = secrets.items.filter((s) => s.type !== 'kubernetes.io/service-account-token')
+  return [...pods.items.map((p) => `pod/${p.metadata!.name}`), ...pvcs.items.map((p) => `pvc/${p.metadata!.name}`),
+    ...userSecrets.map((s) => `secret/${s.metadata!.name}`), ...services.items.map((s) => `service/${s.metadata!.name}`)]
+}
+
+export interface Run {
+  code: number | null
+  stdout: string
+  stderr: string
+}
+
+/** Runs the built CLI against the test cluster, as a user would (no TTY). */
+export function wpk8s(args: string[], options: {cwd?: string; env?: NodeJS.ProcessEnv} = {}): Promise<Run> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [`${ROOT}bin/run.js`, ...args], {
+      cwd: options.cwd ?? ROOT,
+      env: {...process.env, KUBECONFIG, NO_COLOR: '1', ...options.env},
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (b) => (stdout += b))
+    child.stderr.on('data', (b) => (stderr += b))
+    child.on('close', (code) => resolve({code, stdout, stderr}))
+  })
+}
+
+/** The JSON events of a `--json` run. */
+export function events(run: Run): Record<string, any>[] {
+  return run.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l))
+}
+
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const value = await probe().catch(() => undefined)
+    if (value !== undefined) return value
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 200))
+  }
+}
