@@ -1,4 +1,8 @@
 #!/usr/bin/env node
-import {execute} from '@oclif/core'
+import {runFast} from '../dist/fast-path.js'
 
-await execute({dir: import.meta.url})
+// Hot commands start without loading oclif when their arguments are plain (see src/fast-path.ts).
+if (!(await runFast(process.argv.slice(2), new URL('../oclif.manifest.json', import.meta.url)))) {
+  const {execute} = await import('@oclif/core')
+  await execute({dir: import.meta.url})
+}

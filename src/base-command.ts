@@ -1,21 +1,17 @@
 import {Command, Errors} from '@oclif/core'
-import {ExitCode, WpkError} from './errors.js'
+import {ExitCode, failureReport, WpkError} from './errors.js'
 
 /** Turns every failure into one clear line on stderr and its exit code; never a stack trace (unless DEBUG). */
 export abstract class BaseCommand extends Command {
   protected override async catch(error: Error & {exitCode?: number; oclif?: {exit?: number}}): Promise<unknown> {
-    if (error instanceof WpkError) {
-      process.stderr.write(`wpk8s: ${error.message}\n${error.hint ? `  hint: ${error.hint}\n` : ''}`)
-      return this.exit(error.exitCode)
-    }
     if (error instanceof Errors.ExitError) throw error
-    if (error.oclif?.exit !== undefined) {
+    if (!(error instanceof WpkError) && error.oclif?.exit !== undefined) {
       // oclif's own flag and argument errors: usage errors.
       process.stderr.write(`wpk8s: ${error.message.split('\n')[0]}\n  see: wpk8s ${this.id ?? ''} --help\n`)
       return this.exit(ExitCode.usage)
     }
-    process.stderr.write(`wpk8s: unexpected error: ${error.message}\n`)
-    if (process.env.DEBUG) process.stderr.write(`${error.stack}\n`)
-    return this.exit(ExitCode.infrastructure)
+    const {text, exitCode} = failureReport(error)
+    process.stderr.write(text)
+    return this.exit(exitCode)
   }
 }

@@ -1,4 +1,4 @@
-import {parse as parseYaml} from 'yaml'
+import jsYaml from 'js-yaml'
 import type {Issue} from './validate/issue.js'
 import {describeFound} from './validate/issue.js'
 import {dns1123Label, dns1123Subdomain, labelValue, parseQuantity, qualifiedName, type Rule} from './validate/kube-rules.js'
@@ -84,7 +84,7 @@ function stringMap(s: Sourced | undefined, valueRule: Rule | undefined, report: 
   if (!s) return {}
   let parsed: unknown
   try {
-    parsed = parseYaml(s.value)
+    parsed = jsYaml.load(s.value, {schema: jsYaml.CORE_SCHEMA})
   } catch {
     parsed = undefined
   }

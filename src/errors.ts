@@ -40,3 +40,12 @@ export class ClusterError extends WpkError {
 export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error)
 }
+
+/** The text and exit code for any failure: one clear line (and a hint), never a stack trace unless DEBUG. */
+export function failureReport(error: unknown): {text: string; exitCode: number} {
+  if (error instanceof WpkError) {
+    return {text: `wpk8s: ${error.message}\n${error.hint ? `  hint: ${error.hint}\n` : ''}`, exitCode: error.exitCode}
+  }
+  const stack = process.env.DEBUG && error instanceof Error ? `${error.stack}\n` : ''
+  return {text: `wpk8s: unexpected error: ${errorMessage(error)}\n${stack}`, exitCode: ExitCode.infrastructure}
+}

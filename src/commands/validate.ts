@@ -1,9 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 import {BaseCommand} from '../base-command.js'
-import {ExitCode} from '../errors.js'
+import {runValidate} from '../app/validate.js'
 import {backendFlags} from '../flags.js'
-import {formatIssueReport, issueReport} from '../render/issues.js'
-import {validateTarget} from '../validate/files.js'
 
 export default class Validate extends BaseCommand {
   static override summary = 'Check a pipeline, above all its backend_options.kubernetes, without touching a cluster.'
@@ -21,10 +19,7 @@ Exit codes: 0 valid (warnings allowed), 1 invalid, 2 usage error.`
 
   async run(): Promise<void> {
     const {args, flags} = await this.parse(Validate)
-    const {files, issues} = validateTarget(args.target, process.cwd(), flags, process.env)
-    const report = issueReport(files, issues, flags.strict)
-    const out = flags.json ? JSON.stringify(report, null, 2) : formatIssueReport(report, Boolean(process.stdout.isTTY) && !process.env.NO_COLOR)
-    process.stdout.write(`${out}\n`)
-    if (!report.valid) this.exit(ExitCode.invalid)
+    const exitCode = runValidate({target: args.target, flags})
+    if (exitCode !== 0) this.exit(exitCode)
   }
 }

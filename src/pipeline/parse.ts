@@ -1,5 +1,17 @@
-import {Alias, Document, isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Node} from 'yaml'
+import {createRequire} from 'node:module'
+import type {Alias, Document, LineCounter, Node} from 'yaml'
 import {type Path, type Pos, SourceMap, type SourceFile} from './source.js'
+
+// Loaded on first use: valid pipelines take the quick path (fast-parse.ts) and never need it.
+let yamlModule: typeof import('yaml') | undefined
+function yaml(): typeof import('yaml') {
+  yamlModule ??= createRequire(import.meta.url)('yaml') as typeof import('yaml')
+  return yamlModule
+}
+const isAlias = (n: unknown): n is Alias => yaml().isAlias(n)
+const isMap = (n: unknown) => yaml().isMap(n)
+const isScalar = (n: unknown) => yaml().isScalar(n)
+const isSeq = (n: unknown) => yaml().isSeq(n)
 
 /** A problem that stops parsing: bad YAML, or structures too large or deep to be a pipeline. */
 export class ParseProblem extends Error {
@@ -16,8 +28,8 @@ const MAX_NODES = 50_000
  * `<<` map merges, and Woodpecker's sequence merge (`- <<: *list` splices the list in place).
  */
 export function parsePipelineText(file: string, text: string): SourceFile {
-  const lineCounter = new LineCounter()
-  const doc = parseDocument(text, {lineCounter, prettyErrors: false, uniqueKeys: true, strict: true})
+  const lineCounter = new (yaml().LineCounter)()
+  const doc = yaml().parseDocument(text, {lineCounter, prettyErrors: false, uniqueKeys: true, strict: true})
   const first = doc.errors[0]
   if (first) {
     const at = lineCounter.linePos(first.pos[0])

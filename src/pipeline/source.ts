@@ -58,3 +58,25 @@ export interface SourceFile {
   data: unknown
   map: SourceMap
 }
+
+/** A source map built only when a position is first asked for: valid files never need one. */
+export class DeferredSourceMap extends SourceMap {
+  private built?: SourceMap
+
+  constructor(private readonly build: () => SourceMap) {
+    super()
+  }
+
+  override valueAt(path: Path): Pos {
+    return this.real().valueAt(path)
+  }
+
+  override keyAt(path: Path): Pos {
+    return this.real().keyAt(path)
+  }
+
+  private real(): SourceMap {
+    this.built ??= this.build()
+    return this.built
+  }
+}

@@ -1,6 +1,7 @@
 import {type BackendFlags, resolveBackendConfig} from '../config.js'
 import {discoverWorkflowFiles, readWorkflowFile, UnusableContent, type WorkflowText} from '../pipeline/load.js'
 import {matrixRows} from '../pipeline/matrix.js'
+import {parseDataQuickly} from '../pipeline/fast-parse.js'
 import {parsePipelineText} from '../pipeline/parse.js'
 import {formatPath} from '../pipeline/source.js'
 import {type CheckedWorkflow, checkWorkflowText} from './index.js'
@@ -39,7 +40,7 @@ export function validateTarget(target: string | undefined, cwd: string, flags: B
 function matrixVars(workflow: WorkflowText): Record<string, string> {
   if (!/^matrix\s*:/m.test(workflow.text)) return {}
   try {
-    const data = parsePipelineText(workflow.file, workflow.text).data as Record<string, unknown> | null
+    const data = (parseDataQuickly(workflow.text)?.data ?? parsePipelineText(workflow.file, workflow.text).data) as Record<string, unknown> | null
     return matrixRows(data?.matrix)[0] ?? {}
   } catch {
     return {}

@@ -1,5 +1,6 @@
 import {ParseProblem, parsePipelineText} from '../pipeline/parse.js'
-import type {SourceFile} from '../pipeline/source.js'
+import {parseDataQuickly} from '../pipeline/fast-parse.js'
+import {DeferredSourceMap, type SourceFile} from '../pipeline/source.js'
 import {substitute} from '../pipeline/substitute.js'
 import type {WorkflowText} from '../pipeline/load.js'
 import {type Issue, IssueCollector} from './issue.js'
@@ -19,7 +20,10 @@ export function checkWorkflowText(workflow: WorkflowText, vars: Readonly<Record<
   const {text, undefinedNames} = substitute(workflow.text, vars, !forRun)
   let source: SourceFile
   try {
-    source = parsePipelineText(workflow.file, text)
+    const quick = parseDataQuickly(text)
+    source = quick
+      ? {file: workflow.file, data: quick.data, map: new DeferredSourceMap(() => parsePipelineText(workflow.file, text).map)}
+      : parsePipelineText(workflow.file, text)
   } catch (error) {
     if (!(error instanceof ParseProblem)) throw error
     const issue: Issue = {severity: 'error', file: workflow.file, line: error.pos.line, col: error.pos.col, path: '', message: error.message}

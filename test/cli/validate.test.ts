@@ -33,6 +33,14 @@ describe('wpk8s validate', () => {
     expectGolden('validate-invalid.json', r.stdout)
   })
 
+  it('gives the same result through oclif as through the start-up fast path', () => {
+    for (const args of [[INVALID], [INVALID, '--json'], ['examples/hello.yml', '--strict', '--no-storage-rwx'], ['examples/hello.yml', '--volume-size=1x']]) {
+      const fast = wpk8s(['validate', ...args])
+      const oclif = wpk8s(['validate', ...args], {env: {WPK8S_NO_FAST_PATH: '1'}})
+      expect(oclif).toEqual(fast)
+    }
+  })
+
   it('fails on warnings only with --strict', () => {
     const dir = scratch()
     writeFileSync(join(dir, 'p.yml'), 'steps:\n  a:\n    image: x\n    network_mode: host\n')
