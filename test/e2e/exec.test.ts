@@ -3,7 +3,7 @@ import {mkdtempSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import {core, createNamespace, deleteNamespace, events, leftovers, uniqueName, waitFor, wpk8s} from './kube.js'
+import {core, createNamespace, deleteNamespace, events, KUBECONFIG, leftovers, uniqueName, waitFor, wpk8s} from './kube.js'
 import {requireCluster} from './setup.js'
 
 requireCluster()
@@ -173,6 +173,30 @@ steps:
     expect(run.code).toBe(3)
     expect(run.stdout).toMatch(/Unschedulable/)
     expect(await leftovers(ns)).toEqual([])
+  })
+
+  it('runs examples/hello.yml as it is', async () => {
+    const run = await wpk8s(['exec', 'examples/hello.yml', '--json', ...base])
+    expect(run.code).toBe(0)
+    expect(stepEnds(run)).toEqual([{step: 'greet', status: 'success', exitCode: 0}, {step: 'check', status: 'success', exitCode: 0}])
+    expect(await leftovers(ns)).toEqual([])
+  })
+
+  it('prints with --dry-run manifests that work when applied by hand, and creates nothing itself', async () => {
+    const dir = checkout('steps:\n  hello:\n    image: busybox:1.35\n    commands: [echo applied by hand, pwd]\n')
+    const run = await wpk8s(['exec', '--dry-run', ...base], {cwd: dir})
+    expect(run.code).toBe(0)
+    expect(await leftovers(ns)).toEqual([])
+    expect(run.stdout).toMatch(/^apiVersion: v1\nkind: PersistentVolumeClaim/)
+    execFileSync('kubectl', ['apply', '-f', '-'], {input: run.stdout, env: {...process.env, KUBECONFIG}})
+    const pod = await waitFor('the applied pod to finish', async () => {
+      const p = (await core().listNamespacedPod({namespace: ns, labelSelector: 'wpk8s.dev/step=hello'})).items[0]
+      return p?.status?.phase === 'Succeeded' ? p : undefined
+    }, 60_000)
+    expect(await core().readNamespacedPodLog({namespace: ns, name: pod.metadata!.name!})).toBe('+ echo applied by hand\napplied by hand\n+ pwd\n/woodpecker/src\n')
+    const json = await wpk8s(['exec', '--dry-run', '--output', 'json', ...base], {cwd: dir})
+    expect(JSON.parse(json.stdout).items.map((o: {kind: string}) => o.kind)).toEqual(['PersistentVolumeClaim', 'Pod'])
+    execFileSync('kubectl', ['delete', 'pod,pvc', '-l', 'app.kubernetes.io/managed-by=wpk8s', '-n', ns, '--wait'], {env: {...process.env, KUBECONFIG}, stdio: 'ignore'})
   })
 
   it('refuses an invalid pipeline with exit 2 before creating anything', async () => {

@@ -1,0 +1,96 @@
+import {stringify} from 'yaml'
+import {describe, expect, it} from 'vitest'
+import {resolveBackendConfig} from '../../src/config.js'
+import {objectName, toDnsLabel} from '../../src/compile/names.js'
+import {planRun} from '../../src/compile/plan.js'
+import {commandsScript, shellQuote} from '../../src/compile/script.js'
+import type {RunMetadata} from '../../src/pipeline/metadata.js'
+import {toWorkflow} from '../../src/pipeline/normalize.js'
+import {parsePipelineText} from '../../src/pipeline/parse.js'
+import {expectGolden} from '../cli/golden.js'
+
+const metadata: RunMetadata = {
+  root: '/src/app', repoOwner: 'octo', repoName: 'app', repoUrl: 'https://git.example.com/octo/app.git', sha: 'abc123',
+  branch: 'main', ref: 'refs/heads/main', message: 'Fix the build', author: 'Octo Cat', authorEmail: 'octo@example.com', event: 'push', started: 1700000000,
+}
+
+function plan(text: string, env: NodeJS.ProcessEnv = {}) {
+  const data = parsePipelineText('p.yml', text).data as Record<string, unknown>
+  const workflow = toWorkflow('ci', 'p.yml', data)
+  return planRun({workflow, config: resolveBackendConfig({}, env).config, metadata, runId: 'r1a2b3', arch: 'amd64', extraEnv: {EXTRA: 'x'}})
+}
+
+const SEED = `steps:
+  build:
+    image: golang:1.22
+    directory: cmd/app
+    commands:
+      - go version
+      - echo "it's done"
+    environment: {GOFLAGS: -mod=readonly}
+    backend_options:
+      kubernetes:
+        serviceAccountName: builder
+        resources: {requests: {memory: 256Mi, cpu: 500m}, limits: {memory: 1Gi, cpu: 2}}
+        nodeSelector: {kubernetes.io/os: linux, kubernetes.io/arch: arm64}
+        tolerations: [{key: ci, operator: Exists, effect: NoSchedule}]
+        securityContext: {runAsUser: 1000, privileged: false, capabilities: {drop: [ALL]}}
+        labels: {team: platform}
+        annotations: {note: seed}
+        secrets: [{name: aws, key: credentials, target: {file: /root/.aws/credentials}}, {name: token, key: value, target: {env: TOKEN}}]
+  publish:
+    image: plugins/docker
+    settings: {repo: octo/app, tags: [latest, "1.0"], build_args: {A: 1}}
+`
+
+describe('planRun', () => {
+  it('compiles the seed example into a claim and pods (golden)', () => {
+    const p = plan(SEED, {WOODPECKER_BACKEND_K8S_POD_LABELS: '{tier: ci}', WOODPECKER_BACKEND_K8S_STORAGE_RWX: 'false', WOODPECKER_BACKEND_K8S_VOLUME_SIZE: '5Gi'})
+    const yaml = [p.pvc, p.helperPod, ...p.steps.map((s) => s.pod)].map((o) => stringify(o, {lineWidth: 0})).join('---\n')
+    expectGolden('plan-seed.yaml', yaml)
+  })
+
+  it('lets the step override the platform architecture, as Woodpecker merges node selectors', () => {
+    expect(plan(SEED).steps[0].pod.spec!.nodeSelector).toEqual({'kubernetes.io/arch': 'arm64', 'kubernetes.io/os': 'linux'})
+    expect(plan('steps:\n  a: {image: x}\n').steps[0].pod.spec!.nodeSelector).toEqual({'kubernetes.io/arch': 'amd64'})
+  })
+
+  it('sets fsGroup 1000 unless the step sets one', () => {
+    expect(plan('steps:\n  a: {image: x}\n').steps[0].pod.spec!.securityContext).toEqual({fsGroup: 1000})
+    expect(plan('steps:\n  a: {image: x, backend_options: {kubernetes: {securityContext: {fsGroup: 2000}}}}\n').steps[0].pod.spec!.securityContext).toEqual({fsGroup: 2000})
+  })
+
+  it('uses Woodpecker defaults for the claim: ReadWriteMany, 10G, no class', () => {
+    expect(plan('steps:\n  a: {image: x}\n').pvc.spec).toEqual({accessModes: ['ReadWriteMany'], resources: {requests: {storage: '10G'}}})
+  })
+
+  it('runs plugins as their image, without a command', () => {
+    const pod = plan(SEED).steps[1].pod
+    expect(pod.spec!.containers[0].command).toBeUndefined()
+    const env = Object.fromEntries(pod.spec!.containers[0].env!.map((e) => [e.name, e.value]))
+    expect(env).toMatchObject({PLUGIN_REPO: 'octo/app', PLUGIN_TAGS: 'latest,1.0', PLUGIN_BUILD_ARGS: '{"A":1}'})
+    expect(env.CI_SCRIPT).toBeUndefined()
+  })
+})
+
+describe('names', () => {
+  it('makes readable, valid, collision-free object names', () => {
+    expect(objectName('r1a2b3', 'build')).toBe('wp-r1a2b3-build')
+    const odd = objectName('r1a2b3', 'Build Container!')
+    expect(odd).toMatch(/^wp-r1a2b3-build-container-[0-9a-f]{6}$/)
+    expect(objectName('r1a2b3', 'Build  Container')).not.toBe(odd)
+    const long = objectName('r1a2b3', 'x'.repeat(100))
+    expect(long.length).toBeLessThanOrEqual(63)
+    expect(long).toMatch(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/)
+    expect(toDnsLabel('$(rm -rf /)')).toMatch(/^rm-rf-[0-9a-f]{6}$/)
+  })
+})
+
+describe('commandsScript', () => {
+  it('echoes each command quoted, then runs it, in the working directory', () => {
+    expect(commandsScript(['echo "hi"', "it's"], '/woodpecker/src')).toBe(
+      "mkdir -p '/woodpecker/src'\ncd '/woodpecker/src'\necho '+ echo \"hi\"'\necho \"hi\"\necho '+ it'\\''s'\nit's\n",
+    )
+    expect(shellQuote("a'b")).toBe("'a'\\''b'")
+  })
+})
