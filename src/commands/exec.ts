@@ -11,6 +11,7 @@ import {readMetadata, type RunMetadata} from '../pipeline/metadata.js'
 import type {Workflow} from '../pipeline/model.js'
 import {loadWorkflows} from '../pipeline/workflow.js'
 import {formatIssueReport, issueReport} from '../render/issues.js'
+import {chooseOutput, type Renderer} from '../render/choose.js'
 import {jsonRenderer, plainRenderer} from '../render/run-output.js'
 import {checkoutTar} from '../runner/checkout.js'
 import {DEFAULT_LIMITS} from '../runner/run.js'
@@ -47,8 +48,9 @@ Exit codes: 0 success, 1 a step failed, 2 invalid pipeline or usage, 3 cluster o
     const workflow = this.loadOne(args.target, metadata, extraEnv)
     if (flags['dry-run']) return this.printPlan(workflow, config, metadata, extraEnv, flags)
     const {runOnCluster} = await import('../runner/exec-on-cluster.js')
-    const emit = flags.json ? jsonRenderer((t) => process.stdout.write(t)) : plainRenderer((t) => process.stdout.write(t), Boolean(process.stdout.isTTY) && !process.env.CI && !process.env.NO_COLOR)
-    const exitCode = await runOnCluster({workflow, config, metadata, extraEnv, flags, emit, checkout: () => checkoutTar(metadata.root)})
+    const renderer = await outputFor(flags.json)
+    const exitCode = await runOnCluster({workflow, config, metadata, extraEnv, flags, emit: renderer.emit, checkout: () => checkoutTar(metadata.root)})
+    await renderer.close()
     this.exit(exitCode)
   }
 
@@ -69,6 +71,14 @@ Exit codes: 0 success, 1 a step failed, 2 invalid pipeline or usage, 3 cluster o
     if (flags.output === 'json') process.stdout.write(`${JSON.stringify({apiVersion: 'v1', kind: 'List', items: objects}, null, 2)}\n`)
     else process.stdout.write(objects.map((o) => stringify(o, {lineWidth: 0})).join('---\n'))
   }
+}
+
+async function outputFor(json: boolean): Promise<Renderer> {
+  const write = (text: string) => process.stdout.write(text)
+  const kind = chooseOutput({json, isTTY: Boolean(process.stdout.isTTY), columns: process.stdout.columns ?? 0, env: process.env})
+  if (kind === 'json') return jsonRenderer(write)
+  if (kind === 'plain') return plainRenderer(write, Boolean(process.env.FORCE_COLOR) && process.env.FORCE_COLOR !== '0')
+  return (await import('../render/tty.js')).ttyRenderer(write)
 }
 
 function hostArch(): string {

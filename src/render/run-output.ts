@@ -1,15 +1,20 @@
 import {Chalk} from 'chalk'
 import type {Emit, RunEvent, StepResult} from '../runner/events.js'
+import type {Renderer} from './choose.js'
 
 export type Writer = (text: string) => void
 
 /** One JSON object per line, with a timestamp: for tools and tests. */
-export function jsonRenderer(write: Writer, now: () => Date = () => new Date()): Emit {
-  return (event) => write(`${JSON.stringify({time: now().toISOString(), ...event})}\n`)
+export function jsonRenderer(write: Writer, now: () => Date = () => new Date()): Renderer {
+  return {emit: (event) => write(`${JSON.stringify({time: now().toISOString(), ...event})}\n`), close: async () => {}}
 }
 
 /** Plain lines for logs and CI: every log line prefixed by its step, no spinners, colour only if asked. */
-export function plainRenderer(write: Writer, color: boolean): Emit {
+export function plainRenderer(write: Writer, color: boolean): Renderer {
+  return {emit: plainEmitter(write, color), close: async () => {}}
+}
+
+function plainEmitter(write: Writer, color: boolean): Emit {
   const c = new Chalk({level: color ? 1 : 0})
   const results: StepResult[] = []
   return (event: RunEvent) => {
@@ -34,7 +39,7 @@ export function plainRenderer(write: Writer, color: boolean): Emit {
         if (event.status === 'done' && event.left?.length) write(c.red(`cleanup left behind: ${event.left.join(', ')}\n`))
         break
       case 'run-end':
-        write(summary(results, event, c))
+        write(formatSummary(results, event, c))
         break
     }
   }
@@ -44,7 +49,7 @@ function stepMark(status: StepResult['status'], c: InstanceType<typeof Chalk>): 
   return status === 'success' ? c.green('✔') : status === 'failure' ? c.red('✖') : c.yellow('↷')
 }
 
-function describeStep(r: StepResult): string {
+export function describeStep(r: StepResult): string {
   const parts: string[] = [r.status]
   if (r.exitCode !== undefined) parts.push(`exit ${r.exitCode}`)
   if (r.status !== 'skipped') parts.push(seconds(r.durationMs))
@@ -55,7 +60,7 @@ function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(1)}s`
 }
 
-function summary(results: StepResult[], end: Extract<RunEvent, {type: 'run-end'}>, c: InstanceType<typeof Chalk>): string {
+export function formatSummary(results: StepResult[], end: Extract<RunEvent, {type: 'run-end'}>, c: InstanceType<typeof Chalk>): string {
   const width = Math.max(4, ...results.map((r) => r.name.length))
   const lines = ['', c.bold('Summary'), ...results.map((r) => `  ${stepMark(r.status, c)} ${r.name.padEnd(width)}  ${r.status.padEnd(7)}  ${r.exitCode === undefined ? '   -' : String(r.exitCode).padStart(4)}  ${seconds(r.durationMs).padStart(7)}`)]
   const verdict = end.status === 'success' ? c.green('success') : end.status === 'failure' ? c.red('failure') : c.red('error')

@@ -3,7 +3,7 @@ import {mkdtempSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import {core, createNamespace, deleteNamespace, events, KUBECONFIG, leftovers, uniqueName, waitFor, wpk8s} from './kube.js'
+import {core, createNamespace, deleteNamespace, events, KUBECONFIG, leftovers, ROOT, uniqueName, waitFor, wpk8s} from './kube.js'
 import {requireCluster} from './setup.js'
 
 requireCluster()
@@ -172,6 +172,20 @@ steps:
     const run = await wpk8s(['exec', ...base, '--platform', `linux/${other}`], {cwd: dir})
     expect(run.code).toBe(3)
     expect(run.stdout).toMatch(/Unschedulable/)
+    expect(await leftovers(ns)).toEqual([])
+  })
+
+  it('shows listr2 progress on a terminal, with every log line and a summary', async () => {
+    const command = `stty cols 120 rows 40; ${process.execPath} bin/run.js exec examples/hello.yml ${base.join(' ')}`
+    const env = {...process.env, KUBECONFIG, CI: '', COLUMNS: '120', TERM: 'xterm'}
+    delete env.CI
+    const screen = execFileSync('script', ['-qec', command, '/dev/null'], {cwd: ROOT, env, encoding: 'utf8'}).replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '')
+    expect(screen).toMatch(/✔ greet \(success, exit 0, [\d.]+s\)/)
+    expect(screen).toMatch(/✔ check \(success, exit 0, [\d.]+s\)/)
+    for (const line of ['[greet] hello from greet on', '[greet] examples', '[check] + test -s greeting.txt', 'Summary']) expect(screen).toContain(line)
+    // The listr2 view, not the plain one: its workspace task, and no plain "started (pod ...)" lines.
+    expect(screen).toContain('✔ workspace ready')
+    expect(screen).not.toContain('started (pod')
     expect(await leftovers(ns)).toEqual([])
   })
 

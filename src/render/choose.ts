@@ -1,0 +1,19 @@
+import type {Emit} from '../runner/events.js'
+
+/** Where run events go; `close` waits for the output to finish (the live view ends, the summary prints). */
+export interface Renderer {
+  emit: Emit
+  close(): Promise<void>
+}
+
+export type OutputKind = 'json' | 'tty' | 'plain'
+
+/**
+ * The live terminal view only on a real terminal with columns and outside CI (listr2 looks at isTTY
+ * alone, and ora-style spinners misbehave on zero-column terminals); JSON when asked.
+ */
+export function chooseOutput(options: {json: boolean; isTTY: boolean; columns: number; env: NodeJS.ProcessEnv}): OutputKind {
+  if (options.json) return 'json'
+  if (!options.isTTY || options.columns <= 0 || options.env.CI || options.env.TERM === 'dumb') return 'plain'
+  return 'tty'
+}
