@@ -3,7 +3,7 @@ import type {V1Pod} from '@kubernetes/client-node'
 /** What a run needs to know about a pod right now. */
 export type PodState =
   | {kind: 'pending'}
-  | {kind: 'running'}
+  | {kind: 'running'; ip?: string}
   | {kind: 'terminated'; exitCode: number; reason?: string; message?: string; startedAt?: Date; finishedAt?: Date}
   /** It will not get anywhere by waiting: bad image, unschedulable, config error. */
   | {kind: 'stuck'; reason: string; message: string}
@@ -27,7 +27,7 @@ export function podState(pod: V1Pod): PodState {
   if (waiting?.reason && STUCK_WAITING_REASONS.includes(waiting.reason)) {
     return {kind: 'stuck', reason: waiting.reason, message: waiting.message ?? waiting.reason}
   }
-  if (container?.state?.running) return {kind: 'running'}
+  if (container?.state?.running) return status.podIP ? {kind: 'running', ip: status.podIP} : {kind: 'running'}
   const scheduled = status.conditions?.find((c) => c.type === 'PodScheduled')
   // Waiting for the workspace claim to bind is not a scheduling failure: the claim is watched on its own.
   if (scheduled?.status === 'False' && scheduled.reason === 'Unschedulable' && !/unbound .*PersistentVolumeClaims/.test(scheduled.message ?? '')) {

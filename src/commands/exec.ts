@@ -5,7 +5,7 @@ import {type BackendConfig, resolveBackendConfig} from '../config.js'
 import {InvalidPipelineError, UsageError} from '../errors.js'
 import {backendFlags} from '../flags.js'
 import {newRunId} from '../compile/names.js'
-import {sequentialOrder, unsupportedFeatures} from '../compile/order.js'
+import {unsupportedFeatures} from '../compile/order.js'
 import {planRun, type RunPlan} from '../compile/plan.js'
 import {readMetadata, type RunMetadata} from '../pipeline/metadata.js'
 import type {Workflow} from '../pipeline/model.js'
@@ -37,6 +37,8 @@ Exit codes: 0 success, 1 a step failed, 2 invalid pipeline or usage, 3 cluster o
     event: Flags.string({summary: 'Pipeline event (default push).'}),
     branch: Flags.string({summary: 'Branch name (default: the checkout\'s).'}),
     'helper-image': Flags.string({summary: 'Image with sh, head and tar used to copy the checkout (default busybox:1.35).'}),
+    parallel: Flags.integer({summary: 'Run at most this many steps at once (default: as many as the dependencies allow).', min: 1}),
+    tag: Flags.string({summary: 'Run as a tag event for this tag (sets CI_COMMIT_TAG, ref refs/tags/TAG, event tag).'}),
   }
 
   async run(): Promise<void> {
@@ -44,7 +46,7 @@ Exit codes: 0 success, 1 a step failed, 2 invalid pipeline or usage, 3 cluster o
     const {config, issues} = resolveBackendConfig(flags, process.env)
     if (issues.length > 0) throw new InvalidPipelineError(formatIssueReport(issueReport([], issues, false), false))
     const extraEnv = parseEnvFlags(flags.env ?? [])
-    const metadata = readMetadata(process.cwd(), {event: flags.event, branch: flags.branch}, new Date())
+    const metadata = readMetadata(process.cwd(), {event: flags.event, branch: flags.branch, tag: flags.tag}, new Date())
     const workflow = this.loadOne(args.target, metadata, extraEnv)
     if (flags['dry-run']) return this.printPlan(workflow, config, metadata, extraEnv, flags)
     const {runOnCluster} = await import('../runner/exec-on-cluster.js')
@@ -61,7 +63,7 @@ Exit codes: 0 success, 1 a step failed, 2 invalid pipeline or usage, 3 cluster o
     const workflow = workflows[0]
     const unsupported = unsupportedFeatures(workflow)
     if (unsupported.length > 0) throw new UsageError(`${workflow.file}: wpk8s exec does not run ${unsupported.join(', ')} yet`, 'validate accepts them; running them is planned')
-    return {...workflow, steps: sequentialOrder(workflow.steps)}
+    return workflow
   }
 
   private printPlan(workflow: Workflow, config: BackendConfig, metadata: RunMetadata, extraEnv: Record<string, string>, flags: {platform?: string; output: string; 'helper-image'?: string}): void {

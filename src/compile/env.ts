@@ -24,6 +24,7 @@ export function ciVariables(step: Step, ctx: StepContext): Record<string, string
     CI_COMMIT_SHA: m.sha,
     CI_COMMIT_REF: m.ref,
     CI_COMMIT_BRANCH: m.branch,
+    CI_COMMIT_TAG: m.tag,
     CI_COMMIT_MESSAGE: m.message,
     CI_COMMIT_AUTHOR: m.author,
     CI_COMMIT_AUTHOR_EMAIL: m.authorEmail,

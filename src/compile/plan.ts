@@ -2,6 +2,8 @@ import type {V1PersistentVolumeClaim, V1Pod} from '@kubernetes/client-node'
 import type {BackendConfig} from '../config.js'
 import type {RunMetadata} from '../pipeline/metadata.js'
 import type {Step, Workflow} from '../pipeline/model.js'
+import {type WhenContext, type WhenRule, whenRules} from '../pipeline/when.js'
+import {ciVariables, type StepContext} from './env.js'
 import {LABELS, MANAGER, objectName, toLabelValue} from './names.js'
 import {podMetadata, type PodNames, sorted, stepPod, WORKSPACE_VOLUME} from './pod.js'
 
@@ -9,7 +11,14 @@ export const DEFAULT_HELPER_IMAGE = 'docker.io/library/busybox:1.35'
 
 export interface PlannedStep {
   name: string
+  kind: Step['kind']
   failure: Step['failure']
+  /** Steps (present in the plan) that must finish first. */
+  dependsOn: string[]
+  /** The `when` items with their static conditions decided; `status` is decided when the step is due. */
+  rules: WhenRule[]
+  /** Detached steps and services keep running in the background until the run ends. */
+  background: boolean
   pod: V1Pod
 }
 
@@ -20,10 +29,13 @@ export interface RunPlan {
   workflow: string
   arch: string
   workspaceDir: string
+  /** Why the whole workflow does not run (its own `when`), if it does not. */
+  skipReason?: string
   /** Whether the local checkout is shipped into the workspace (not with `skip_clone: true`). */
   shipCheckout: boolean
   pvc: V1PersistentVolumeClaim
   helperPod: V1Pod
+  services: PlannedStep[]
   steps: PlannedStep[]
 }
 
@@ -33,6 +45,7 @@ export interface PlanInput {
   metadata: RunMetadata
   runId: string
   arch: string
+  matrix?: Record<string, string>
   helperImage?: string
   extraEnv?: Record<string, string>
 }
@@ -46,22 +59,57 @@ export function planRun(input: PlanInput): RunPlan {
   const {workflow, config, runId} = input
   const claimName = objectName(runId, 'workspace')
   const dir = workspaceDir(workflow)
-  const steps = workflow.steps.map((step, i): PlannedStep => {
+  const plannedFor = (step: Step, i: number): PlannedStep => {
     const names: PodNames = {name: objectName(runId, step.name), namespace: config.namespace, runId, claimName}
     const workdir = step.directory ? (step.directory.startsWith('/') ? step.directory : `${dir}/${step.directory}`) : dir
-    const ctx = {workflow, metadata: input.metadata, arch: input.arch, stepNumber: i + 1, workdir, pipelineStatus: 'success' as const, extraEnv: input.extraEnv ?? {}}
-    return {name: step.name, failure: step.failure, pod: stepPod(step, names, config, ctx)}
-  })
+    const ctx: StepContext = {workflow, metadata: input.metadata, arch: input.arch, stepNumber: i + 1, workdir, pipelineStatus: 'success', extraEnv: {...input.matrix, ...input.extraEnv}}
+    return {
+      name: step.name,
+      kind: step.kind,
+      failure: step.failure,
+      dependsOn: [],
+      rules: whenRules(step.when, whenContext(input, ciVariables(step, ctx))),
+      background: step.kind === 'service' || step.detach,
+      pod: stepPod(step, names, config, ctx),
+    }
+  }
+  const steps = withDependencies(workflow.steps, workflow.steps.map(plannedFor))
+  const workflowRules = whenRules(workflow.when, whenContext(input, {}))
+  const skip = workflowRules.length > 0 && !workflowRules.some((r) => r.matches) ? `when: ${workflowRules.find((r) => !r.matches)!.reason}` : undefined
   return {
     runId,
     namespace: config.namespace,
     workflow: workflow.name,
     arch: input.arch,
     workspaceDir: dir,
+    ...(skip ? {skipReason: skip} : {}),
     shipCheckout: !workflow.skipClone,
     pvc: workspacePvc(claimName, runId, config, workflow.name),
     helperPod: helperPod(runId, claimName, config, workflow, input.arch, input.helperImage ?? DEFAULT_HELPER_IMAGE),
+    services: workflow.services.map((s, i) => plannedFor(s, workflow.steps.length + i)),
     steps,
+  }
+}
+
+/**
+ * Woodpecker's two modes: when any step has `depends_on`, a step waits for exactly what it names
+ * (optional names that are absent are dropped); otherwise each step waits for the one before it.
+ */
+function withDependencies(steps: readonly Step[], planned: PlannedStep[]): PlannedStep[] {
+  const dag = steps.some((s) => s.dependsOn !== undefined)
+  const names = new Set(steps.map((s) => s.name))
+  return planned.map((p, i) => ({
+    ...p,
+    dependsOn: dag ? (steps[i].dependsOn ?? []).map((d) => d.name).filter((n) => names.has(n)) : i > 0 ? [steps[i - 1].name] : [],
+  }))
+}
+
+function whenContext(input: PlanInput, vars: Record<string, string>): WhenContext {
+  const m = input.metadata
+  return {
+    event: m.event, branch: m.branch, ref: m.ref, tag: m.tag, repo: `${m.repoOwner}/${m.repoName}`, platform: `linux/${input.arch}`,
+    instance: 'localhost', cron: '', matrix: input.matrix ?? {}, changedFiles: m.changedFiles, commitMessage: m.message,
+    vars: {...vars, ...input.matrix, ...input.extraEnv},
   }
 }
 

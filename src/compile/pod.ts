@@ -112,3 +112,23 @@ function secretMounts(secrets: NativeSecret[] | undefined): V1VolumeMount[] {
 export function sorted<T>(record: Record<string, T>): Record<string, T> {
   return Object.fromEntries(Object.keys(record).sort().map((k) => [k, record[k]]))
 }
+
+/** What is only known when a step starts: the pipeline's status so far, the time, the services' addresses. */
+export interface StartContext {
+  pipelineStatus: 'success' | 'failure'
+  startedAt: number
+  hostAliases: {hostnames: string[]; ip: string}[]
+}
+
+/** The planned pod with its start-time values filled in (pure). */
+export function podAtStart(pod: V1Pod, start: StartContext): V1Pod {
+  const container = pod.spec!.containers[0]
+  const env = (container.env ?? []).map((e) => {
+    if (e.name === 'CI_PIPELINE_STATUS') return {...e, value: start.pipelineStatus}
+    if (e.name === 'CI_STEP_STARTED') return {...e, value: String(start.startedAt)}
+    return e
+  })
+  const spec = {...pod.spec!, containers: [{...container, env}]}
+  if (start.hostAliases.length > 0) spec.hostAliases = start.hostAliases
+  return {...pod, spec}
+}

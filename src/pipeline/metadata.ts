@@ -14,12 +14,16 @@ export interface RunMetadata {
   author: string
   authorEmail: string
   event: string
+  tag: string
+  /** Uncommitted changes (staged, unstaged, untracked) if any, else the files the last commit changed. */
+  changedFiles: string[]
   started: number
 }
 
 export interface MetadataOverrides {
   event?: string
   branch?: string
+  tag?: string
 }
 
 function git(cwd: string, args: string[]): string | undefined {
@@ -37,10 +41,25 @@ export function readMetadata(cwd: string, overrides: MetadataOverrides, now: Dat
   const branch = overrides.branch ?? git(root, ['symbolic-ref', '--short', '-q', 'HEAD']) ?? ''
   const repoUrl = git(root, ['config', '--get', 'remote.origin.url']) ?? ''
   const [repoOwner, repoName] = repoFromUrl(repoUrl, root)
+  const tag = overrides.tag ?? ''
   return {
-    root, repoOwner, repoName, repoUrl, sha, branch, ref: branch ? `refs/heads/${branch}` : '',
-    message: message.join('\0').trim(), author, authorEmail, event: overrides.event ?? 'push', started: Math.floor(now.getTime() / 1000),
+    root, repoOwner, repoName, repoUrl, sha, branch, ref: tag ? `refs/tags/${tag}` : branch ? `refs/heads/${branch}` : '',
+    message: message.join('\0').trim(), author, authorEmail, event: overrides.event ?? (tag ? 'tag' : 'push'), tag,
+    changedFiles: changedFiles(root), started: Math.floor(now.getTime() / 1000),
   }
+}
+
+function changedFiles(root: string): string[] {
+  const entries = (git(root, ['status', '--porcelain', '-z', '--untracked-files=all']) ?? '').split('\0')
+  const local: string[] = []
+  for (let i = 0; i < entries.length; i++) {
+    if (entries[i].length < 4) continue
+    local.push(entries[i].slice(3))
+    if (/^[RC]/.test(entries[i])) i++ // a rename or copy: the next entry is the old path
+  }
+  if (local.length > 0) return [...new Set(local)].sort()
+  const committed = git(root, ['diff-tree', '--no-commit-id', '--name-only', '-r', '--root', 'HEAD'])
+  return (committed ?? '').split('\n').filter(Boolean)
 }
 
 /** `git@host:owner/name.git` or `https://host/owner/name` → [owner, name]; else the folder's name. */

@@ -47,6 +47,7 @@ export interface Step {
   detach: boolean
   failure: 'fail' | 'ignore'
   privileged: boolean
+  ports: string[]
   kubernetes: KubernetesOptions
 }
 

@@ -36,6 +36,7 @@ function toStep(entry: Entry, kind: Step['kind']): Step {
     detach: raw.detach === true,
     failure: raw.failure === 'ignore' ? 'ignore' : 'fail',
     privileged: raw.privileged === true,
+    ports: ((raw.ports ?? []) as unknown[]).map((p) => String(typeof p === 'object' && p !== null ? (p as Data).number : p)),
     kubernetes: ((raw.backend_options as Data | undefined)?.kubernetes ?? {}) as KubernetesOptions,
   }
   if (raw.entrypoint !== undefined) step.entrypoint = list(raw.entrypoint)

@@ -26,7 +26,7 @@ function plainEmitter(write: Writer, color: boolean): Emit {
         if (event.status === 'done') write(c.dim(`${event.phase === 'workspace' ? 'workspace volume bound' : `checkout shipped (${event.detail})`}\n`))
         break
       case 'step-start':
-        write(`${c.cyan(`[${event.step}]`)} started (pod ${event.pod})\n`)
+        write(`${c.cyan(`[${event.step}]`)} started (pod ${event.pod})${event.background ? ', running in the background' : ''}\n`)
         break
       case 'log':
         write(`${c.cyan(`[${event.step}]`)} ${event.line}\n`)

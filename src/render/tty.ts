@@ -61,19 +61,24 @@ export function ttyRenderer(write: (text: string) => void): Renderer {
 
   const start = (event: Extract<RunEvent, {type: 'run-start'}>) => {
     write(`${c.bold('wpk8s')} run ${event.runId}: workflow ${event.workflow}, namespace ${event.namespace} on ${event.server}\n`)
-    for (const name of event.steps) steps.set(name, deferred())
+    for (const name of [...event.services, ...event.steps]) steps.set(name, deferred())
+    const stepTask = (name: string, label: string): ListrTask => ({title: label, task: async (_, task) => {
+      const result = await steps.get(name)!.promise
+      task.title = `${label} ${c.dim(describeStep(result))}`
+      if (result.status === 'skipped') task.skip(task.title)
+      if (result.status === 'failure') throw new Error(task.title)
+    }})
+    const waitsFor = (name: string) => (event.dependsOn[name]?.length ? c.dim(` ← ${event.dependsOn[name].join(', ')}`) : '')
     const tasks: ListrTask[] = [
       {title: 'workspace', task: async (_, task) => {
         const problem = await workspace.promise
         if (problem) throw new Error(problem)
         task.title = 'workspace ready'
       }},
-      ...event.steps.map((name): ListrTask => ({title: name, task: async (_, task) => {
-        const result = await steps.get(name)!.promise
-        task.title = `${name} ${c.dim(describeStep(result))}`
-        if (result.status === 'skipped') task.skip(task.title)
-        if (result.status === 'failure') throw new Error(task.title)
-      }})),
+      {title: 'steps', task: (_, task) => task.newListr([
+        ...event.services.map((name) => stepTask(name, `${name} ${c.dim('(service)')}`)),
+        ...event.steps.map((name) => stepTask(name, `${name}${waitsFor(name)}`)),
+      ], {concurrent: true, exitOnError: false})},
     ]
     list = new Listr(tasks, {concurrent: false, exitOnError: false, renderer: LiveLogRenderer, rendererOptions: {collapseErrors: false, showErrorMessage: true}}).run().catch(() => {})
   }

@@ -2,9 +2,9 @@
 export type StepStatus = 'success' | 'failure' | 'skipped'
 
 export type RunEvent =
-  | {type: 'run-start'; runId: string; namespace: string; workflow: string; server: string; steps: string[]}
+  | {type: 'run-start'; runId: string; namespace: string; workflow: string; server: string; steps: string[]; services: string[]; dependsOn: Record<string, string[]>}
   | {type: 'phase'; phase: 'workspace' | 'ship'; status: 'start' | 'done'; detail?: string}
-  | {type: 'step-start'; step: string; pod: string}
+  | {type: 'step-start'; step: string; pod: string; background?: boolean}
   | {type: 'log'; step: string; line: string}
   | {type: 'step-end'; step: string; status: StepStatus; exitCode?: number; durationMs: number; reason?: string}
   | {type: 'cleanup'; status: 'start' | 'done'; deleted?: number; left?: string[]}

@@ -1,10 +1,11 @@
 import type {V1Pod} from '@kubernetes/client-node'
 import {LABELS} from '../compile/names.js'
-import {STEP_CONTAINER} from '../compile/pod.js'
+import {podAtStart, STEP_CONTAINER} from '../compile/pod.js'
 import type {PlannedStep, RunPlan} from '../compile/plan.js'
 import type {Cluster} from '../cluster/cluster.js'
 import type {PodState} from '../cluster/pod-state.js'
 import {ClusterError, errorMessage, ExitCode, WpkError} from '../errors.js'
+import {decide, type PipelineStatus} from '../pipeline/when.js'
 import type {Emit, StepResult} from './events.js'
 
 export interface RunLimits {
@@ -16,75 +17,102 @@ export interface RunLimits {
   bindTimeoutMs: number
   /** Cleanup: how long to wait for everything to be gone. */
   cleanupTimeoutMs: number
+  /** Steps running at once (0: no limit). */
+  parallel: number
 }
 
-export const DEFAULT_LIMITS: RunLimits = {timeoutMs: 60 * 60_000, startTimeoutMs: 5 * 60_000, bindTimeoutMs: 2 * 60_000, cleanupTimeoutMs: 60_000}
+export const DEFAULT_LIMITS: RunLimits = {timeoutMs: 60 * 60_000, startTimeoutMs: 5 * 60_000, bindTimeoutMs: 2 * 60_000, cleanupTimeoutMs: 60_000, parallel: 0}
 
 export interface RunResult {
   exitCode: number
   steps: StepResult[]
 }
 
-/** Runs a plan: workspace, checkout, steps in order; then deletes everything the run created, always. */
+/** What a run knows while it goes; shared by the phases below. */
+interface RunState {
+  plan: RunPlan
+  cluster: Cluster
+  emit: Emit
+  limits: RunLimits
+  results: Map<string, StepResult>
+  running: Set<string>
+  hostAliases: {hostnames: string[]; ip: string}[]
+  background: Promise<void>[]
+  /** Set when the run is over (error, timeout): nothing new may start while cleanup deletes. */
+  stopped: boolean
+  /** How services and detached steps ended, if they ended before the run did. */
+  backgroundEnds: Map<string, PodState>
+}
+
+/** Runs a plan: workspace, checkout, services, steps as their dependencies allow; then deletes everything, always. */
 export async function runPlan(plan: RunPlan, cluster: Cluster, emit: Emit, checkout: () => Promise<Buffer>, limits: RunLimits = DEFAULT_LIMITS): Promise<RunResult> {
   const started = Date.now()
-  emit({type: 'run-start', runId: plan.runId, namespace: plan.namespace, workflow: plan.workflow, server: cluster.server, steps: plan.steps.map((s) => s.name)})
-  const results: StepResult[] = []
-  const progress: {running?: string} = {}
-  let exitCode: number = ExitCode.ok
+  const all = [...plan.services, ...plan.steps]
+  emit({type: 'run-start', runId: plan.runId, namespace: plan.namespace, workflow: plan.workflow, server: cluster.server,
+    steps: plan.steps.map((s) => s.name), services: plan.services.map((s) => s.name), dependsOn: Object.fromEntries(plan.steps.map((s) => [s.name, s.dependsOn]))})
+  const state: RunState = {plan, cluster, emit, limits, results: new Map(), running: new Set(), hostAliases: [], background: [], stopped: false, backgroundEnds: new Map()}
   let failure: WpkError | undefined
+  if (plan.skipReason) {
+    for (const step of all) finish(state, {name: step.name, status: 'skipped', durationMs: 0, reason: plan.skipReason})
+    emit({type: 'run-end', status: 'success', exitCode: ExitCode.ok, durationMs: Date.now() - started})
+    return {exitCode: ExitCode.ok, steps: [...state.results.values()]}
+  }
   try {
-    await withTimeout(runSteps(plan, cluster, emit, checkout, limits, results, progress), limits.timeoutMs, `the run did not finish within ${Math.round(limits.timeoutMs / 1000)} s (--timeout)`)
-    exitCode = results.some((r) => r.status === 'failure' && !ignored(plan, r.name)) ? ExitCode.stepFailed : ExitCode.ok
+    await withTimeout(runAll(state, checkout), limits.timeoutMs, `the run did not finish within ${Math.round(limits.timeoutMs / 1000)} s (--timeout)`)
   } catch (error) {
     failure = error instanceof WpkError ? error : new ClusterError(errorMessage(error))
-    exitCode = failure.exitCode
-    markUnfinished(plan, results, emit, failure.message, progress.running)
   } finally {
+    state.stopped = true
+    if (failure) markUnfinished(state, all, failure.message)
     await cleanUp(plan, cluster, emit, limits)
+    await Promise.allSettled(state.background)
   }
+  for (const service of plan.services) if (!state.results.has(service.name)) finish(state, backgroundResult(service.name, state.backgroundEnds.get(service.name)))
+  const results = all.map((s) => state.results.get(s.name)!).filter(Boolean)
+  const exitCode = failure ? failure.exitCode : pipelineStatus(state) === 'failure' ? ExitCode.stepFailed : ExitCode.ok
   const status = failure ? 'error' : exitCode === ExitCode.ok ? 'success' : 'failure'
   emit({type: 'run-end', status, exitCode, durationMs: Date.now() - started, ...(failure ? {error: failure.message, ...(failure.hint ? {hint: failure.hint} : {})} : {})})
   return {exitCode, steps: results}
 }
 
-function ignored(plan: RunPlan, step: string): boolean {
-  return plan.steps.find((s) => s.name === step)?.failure === 'ignore'
+async function runAll(state: RunState, checkout: () => Promise<Buffer>): Promise<void> {
+  await prepareWorkspace(state, checkout)
+  await startServices(state)
+  await runSteps(state)
 }
 
-async function runSteps(plan: RunPlan, cluster: Cluster, emit: Emit, checkout: () => Promise<Buffer>, limits: RunLimits, results: StepResult[], progress: {running?: string}): Promise<void> {
+/** Failed steps that are not `failure: ignore` make the pipeline fail (Woodpecker's rule). */
+function pipelineStatus(state: RunState): PipelineStatus {
+  for (const step of state.plan.steps) {
+    const r = state.results.get(step.name)
+    if (r?.status === 'failure' && step.failure !== 'ignore') return 'failure'
+  }
+  return 'success'
+}
+
+function finish(state: RunState, result: StepResult): void {
+  state.results.set(result.name, result)
+  state.emit({type: 'step-end', step: result.name, status: result.status, durationMs: result.durationMs,
+    ...(result.exitCode === undefined ? {} : {exitCode: result.exitCode}), ...(result.reason ? {reason: result.reason} : {})})
+}
+
+async function prepareWorkspace(state: RunState, checkout: () => Promise<Buffer>): Promise<void> {
+  const {plan, cluster, emit, limits} = state
   await cluster.ensureNamespace(plan.namespace)
   emit({type: 'phase', phase: 'workspace', status: 'start'})
   await cluster.createPvc(plan.pvc)
   const bound = cluster.waitPvcBound(plan.namespace, plan.pvc.metadata!.name!, limits.bindTimeoutMs)
-  if (plan.shipCheckout) {
-    await shipCheckout(plan, cluster, emit, checkout(), bound, limits)
-  } else {
+  if (!plan.shipCheckout) {
     await bound
     emit({type: 'phase', phase: 'workspace', status: 'done'})
+    return
   }
-  let failed = false
-  for (const step of plan.steps) {
-    if (failed) {
-      const result: StepResult = {name: step.name, status: 'skipped', durationMs: 0, reason: 'an earlier step failed'}
-      results.push(result)
-      emit({type: 'step-end', step: step.name, status: 'skipped', durationMs: 0, reason: result.reason})
-      continue
-    }
-    progress.running = step.name
-    const result = await runStep(step, plan, cluster, emit, limits)
-    progress.running = undefined
-    results.push(result)
-    if (result.status === 'failure' && step.failure !== 'ignore') failed = true
-  }
-}
-
-/** Streams the checkout into the workspace through the helper pod; packing overlaps the pod's start. */
-async function shipCheckout(plan: RunPlan, cluster: Cluster, emit: Emit, tar: Promise<Buffer>, bound: Promise<void>, limits: RunLimits): Promise<void> {
+  const tar = checkout()
+  tar.catch(() => {})
   const pod = plan.helperPod
   const name = pod.metadata!.name!
   await cluster.createPod(pod)
-  await Promise.all([bound, startedPod(cluster, pod, limits, 'running')])
+  await Promise.all([bound, startedPod(cluster, pod, limits)])
   emit({type: 'phase', phase: 'workspace', status: 'done'})
   emit({type: 'phase', phase: 'ship', status: 'start'})
   const archive = await tar
@@ -95,12 +123,52 @@ async function shipCheckout(plan: RunPlan, cluster: Cluster, emit: Emit, tar: Pr
   void cluster.deletePod(plan.namespace, name, 0).catch(() => {})
 }
 
+/** Services start before the steps; steps reach them by name through host aliases (no cluster DNS needed). */
+async function startServices(state: RunState): Promise<void> {
+  const started = await Promise.all(state.plan.services.map((service) => startBackground(state, service, 'success')))
+  state.hostAliases = started.filter((s) => s.ip).map((s) => ({hostnames: [s.name], ip: s.ip!}))
+}
+
+/** Runs steps as soon as their dependencies are done (up to `parallel` at once), deciding `when` at that moment. */
+async function runSteps(state: RunState): Promise<void> {
+  const {plan, limits} = state
+  const inFlight = new Map<string, Promise<void>>()
+  let error: unknown
+  for (;;) {
+    let progressed = false
+    for (const step of plan.steps) {
+      if (state.results.has(step.name) || inFlight.has(step.name)) continue
+      if (!step.dependsOn.every((d) => state.results.has(d))) continue
+      if (limits.parallel > 0 && inFlight.size >= limits.parallel) break
+      const decision = decide(step.rules, pipelineStatus(state))
+      progressed = true
+      if (!decision.run) {
+        finish(state, {name: step.name, status: 'skipped', durationMs: 0, reason: decision.reason})
+        continue
+      }
+      const work = runStep(state, step).then((result) => finish(state, result), (e) => {
+        error ??= e
+      }).finally(() => inFlight.delete(step.name))
+      inFlight.set(step.name, work)
+    }
+    if (error) throw error
+    if (inFlight.size === 0) {
+      if (progressed) continue
+      break
+    }
+    await Promise.race(inFlight.values())
+    if (error) {
+      await Promise.allSettled(inFlight.values())
+      throw error
+    }
+  }
+}
+
 /** Waits until the pod's container started (or already ended); a pod that cannot start is an error. */
-async function startedPod(cluster: Cluster, pod: V1Pod, limits: RunLimits, want: 'running' | 'started'): Promise<PodState> {
+async function startedPod(cluster: Cluster, pod: V1Pod, limits: RunLimits): Promise<PodState> {
   const name = pod.metadata!.name!
   const state = await cluster.watchPod(pod.metadata!.namespace!, name, (s) => s.kind !== 'pending', limits.startTimeoutMs)
   if (state.kind === 'stuck' || state.kind === 'lost') throw new ClusterError(`pod ${name} cannot start: ${state.reason}: ${state.message}`, startHint(state.reason))
-  if (want === 'running' && state.kind === 'terminated') throw new ClusterError(`pod ${name} ended unexpectedly (exit ${state.exitCode})`)
   return state
 }
 
@@ -111,22 +179,56 @@ function startHint(reason: string): string | undefined {
   return undefined
 }
 
-async function runStep(step: PlannedStep, plan: RunPlan, cluster: Cluster, emit: Emit, limits: RunLimits): Promise<StepResult> {
+async function createStepPod(state: RunState, step: PlannedStep, status: PipelineStatus): Promise<string> {
+  if (state.stopped) throw new ClusterError('the run stopped')
+  const pod = podAtStart(step.pod, {pipelineStatus: status, startedAt: Math.floor(Date.now() / 1000), hostAliases: state.hostAliases})
+  await state.cluster.createPod(pod)
+  await startedPod(state.cluster, pod, state.limits)
+  return pod.metadata!.name!
+}
+
+/** A service or detached step: started, its log followed in the background, done for the scheduler once running. */
+async function startBackground(state: RunState, step: PlannedStep, status: PipelineStatus): Promise<{name: string; ip?: string}> {
+  const {plan, cluster, emit} = state
+  const pod = podAtStart(step.pod, {pipelineStatus: status, startedAt: Math.floor(Date.now() / 1000), hostAliases: state.hostAliases})
+  const name = pod.metadata!.name!
+  if (state.stopped) throw new ClusterError('the run stopped')
+  await cluster.createPod(pod)
+  const started = await startedPod(cluster, pod, state.limits)
+  emit({type: 'step-start', step: step.name, pod: name, background: true})
+  state.background.push(cluster.followLog(plan.namespace, name, STEP_CONTAINER, (line) => emit({type: 'log', step: step.name, line})).catch(() => {}))
+  const ended = started.kind === 'terminated' ? Promise.resolve(started) : cluster.watchPod(plan.namespace, name, (s) => s.kind === 'terminated' || s.kind === 'lost', state.limits.timeoutMs)
+  state.background.push(ended.then((end) => {
+    if (end.kind === 'terminated' && !state.stopped) state.backgroundEnds.set(step.name, end)
+  }, () => {}))
+  return {name: step.name, ip: started.kind === 'running' ? started.ip : undefined}
+}
+
+/** A service's result: how it exited if it ended on its own, else stopped by the run's end. */
+function backgroundResult(name: string, end: PodState | undefined): StepResult {
+  if (end?.kind !== 'terminated') return {name, status: 'success', durationMs: 0, reason: 'stopped at the end'}
+  return {name, status: end.exitCode === 0 ? 'success' : 'failure', exitCode: end.exitCode, durationMs: 0, reason: 'ended before the run did'}
+}
+
+async function runStep(state: RunState, step: PlannedStep): Promise<StepResult> {
+  const {plan, cluster, emit} = state
   const started = Date.now()
-  const name = step.pod.metadata!.name!
-  await cluster.createPod(step.pod)
-  await startedPod(cluster, step.pod, limits, 'started')
+  if (step.background) {
+    await startBackground(state, step, pipelineStatus(state))
+    return {name: step.name, status: 'success', durationMs: Date.now() - started, reason: 'detached: runs until the end'}
+  }
+  state.running.add(step.name)
+  const name = await createStepPod(state, step, pipelineStatus(state))
   emit({type: 'step-start', step: step.name, pod: name})
   const log = cluster.followLog(plan.namespace, name, STEP_CONTAINER, (line) => emit({type: 'log', step: step.name, line}))
-  const end = await cluster.watchPod(plan.namespace, name, (s) => s.kind === 'terminated' || s.kind === 'lost', limits.timeoutMs)
+  const end = await cluster.watchPod(plan.namespace, name, (s) => s.kind === 'terminated' || s.kind === 'lost', state.limits.timeoutMs)
   await log
+  state.running.delete(step.name)
   void cluster.deletePod(plan.namespace, name, 0).catch(() => {})
   const durationMs = Date.now() - started
   if (end.kind !== 'terminated') throw new ClusterError(`step ${step.name}: ${end.kind === 'lost' ? end.message : 'did not finish'}`)
-  const status = end.exitCode === 0 ? 'success' : 'failure'
   const reason = end.reason === 'OOMKilled' ? `killed for exceeding its memory limit${memoryLimit(step.pod)}` : undefined
-  emit({type: 'step-end', step: step.name, status, exitCode: end.exitCode, durationMs, ...(reason ? {reason} : {})})
-  return {name: step.name, status, exitCode: end.exitCode, durationMs, ...(reason ? {reason} : {})}
+  return {name: step.name, status: end.exitCode === 0 ? 'success' : 'failure', exitCode: end.exitCode, durationMs, ...(reason ? {reason} : {})}
 }
 
 function memoryLimit(pod: V1Pod): string {
@@ -134,13 +236,12 @@ function memoryLimit(pod: V1Pod): string {
   return limit ? ` (${limit})` : ''
 }
 
-/** After an error: the step that was running failed with it; the ones after it did not run. */
-function markUnfinished(plan: RunPlan, results: StepResult[], emit: Emit, reason: string, running: string | undefined): void {
-  for (const step of plan.steps.slice(results.length)) {
-    const failed = step.name === running
-    const result: StepResult = {name: step.name, status: failed ? 'failure' : 'skipped', durationMs: 0, reason: failed ? reason : 'not run: the run stopped'}
-    results.push(result)
-    emit({type: 'step-end', step: step.name, status: result.status, durationMs: 0, reason: result.reason})
+/** After an error: steps that were running failed with it; the ones not started did not run. */
+function markUnfinished(state: RunState, steps: PlannedStep[], reason: string): void {
+  for (const step of steps) {
+    if (state.results.has(step.name)) continue
+    const failed = state.running.has(step.name)
+    finish(state, {name: step.name, status: failed ? 'failure' : 'skipped', durationMs: 0, reason: failed ? reason : 'not run: the run stopped'})
   }
 }
 

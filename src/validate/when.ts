@@ -1,3 +1,4 @@
+import {checkExpression, ExpressionError} from '../pipeline/expression.js'
 import type {Path} from '../pipeline/source.js'
 import type {IssueCollector} from './issue.js'
 import {checkKeys, expectMap, expectStringOrList, isMap, isScalar} from './shape.js'
@@ -20,6 +21,14 @@ export function checkWhen(c: IssueCollector, path: Path, value: unknown): void {
 function checkCondition(c: IssueCollector, path: Path, key: string, value: unknown): void {
   if (key === 'evaluate') {
     if (typeof value !== 'string') c.error(path, 'must be an expression string', {found: value})
+    else {
+      try {
+        checkExpression(value)
+      } catch (error) {
+        if (!(error instanceof ExpressionError)) throw error
+        c.error(path, `invalid expression: ${error.message}`, {found: value})
+      }
+    }
     return
   }
   if (key === 'matrix') {

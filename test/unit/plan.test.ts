@@ -11,7 +11,7 @@ import {expectGolden} from '../cli/golden.js'
 
 const metadata: RunMetadata = {
   root: '/src/app', repoOwner: 'octo', repoName: 'app', repoUrl: 'https://git.example.com/octo/app.git', sha: 'abc123',
-  branch: 'main', ref: 'refs/heads/main', message: 'Fix the build', author: 'Octo Cat', authorEmail: 'octo@example.com', event: 'push', started: 1700000000,
+  branch: 'main', ref: 'refs/heads/main', message: 'Fix the build', author: 'Octo Cat', authorEmail: 'octo@example.com', event: 'push', tag: '', changedFiles: ['src/a.go'], started: 1700000000,
 }
 
 function plan(text: string, env: NodeJS.ProcessEnv = {}) {
