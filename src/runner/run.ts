@@ -126,7 +126,12 @@ async function prepareWorkspace(state: RunState, checkout: () => Promise<Buffer>
 /** Services start before the steps; steps reach them by name through host aliases (no cluster DNS needed). */
 async function startServices(state: RunState): Promise<void> {
   const started = await Promise.all(state.plan.services.map((service) => startBackground(state, service, 'success')))
-  state.hostAliases = started.filter((s) => s.ip).map((s) => ({hostnames: [s.name], ip: s.ip!}))
+  state.hostAliases = started.filter((s) => s.ip && isHostname(s.name)).map((s) => ({hostnames: [s.name], ip: s.ip!}))
+}
+
+/** Only names that are valid host names can be aliases (a step called "Build it" is not reachable by name). */
+function isHostname(name: string): boolean {
+  return name.length <= 253 && /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(name)
 }
 
 /** Runs steps as soon as their dependencies are done (up to `parallel` at once), deciding `when` at that moment. */
@@ -214,7 +219,8 @@ async function runStep(state: RunState, step: PlannedStep): Promise<StepResult> 
   const {plan, cluster, emit} = state
   const started = Date.now()
   if (step.background) {
-    await startBackground(state, step, pipelineStatus(state))
+    const {ip} = await startBackground(state, step, pipelineStatus(state))
+    if (ip && isHostname(step.name)) state.hostAliases = [...state.hostAliases, {hostnames: [step.name], ip}]
     return {name: step.name, status: 'success', durationMs: Date.now() - started, reason: 'detached: runs until the end'}
   }
   state.running.add(step.name)

@@ -1,0 +1,141 @@
+import {execFileSync} from 'node:child_process'
+import {mkdtempSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {createNamespace, deleteNamespace, events, leftovers, type Run, uniqueName, wpk8s} from './kube.js'
+import {requireCluster} from './setup.js'
+
+requireCluster()
+const ns = uniqueName('e2e-semantics')
+
+beforeAll(() => createNamespace(ns))
+afterAll(() => deleteNamespace(ns))
+
+function repo(pipeline: string, files: Record<string, string> = {}): string {
+  const dir = mkdtempSync(join(tmpdir(), 'wpk8s-sem-'))
+  writeFileSync(join(dir, '.woodpecker.yml'), pipeline)
+  const git = (...args: string[]) => execFileSync('git', args, {cwd: dir, stdio: 'ignore'})
+  git('init', '-q', '-b', 'main')
+  git('add', '.')
+  git('-c', 'user.name=T', '-c', 'user.email=t@example.com', 'commit', '-qm', 'init')
+  for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, name), content)
+  return dir
+}
+
+async function exec(pipeline: string, args: string[] = [], files: Record<string, string> = {}): Promise<Run> {
+  return wpk8s(['exec', '--json', '--namespace', ns, '--no-storage-rwx', ...args], {cwd: repo(pipeline, files)})
+}
+
+function outcome(run: Run): Record<string, string> {
+  return Object.fromEntries(events(run).filter((e) => e.type === 'step-end').map((e) => [e.step, e.exitCode === undefined ? e.status : `${e.status} ${e.exitCode}`]))
+}
+
+function logsOf(run: Run, step: string): string[] {
+  return events(run).filter((e) => e.type === 'log' && e.step === step).map((e) => e.line)
+}
+
+const step = (commands: string, extra = '') => `    image: busybox:1.35\n    commands: [${JSON.stringify(commands)}]\n${extra}`
+
+describe('Woodpecker semantics on the cluster', () => {
+  it('runs independent steps in parallel as soon as their dependencies are done (true DAG)', async () => {
+    const run = await exec(`skip_clone: true
+steps:
+  slow:
+${step('sleep 4', '    depends_on: []\n')}
+  quick:
+${step('sleep 1', '    depends_on: []\n')}
+  after-quick:
+${step('sleep 1', '    depends_on: [quick]\n')}
+  last:
+${step('echo last', '    depends_on: [slow, after-quick]\n')}
+`)
+    expect(run.code).toBe(0)
+    const at = (type: string, name: string) => Date.parse(events(run).find((e) => e.type === type && e.step === name)!.time)
+    // after-quick starts before slow ends: it waited for quick only, not for the whole "level".
+    expect(at('step-start', 'after-quick')).toBeLessThan(at('step-end', 'slow'))
+    expect(at('step-start', 'last')).toBeGreaterThanOrEqual(at('step-end', 'slow'))
+    expect(outcome(run)).toEqual({slow: 'success 0', quick: 'success 0', 'after-quick': 'success 0', last: 'success 0'})
+  })
+
+  it('limits concurrency with --parallel', async () => {
+    const run = await exec(`skip_clone: true\nsteps:\n  a:\n${step('sleep 2', '    depends_on: []\n')}  b:\n${step('sleep 2', '    depends_on: []\n')}`, ['--parallel', '1'])
+    const at = (type: string, name: string) => Date.parse(events(run).find((e) => e.type === type && e.step === name)!.time)
+    expect(at('step-start', 'b')).toBeGreaterThanOrEqual(at('step-end', 'a'))
+  })
+
+  it('runs status: failure and [success, failure] steps after a failure, skips the rest (Woodpecker scenarios 04, 08)', async () => {
+    const run = await exec(`skip_clone: true
+steps:
+  build:
+${step('exit 2')}
+  always-cleanup:
+${step('echo cleaning up with $CI_PIPELINE_STATUS', '    when:\n      - status: [success, failure]\n')}
+  deploy:
+${step('echo deploying')}
+  notify:
+${step('echo notifying', '    when:\n      status: failure\n')}
+`)
+    expect(run.code).toBe(1)
+    expect(outcome(run)).toEqual({build: 'failure 2', 'always-cleanup': 'success 0', deploy: 'skipped', notify: 'success 0'})
+    expect(logsOf(run, 'always-cleanup')).toContain('cleaning up with failure')
+    expect(events(run).find((e) => e.type === 'step-end' && e.step === 'deploy')!.reason).toBe('an earlier step failed')
+  })
+
+  it('shows steps excluded by when as skipped with the reason, and --event/--branch change the outcome', async () => {
+    const pipeline = `skip_clone: true
+steps:
+  always:
+${step('echo always')}
+  tags:
+${step('echo tag $CI_COMMIT_TAG', '    when:\n      event: tag\n')}
+  main-only:
+${step('echo main', '    when:\n      branch: main\n')}
+`
+    const push = await exec(pipeline)
+    expect(outcome(push)).toEqual({always: 'success 0', tags: 'skipped', 'main-only': 'success 0'})
+    expect(events(push).find((e) => e.step === 'tags' && e.type === 'step-end')!.reason).toBe('when: event is push, not tag')
+    const tag = await exec(pipeline, ['--tag', 'v1.0.0', '--branch', 'dev'])
+    expect(outcome(tag)).toEqual({always: 'success 0', tags: 'success 0', 'main-only': 'skipped'})
+    expect(logsOf(tag, 'tags')).toContain('tag v1.0.0')
+  })
+
+  it('matches path conditions against the files changed in the checkout', async () => {
+    const pipeline = `skip_clone: true\nsteps:\n  go:\n${step('echo go', '    when:\n      path: "**/*.go"\n')}  web:\n${step('echo web', '    when:\n      path: "web/**"\n')}`
+    const run = await exec(pipeline, [], {'main.go': 'package main\n'})
+    expect(outcome(run)).toEqual({go: 'success 0', web: 'skipped'})
+  })
+
+  it('drops an optional dependency on a step that does not run (scenario 15), and skips a workflow whose when does not match', async () => {
+    const run = await exec(`skip_clone: true
+steps:
+  build:
+${step('echo building')}
+  lint:
+${step('echo linting', '    when:\n      event: tag\n')}
+  deploy:
+${step('echo deploying', '    depends_on: [build, {name: lint, optional: true}]\n')}
+`)
+    expect(outcome(run)).toEqual({build: 'success 0', lint: 'skipped', deploy: 'success 0'})
+    const skipped = await exec(`skip_clone: true\nwhen:\n  event: tag\nsteps:\n  a:\n${step('echo a')}`)
+    expect(skipped.code).toBe(0)
+    expect(events(skipped).find((e) => e.type === 'step-end')).toMatchObject({step: 'a', status: 'skipped', reason: 'when: event is tag, not tag'.replace('event is tag', 'event is push')})
+  })
+
+  it('starts services first and makes them reachable by name; detached steps keep running; all stopped at the end', async () => {
+    const run = await exec(`skip_clone: true
+services:
+  cache:
+${step('nc -ll -p 6379 -e echo PONG', '    ports: [6379]\n')}
+steps:
+  server:
+${step('nc -ll -p 8080 -e echo detached-ok', '    detach: true\n')}
+  client:
+${step('for i in 1 2 3 4 5 6 7 8 9 10; do nc -z cache 6379 && break; sleep 0.5; done; echo PING | nc cache 6379; sleep 1; echo x | nc server 8080')}
+`)
+    expect(run.code).toBe(0)
+    expect(logsOf(run, 'client')).toEqual(expect.arrayContaining(['PONG', 'detached-ok']))
+    expect(outcome(run)).toEqual({cache: 'success', server: 'success', client: 'success 0'})
+    expect(await leftovers(ns)).toEqual([])
+  })
+})
