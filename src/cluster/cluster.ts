@@ -1,4 +1,4 @@
-import type {V1PersistentVolumeClaim, V1Pod} from '@kubernetes/client-node'
+import type {V1PersistentVolumeClaim, V1Pod, V1Secret} from '@kubernetes/client-node'
 import type {PodState} from './pod-state.js'
 
 /** How to reach the cluster: the kubeconfig file(s) and context, as kubectl would pick them. */
@@ -8,7 +8,7 @@ export interface ClusterTarget {
 }
 
 export interface RunObject {
-  kind: 'Pod' | 'PersistentVolumeClaim'
+  kind: 'Pod' | 'PersistentVolumeClaim' | 'Secret'
   namespace: string
   name: string
   created?: Date
@@ -23,6 +23,7 @@ export interface Cluster {
   /** Resolves once bound; rejects with the provisioner's event when provisioning fails. */
   waitPvcBound(namespace: string, name: string, timeoutMs: number): Promise<void>
   createPod(pod: V1Pod): Promise<void>
+  createSecret(secret: V1Secret): Promise<void>
   /** Resolves at the first state `until` accepts; rejects with a ClusterError after the timeout. */
   watchPod(namespace: string, name: string, until: (state: PodState) => boolean, timeoutMs: number): Promise<PodState>
   /** Follows the container's log to its end, each line once, resuming after broken streams. */
@@ -31,5 +32,8 @@ export interface Cluster {
   execWithInput(namespace: string, pod: string, container: string, command: string[], input: Buffer): Promise<{exitCode: number; stderr: string}>
   deletePod(namespace: string, name: string, graceSeconds?: number): Promise<void>
   deletePvc(namespace: string, name: string): Promise<void>
+  deleteSecret(namespace: string, name: string): Promise<void>
+  /** Deletes any object listRunObjects returned; one that is already gone counts as deleted. */
+  deleteObject(object: RunObject): Promise<void>
   listRunObjects(namespace: string, labelSelector: string): Promise<RunObject[]>
 }

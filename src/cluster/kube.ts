@@ -86,6 +86,10 @@ export class KubeCluster implements Cluster {
     await this.call(`creating pod ${pod.metadata?.name}`, () => this.core.createNamespacedPod({namespace: pod.metadata!.namespace!, body: pod}))
   }
 
+  async createSecret(secret: k8s.V1Secret): Promise<void> {
+    await this.call(`creating secret ${secret.metadata?.name}`, () => this.core.createNamespacedSecret({namespace: secret.metadata!.namespace!, body: secret}))
+  }
+
   async watchPod(namespace: string, name: string, until: (state: PodState) => boolean, timeoutMs: number): Promise<PodState> {
     let last: PodState = {kind: 'pending'}
     await this.watchUntil<k8s.V1Pod>(`/api/v1/namespaces/${namespace}/pods`, name, (pod) => until((last = podState(pod))), timeoutMs, `pod ${name}`, () => {
@@ -247,13 +251,28 @@ export class KubeCluster implements Cluster {
     }
   }
 
+  async deleteSecret(namespace: string, name: string): Promise<void> {
+    try {
+      await this.core.deleteNamespacedSecret({namespace, name})
+    } catch (error) {
+      if (!isNotFound(error)) throw toClusterError(error, `deleting secret ${name}`, this.server)
+    }
+  }
+
+  deleteObject(object: RunObject): Promise<void> {
+    if (object.kind === 'Pod') return this.deletePod(object.namespace, object.name, 0)
+    if (object.kind === 'Secret') return this.deleteSecret(object.namespace, object.name)
+    return this.deletePvc(object.namespace, object.name)
+  }
+
   async listRunObjects(namespace: string, labelSelector: string): Promise<RunObject[]> {
-    const [pods, pvcs] = await Promise.all([
+    const [pods, pvcs, secrets] = await Promise.all([
       this.call('listing pods', () => this.core.listNamespacedPod({namespace, labelSelector})),
       this.call('listing volume claims', () => this.core.listNamespacedPersistentVolumeClaim({namespace, labelSelector})),
+      this.call('listing secrets', () => this.core.listNamespacedSecret({namespace, labelSelector})),
     ])
     const toObject = (kind: RunObject['kind']) => (o: {metadata?: k8s.V1ObjectMeta}): RunObject => ({kind, namespace, name: o.metadata!.name!, created: o.metadata?.creationTimestamp ? new Date(o.metadata.creationTimestamp) : undefined})
-    return [...pods.items.map(toObject('Pod')), ...pvcs.items.map(toObject('PersistentVolumeClaim'))]
+    return [...pods.items.map(toObject('Pod')), ...pvcs.items.map(toObject('PersistentVolumeClaim')), ...secrets.items.map(toObject('Secret'))]
   }
 }
 

@@ -9,6 +9,7 @@ import {unsupportedFeatures} from '../compile/order.js'
 import {planRun, type RunPlan} from '../compile/plan.js'
 import {readMetadata, type RunMetadata} from '../pipeline/metadata.js'
 import type {Workflow} from '../pipeline/model.js'
+import {loadSecrets} from '../pipeline/secrets-file.js'
 import {loadWorkflows} from '../pipeline/workflow.js'
 import {formatIssueReport, issueReport} from '../render/issues.js'
 import {chooseOutput, type Renderer} from '../render/choose.js'
@@ -37,6 +38,8 @@ Exit codes: 0 success, 1 a step failed, 2 invalid pipeline or usage, 3 cluster o
     event: Flags.string({summary: 'Pipeline event (default push).'}),
     branch: Flags.string({summary: 'Branch name (default: the checkout\'s).'}),
     'helper-image': Flags.string({summary: 'Image with sh, head and tar used to copy the checkout (default busybox:1.35).'}),
+    secret: Flags.string({summary: 'A secret for `from_secret`, name=value (repeatable).', multiple: true}),
+    'secrets-file': Flags.string({summary: 'Secrets for `from_secret` from a YAML map or a dotenv file.'}),
     parallel: Flags.integer({summary: 'Run at most this many steps at once (default: as many as the dependencies allow).', min: 1}),
     tag: Flags.string({summary: 'Run as a tag event for this tag (sets CI_COMMIT_TAG, ref refs/tags/TAG, event tag).'}),
   }
@@ -48,10 +51,11 @@ Exit codes: 0 success, 1 a step failed, 2 invalid pipeline or usage, 3 cluster o
     const extraEnv = parseEnvFlags(flags.env ?? [])
     const metadata = readMetadata(process.cwd(), {event: flags.event, branch: flags.branch, tag: flags.tag}, new Date())
     const workflow = this.loadOne(args.target, metadata, extraEnv)
-    if (flags['dry-run']) return this.printPlan(workflow, config, metadata, extraEnv, flags)
+    const secrets = loadSecrets(flags['secrets-file'], flags.secret ?? [])
+    if (flags['dry-run']) return this.printPlan(workflow, config, metadata, extraEnv, secrets, flags)
     const {runOnCluster} = await import('../runner/exec-on-cluster.js')
     const renderer = await outputFor(flags.json)
-    const exitCode = await runOnCluster({workflow, config, metadata, extraEnv, flags, emit: renderer.emit, checkout: () => checkoutTar(metadata.root)})
+    const exitCode = await runOnCluster({workflow, config, metadata, extraEnv, secrets, flags, emit: renderer.emit, checkout: () => checkoutTar(metadata.root)})
     await renderer.close()
     this.exit(exitCode)
   }
@@ -66,10 +70,11 @@ Exit codes: 0 success, 1 a step failed, 2 invalid pipeline or usage, 3 cluster o
     return workflow
   }
 
-  private printPlan(workflow: Workflow, config: BackendConfig, metadata: RunMetadata, extraEnv: Record<string, string>, flags: {platform?: string; output: string; 'helper-image'?: string}): void {
+  private printPlan(workflow: Workflow, config: BackendConfig, metadata: RunMetadata, extraEnv: Record<string, string>, secrets: Record<string, string>, flags: {platform?: string; output: string; 'helper-image'?: string}): void {
     const arch = resolveArch({flag: flags.platform, label: workflow.labels.platform, fallback: hostArch()})
-    const plan: RunPlan = planRun({workflow, config, metadata, runId: newRunId(), arch, extraEnv, helperImage: flags['helper-image']})
-    const objects = [plan.pvc, ...plan.steps.map((s) => s.pod)]
+    const plan: RunPlan = planRun({workflow, config, metadata, runId: newRunId(), arch, extraEnv, secrets, helperImage: flags['helper-image']})
+    const secret = plan.secret && {...plan.secret, stringData: Object.fromEntries(Object.keys(plan.secret.stringData ?? {}).map((k) => [k, 'REDACTED']))}
+    const objects = [plan.pvc, ...(secret ? [secret] : []), ...plan.services.map((s) => s.pod), ...plan.steps.map((s) => s.pod)]
     if (flags.output === 'json') process.stdout.write(`${JSON.stringify({apiVersion: 'v1', kind: 'List', items: objects}, null, 2)}\n`)
     else process.stdout.write(objects.map((o) => stringify(o, {lineWidth: 0})).join('---\n'))
   }

@@ -47,6 +47,7 @@ export function ciVariables(step: Step, ctx: StepContext): Record<string, string
 export function pluginVariables(settings: Record<string, unknown> | undefined): Record<string, string> {
   const out: Record<string, string> = {}
   for (const [key, value] of Object.entries(settings ?? {})) {
+    if (typeof value === 'object' && value !== null && 'from_secret' in value) continue
     out[`PLUGIN_${key.toUpperCase().replace(/[^A-Z0-9_]/g, '_')}`] = settingValue(value)
   }
   return out

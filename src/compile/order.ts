@@ -4,6 +4,5 @@ import type {Workflow} from '../pipeline/model.js'
 export function unsupportedFeatures(workflow: Workflow): string[] {
   const found: string[] = []
   if (workflow.matrix !== undefined) found.push('matrix')
-  if (workflow.steps.some((s) => Object.values(s.environment).some((v) => typeof v !== 'string'))) found.push('from_secret')
   return found
 }

@@ -1,4 +1,5 @@
-import type {V1PersistentVolumeClaim, V1Pod} from '@kubernetes/client-node'
+import type {V1PersistentVolumeClaim, V1Pod, V1Secret} from '@kubernetes/client-node'
+import {UsageError} from '../errors.js'
 import type {BackendConfig} from '../config.js'
 import type {RunMetadata} from '../pipeline/metadata.js'
 import type {Step, Workflow} from '../pipeline/model.js'
@@ -6,6 +7,7 @@ import {type WhenContext, type WhenRule, whenRules} from '../pipeline/when.js'
 import {ciVariables, type StepContext} from './env.js'
 import {LABELS, MANAGER, objectName, toLabelValue} from './names.js'
 import {podMetadata, type PodNames, sorted, stepPod, WORKSPACE_VOLUME} from './pod.js'
+import {runSecret, secretRefs} from './secrets.js'
 
 export const DEFAULT_HELPER_IMAGE = 'docker.io/library/busybox:1.35'
 
@@ -34,6 +36,8 @@ export interface RunPlan {
   /** Whether the local checkout is shipped into the workspace (not with `skip_clone: true`). */
   shipCheckout: boolean
   pvc: V1PersistentVolumeClaim
+  /** Holds the `from_secret` values the steps use; absent when none does. */
+  secret?: V1Secret
   helperPod: V1Pod
   services: PlannedStep[]
   steps: PlannedStep[]
@@ -48,6 +52,8 @@ export interface PlanInput {
   matrix?: Record<string, string>
   helperImage?: string
   extraEnv?: Record<string, string>
+  /** Secret values by name (`--secret`, `--secrets-file`). */
+  secrets?: Record<string, string>
 }
 
 export function workspaceDir(workflow: Workflow): string {
@@ -59,8 +65,10 @@ export function planRun(input: PlanInput): RunPlan {
   const {workflow, config, runId} = input
   const claimName = objectName(runId, 'workspace')
   const dir = workspaceDir(workflow)
+  const secretValues = referencedSecrets([...workflow.steps, ...workflow.services], input.secrets ?? {})
+  const secretName = Object.keys(secretValues).length > 0 ? objectName(runId, 'secrets') : undefined
   const plannedFor = (step: Step, i: number): PlannedStep => {
-    const names: PodNames = {name: objectName(runId, step.name), namespace: config.namespace, runId, claimName}
+    const names: PodNames = {name: objectName(runId, step.name), namespace: config.namespace, runId, claimName, ...(secretName ? {secretName} : {})}
     const workdir = step.directory ? (step.directory.startsWith('/') ? step.directory : `${dir}/${step.directory}`) : dir
     const ctx: StepContext = {workflow, metadata: input.metadata, arch: input.arch, stepNumber: i + 1, workdir, pipelineStatus: 'success', extraEnv: {...input.matrix, ...input.extraEnv}}
     return {
@@ -85,10 +93,23 @@ export function planRun(input: PlanInput): RunPlan {
     ...(skip ? {skipReason: skip} : {}),
     shipCheckout: !workflow.skipClone,
     pvc: workspacePvc(claimName, runId, config, workflow.name),
+    ...(secretName ? {secret: runSecret(secretName, config.namespace, runId, secretValues)} : {}),
     helperPod: helperPod(runId, claimName, config, workflow, input.arch, input.helperImage ?? DEFAULT_HELPER_IMAGE),
     services: workflow.services.map((s, i) => plannedFor(s, workflow.steps.length + i)),
     steps,
   }
+}
+
+/** The values of every secret the steps reference; a missing one stops the run before it starts. */
+function referencedSecrets(steps: Step[], provided: Record<string, string>): Record<string, string> {
+  const values: Record<string, string> = {}
+  for (const step of steps) {
+    for (const ref of secretRefs(step)) {
+      if (provided[ref.secret] === undefined) throw new UsageError(`step ${step.name}: ${ref.variable} needs the secret \`${ref.secret}\`, which was not given`, `pass --secret ${ref.secret}=VALUE or put it in a --secrets-file`)
+      values[ref.secret] = provided[ref.secret]
+    }
+  }
+  return values
 }
 
 /**

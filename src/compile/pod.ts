@@ -4,6 +4,7 @@ import type {NativeSecret, Step} from '../pipeline/model.js'
 import {ciVariables, pluginVariables, type StepContext} from './env.js'
 import {LABELS, MANAGER, STEP_NAME_ANNOTATION, toLabelValue} from './names.js'
 import {commandsScript, SCRIPT_COMMAND} from './script.js'
+import {secretEnvVars, secretRefs} from './secrets.js'
 
 export const WORKSPACE_VOLUME = 'workspace'
 export const STEP_CONTAINER = 'step'
@@ -15,6 +16,8 @@ export interface PodNames {
   namespace: string
   runId: string
   claimName: string
+  /** The run's Secret with the `from_secret` values. */
+  secretName?: string
 }
 
 /** Labels and annotations every pod of a run carries: configuration first, the step's own over them. */
@@ -39,7 +42,7 @@ export function stepPod(step: Step, names: PodNames, config: BackendConfig, ctx:
     enableServiceLinks: false,
     nodeSelector: sorted({'kubernetes.io/arch': ctx.arch, ...k.nodeSelector}),
     securityContext: podSecurityContext(k.securityContext),
-    containers: [stepContainer(step, ctx)],
+    containers: [stepContainer(step, ctx, names.secretName)],
     volumes: [{name: WORKSPACE_VOLUME, persistentVolumeClaim: {claimName: names.claimName}}, ...secretVolumes(k.secrets)],
   }
   if (k.serviceAccountName) spec.serviceAccountName = k.serviceAccountName
@@ -50,7 +53,7 @@ export function stepPod(step: Step, names: PodNames, config: BackendConfig, ctx:
   return {apiVersion: 'v1', kind: 'Pod', metadata: podMetadata(step, names, config, ctx.workflow.name), spec}
 }
 
-function stepContainer(step: Step, ctx: StepContext): V1Container {
+function stepContainer(step: Step, ctx: StepContext, secretName = ''): V1Container {
   const isPlugin = step.commands.length === 0 && step.settings !== undefined
   const env: Record<string, string> = {...ciVariables(step, ctx), ...pluginVariables(step.settings), ...ctx.extraEnv}
   for (const [name, value] of Object.entries(step.environment)) if (typeof value === 'string') env[name] = value
@@ -60,7 +63,7 @@ function stepContainer(step: Step, ctx: StepContext): V1Container {
     image: step.image,
     imagePullPolicy: step.pull ? 'Always' : 'IfNotPresent',
     workingDir: ctx.workdir,
-    env: [...envVars(env), ...secretEnv(step.kubernetes.secrets)],
+    env: [...envVars(env), ...secretEnvVars(secretRefs(step), secretName), ...secretEnv(step.kubernetes.secrets)],
     volumeMounts: [{name: WORKSPACE_VOLUME, mountPath: ctx.workflow.workspace.base}, ...secretMounts(step.kubernetes.secrets)],
   }
   if (step.entrypoint) container.command = step.entrypoint

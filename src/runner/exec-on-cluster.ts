@@ -13,6 +13,7 @@ export interface ExecRequest {
   config: BackendConfig
   metadata: RunMetadata
   extraEnv: Record<string, string>
+  secrets: Record<string, string>
   flags: {context?: string; kubeconfig?: string; platform?: string; timeout: number; 'helper-image'?: string; parallel?: number}
   emit: Emit
   checkout: () => Promise<Buffer>
@@ -24,7 +25,7 @@ export async function runOnCluster(request: ExecRequest): Promise<number> {
   const cluster = new KubeCluster(loadKubeConfig({context: flags.context, kubeconfig: flags.kubeconfig}))
   const needNodes = !flags.platform && !workflow.labels.platform
   const arch = resolveArch({flag: flags.platform, label: workflow.labels.platform, nodes: needNodes ? await cluster.nodeArchitectures() : undefined})
-  const plan = planRun({workflow, config, metadata: request.metadata, runId: newRunId(), arch, extraEnv: request.extraEnv, helperImage: flags['helper-image']})
+  const plan = planRun({workflow, config, metadata: request.metadata, runId: newRunId(), arch, extraEnv: request.extraEnv, secrets: request.secrets, helperImage: flags['helper-image']})
   const result = await runPlan(plan, cluster, request.emit, request.checkout, {...DEFAULT_LIMITS, timeoutMs: flags.timeout * 1000, parallel: flags.parallel ?? 0})
   return result.exitCode
 }

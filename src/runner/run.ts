@@ -6,6 +6,7 @@ import type {Cluster} from '../cluster/cluster.js'
 import type {PodState} from '../cluster/pod-state.js'
 import {ClusterError, errorMessage, ExitCode, WpkError} from '../errors.js'
 import {decide, type PipelineStatus} from '../pipeline/when.js'
+import {masker} from '../compile/secrets.js'
 import type {Emit, StepResult} from './events.js'
 
 export interface RunLimits {
@@ -50,7 +51,9 @@ export async function runPlan(plan: RunPlan, cluster: Cluster, emit: Emit, check
   const all = [...plan.services, ...plan.steps]
   emit({type: 'run-start', runId: plan.runId, namespace: plan.namespace, workflow: plan.workflow, server: cluster.server,
     steps: plan.steps.map((s) => s.name), services: plan.services.map((s) => s.name), dependsOn: Object.fromEntries(plan.steps.map((s) => [s.name, s.dependsOn]))})
-  const state: RunState = {plan, cluster, emit, limits, results: new Map(), running: new Set(), hostAliases: [], background: [], stopped: false, backgroundEnds: new Map()}
+  const mask = masker(Object.values(plan.secret?.stringData ?? {}))
+  const emitMasked: Emit = (event) => emit(event.type === 'log' ? {...event, line: mask(event.line)} : event)
+  const state: RunState = {plan, cluster, emit: emitMasked, limits, results: new Map(), running: new Set(), hostAliases: [], background: [], stopped: false, backgroundEnds: new Map()}
   let failure: WpkError | undefined
   if (plan.skipReason) {
     for (const step of all) finish(state, {name: step.name, status: 'skipped', durationMs: 0, reason: plan.skipReason})
@@ -99,6 +102,7 @@ function finish(state: RunState, result: StepResult): void {
 async function prepareWorkspace(state: RunState, checkout: () => Promise<Buffer>): Promise<void> {
   const {plan, cluster, emit, limits} = state
   await cluster.ensureNamespace(plan.namespace)
+  if (plan.secret) await cluster.createSecret(plan.secret)
   emit({type: 'phase', phase: 'workspace', status: 'start'})
   await cluster.createPvc(plan.pvc)
   const bound = cluster.waitPvcBound(plan.namespace, plan.pvc.metadata!.name!, limits.bindTimeoutMs)
@@ -263,7 +267,7 @@ async function cleanUp(plan: RunPlan, cluster: Cluster, emit: Emit, limits: RunL
       const objects = await cluster.listRunObjects(plan.namespace, selector)
       left = objects.map((o) => `${o.kind}/${o.name}`)
       if (objects.length === 0 || Date.now() > deadline) break
-      await Promise.all(objects.map((o) => (o.kind === 'Pod' ? cluster.deletePod(o.namespace, o.name, 0) : cluster.deletePvc(o.namespace, o.name))))
+      await Promise.all(objects.map((o) => cluster.deleteObject(o)))
       deleted = Math.max(deleted, objects.length)
       await new Promise((r) => setTimeout(r, 250))
     }

@@ -139,3 +139,51 @@ ${step('for i in 1 2 3 4 5 6 7 8 9 10; do nc -z cache 6379 && break; sleep 0.5; 
     expect(await leftovers(ns)).toEqual([])
   })
 })
+
+describe('secrets', () => {
+  it('delivers from_secret through a Kubernetes Secret, never inline, and masks the values in logs', async () => {
+    const pipeline = `skip_clone: true
+steps:
+  use:
+    image: busybox:1.35
+    environment:
+      TOKEN: {from_secret: api_token}
+      PLAIN: visible
+    commands:
+      - echo "token is $TOKEN"
+      - test "$TOKEN" = s3cr3t-value
+`
+    const dry = await wpk8s(['exec', '--dry-run', '--namespace', ns, '--secret', 'api_token=s3cr3t-value'], {cwd: repo(pipeline)})
+    expect(dry.code).toBe(0)
+    expect(dry.stdout).not.toContain('s3cr3t-value')
+    expect(dry.stdout).toContain('secretKeyRef')
+    const run = await exec(pipeline, ['--secret', 'api_token=s3cr3t-value'])
+    expect(run.code).toBe(0)
+    expect(run.stdout).not.toContain('s3cr3t-value')
+    expect(logsOf(run, 'use')).toContain('token is ********')
+    expect(await leftovers(ns)).toEqual([])
+    const missing = await exec(pipeline)
+    expect(missing.code).toBe(2)
+    expect(missing.stderr).toMatch(/needs the secret `api_token`/)
+    expect(await leftovers(ns)).toEqual([])
+  })
+
+  it('maps native backend_options.kubernetes.secrets to env and files', async () => {
+    const {core} = await import('./kube.js')
+    await core().createNamespacedSecret({namespace: ns, body: {metadata: {name: 'native'}, stringData: {user: 'alice', config: 'key=value'}}})
+    const run = await exec(`skip_clone: true
+steps:
+  read:
+    image: busybox:1.35
+    commands: ['echo "user=$USER_NAME"', cat /etc/app/config]
+    backend_options:
+      kubernetes:
+        secrets:
+          - {name: native, key: user, target: {env: USER_NAME}}
+          - {name: native, key: config, target: {file: /etc/app/config}}
+`)
+    expect(run.code).toBe(0)
+    expect(logsOf(run, 'read')).toEqual(['+ echo "user=$USER_NAME"', 'user=alice', '+ cat /etc/app/config', 'key=value'])
+    await core().deleteNamespacedSecret({namespace: ns, name: 'native'})
+  })
+})
