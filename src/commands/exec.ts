@@ -5,7 +5,6 @@ import {type BackendConfig, resolveBackendConfig} from '../config.js'
 import {InvalidPipelineError, UsageError} from '../errors.js'
 import {backendFlags} from '../flags.js'
 import {newRunId} from '../compile/names.js'
-import {unsupportedFeatures} from '../compile/order.js'
 import {planRun, type RunPlan} from '../compile/plan.js'
 import {readMetadata, type RunMetadata} from '../pipeline/metadata.js'
 import type {Workflow} from '../pipeline/model.js'
@@ -50,39 +49,39 @@ Exit codes: 0 success, 1 a step failed, 2 invalid pipeline or usage, 3 cluster o
     if (issues.length > 0) throw new InvalidPipelineError(formatIssueReport(issueReport([], issues, false), false))
     const extraEnv = parseEnvFlags(flags.env ?? [])
     const metadata = readMetadata(process.cwd(), {event: flags.event, branch: flags.branch, tag: flags.tag}, new Date())
-    const workflow = this.loadOne(args.target, metadata, extraEnv)
+    const workflows = this.load(args.target, metadata, extraEnv)
     const secrets = loadSecrets(flags['secrets-file'], flags.secret ?? [])
-    if (flags['dry-run']) return this.printPlan(workflow, config, metadata, extraEnv, secrets, flags)
+    if (flags['dry-run']) return this.printPlans(workflows, config, metadata, extraEnv, secrets, flags)
     const {runOnCluster} = await import('../runner/exec-on-cluster.js')
-    const renderer = await outputFor(flags.json)
-    const exitCode = await runOnCluster({workflow, config, metadata, extraEnv, secrets, flags, emit: renderer.emit, checkout: () => checkoutTar(metadata.root)})
+    const renderer = await outputFor(flags.json, workflows.length)
+    const exitCode = await runOnCluster({workflows, config, metadata, extraEnv, secrets, flags, emit: renderer.emit, checkout: () => checkoutTar(metadata.root)})
     await renderer.close()
     this.exit(exitCode)
   }
 
-  private loadOne(target: string | undefined, metadata: RunMetadata, extraEnv: Record<string, string>): Workflow {
+  private load(target: string | undefined, metadata: RunMetadata, extraEnv: Record<string, string>): Workflow[] {
     const {workflows, warnings} = loadWorkflows(target, process.cwd(), {...substitutionVars(metadata), ...extraEnv})
     for (const w of warnings) process.stderr.write(`warning ${w.file}:${w.line}:${w.col} ${w.path ? `${w.path}: ` : ''}${w.message}\n`)
-    if (workflows.length !== 1) throw new UsageError(`exec runs one workflow at a time for now; found ${workflows.length}`, 'pass one workflow file')
-    const workflow = workflows[0]
-    const unsupported = unsupportedFeatures(workflow)
-    if (unsupported.length > 0) throw new UsageError(`${workflow.file}: wpk8s exec does not run ${unsupported.join(', ')} yet`, 'validate accepts them; running them is planned')
-    return workflow
+    return workflows
   }
 
-  private printPlan(workflow: Workflow, config: BackendConfig, metadata: RunMetadata, extraEnv: Record<string, string>, secrets: Record<string, string>, flags: {platform?: string; output: string; 'helper-image'?: string}): void {
-    const arch = resolveArch({flag: flags.platform, label: workflow.labels.platform, fallback: hostArch()})
-    const plan: RunPlan = planRun({workflow, config, metadata, runId: newRunId(), arch, extraEnv, secrets, helperImage: flags['helper-image']})
-    const secret = plan.secret && {...plan.secret, stringData: Object.fromEntries(Object.keys(plan.secret.stringData ?? {}).map((k) => [k, 'REDACTED']))}
-    const objects = [plan.pvc, ...(secret ? [secret] : []), ...plan.services.map((s) => s.pod), ...plan.steps.map((s) => s.pod)]
+  private printPlans(workflows: Workflow[], config: BackendConfig, metadata: RunMetadata, extraEnv: Record<string, string>, secrets: Record<string, string>, flags: {platform?: string; output: string; 'helper-image'?: string}): void {
+    const runId = newRunId()
+    const objects = workflows.flatMap((workflow, i) => {
+      const arch = resolveArch({flag: flags.platform, label: workflow.labels.platform, fallback: hostArch()})
+      const id = workflows.length === 1 ? runId : `${runId}-${i + 1}`
+      const plan: RunPlan = planRun({workflow, config, metadata, runId: id, arch, matrix: workflow.matrixRow, extraEnv, secrets, helperImage: flags['helper-image']})
+      const secret = plan.secret && {...plan.secret, stringData: Object.fromEntries(Object.keys(plan.secret.stringData ?? {}).map((k) => [k, 'REDACTED']))}
+      return [plan.pvc, ...(secret ? [secret] : []), ...plan.services.map((s) => s.pod), ...plan.steps.map((s) => s.pod)]
+    })
     if (flags.output === 'json') process.stdout.write(`${JSON.stringify({apiVersion: 'v1', kind: 'List', items: objects}, null, 2)}\n`)
     else process.stdout.write(objects.map((o) => stringify(o, {lineWidth: 0})).join('---\n'))
   }
 }
 
-async function outputFor(json: boolean): Promise<Renderer> {
+async function outputFor(json: boolean, workflows: number): Promise<Renderer> {
   const write = (text: string) => process.stdout.write(text)
-  const kind = chooseOutput({json, isTTY: Boolean(process.stdout.isTTY), columns: process.stdout.columns ?? 0, env: process.env})
+  const kind = chooseOutput({json, isTTY: Boolean(process.stdout.isTTY), columns: process.stdout.columns ?? 0, env: process.env, workflows})
   if (kind === 'json') return jsonRenderer(write)
   if (kind === 'plain') return plainRenderer(write, Boolean(process.env.FORCE_COLOR) && process.env.FORCE_COLOR !== '0')
   return (await import('../render/tty.js')).ttyRenderer(write)

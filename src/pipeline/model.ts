@@ -53,11 +53,16 @@ export interface Step {
 
 export interface Workflow {
   name: string
+  /** The matrix combination this instance runs with (empty without a matrix). */
+  matrixRow: Record<string, string>
+  /** The name shown to users: the workflow's name, plus the matrix values. */
+  title: string
   file: string
   steps: Step[]
   services: Step[]
   when: unknown
   dependsOn: string[]
+  runsOn: ('success' | 'failure')[]
   matrix: unknown
   workspace: Workspace
   labels: Record<string, string>

@@ -6,15 +6,19 @@ type Data = Record<string, unknown>
 export const DEFAULT_WORKSPACE = {base: '/woodpecker', path: 'src'}
 
 /** The typed workflow of data that passed validation (so shapes are known to be right). */
-export function toWorkflow(name: string, file: string, data: Data): Workflow {
+export function toWorkflow(name: string, file: string, data: Data, matrixRow: Record<string, string> = {}): Workflow {
   const workspace = (data.workspace ?? {}) as Partial<Workflow['workspace']>
+  const values = Object.entries(matrixRow).map(([k, v]) => `${k}=${v}`).join(', ')
   return {
     name,
+    matrixRow,
+    title: values ? `${name} (${values})` : name,
     file,
     steps: entriesOf(data.steps, 'steps').map((e) => toStep(e, 'step')),
     services: entriesOf(data.services, 'services').map((e) => toStep(e, 'service')),
     when: data.when,
-    dependsOn: list(data.depends_on),
+    dependsOn: (dependencies(data.depends_on ?? []) ?? []).map((d) => d.name),
+    runsOn: data.runs_on === undefined ? ['success'] : (list(data.runs_on) as Workflow['runsOn']),
     matrix: data.matrix,
     workspace: {base: workspace.base ?? DEFAULT_WORKSPACE.base, path: workspace.path ?? DEFAULT_WORKSPACE.path},
     labels: stringRecord(data.labels),

@@ -1,10 +1,14 @@
 import {InvalidPipelineError, UsageError} from '../errors.js'
 import {formatIssueReport, issueReport} from '../render/issues.js'
 import {hasErrors, type Issue, sortIssues} from '../validate/issue.js'
-import {checkWorkflowText} from '../validate/index.js'
-import {discoverWorkflowFiles, readWorkflowFile, UnusableContent} from './load.js'
+import {checkWorkflowDependencies} from '../validate/files.js'
+import {type CheckedWorkflow, checkWorkflowText} from '../validate/index.js'
+import {parseDataQuickly} from './fast-parse.js'
+import {discoverWorkflowFiles, readWorkflowFile, UnusableContent, type WorkflowText} from './load.js'
+import {matrixRows} from './matrix.js'
 import type {Workflow} from './model.js'
 import {toWorkflow} from './normalize.js'
+import {parsePipelineText} from './parse.js'
 
 export interface LoadedWorkflows {
   workflows: Workflow[]
@@ -12,25 +16,51 @@ export interface LoadedWorkflows {
 }
 
 /**
- * Loads, substitutes (`vars`) and validates the workflows of a target for running. Any error stops
- * here with every issue listed, before anything touches a cluster.
+ * Loads the workflows of a target for running: one instance per matrix combination, each with its
+ * values substituted (`vars` plus the combination) and validated. Any error stops here with every
+ * issue listed, before anything touches a cluster.
  */
 export function loadWorkflows(target: string | undefined, cwd: string, vars: Record<string, string>): LoadedWorkflows {
   const workflows: Workflow[] = []
   const issues: Issue[] = []
   const files = discoverWorkflowFiles(target, cwd)
+  const firsts: CheckedWorkflow[] = []
   for (const file of files) {
-    let text
-    try {
-      text = readWorkflowFile(file)
-    } catch (error) {
-      if (error instanceof UnusableContent) throw new UsageError(`${file}: ${error.message}`)
-      throw error
-    }
-    const checked = checkWorkflowText(text, vars, true)
-    issues.push(...checked.issues)
-    if (checked.source && !hasErrors(checked.issues)) workflows.push(toWorkflow(text.name, file, checked.source.data as Record<string, unknown>))
+    const text = readForRun(file)
+    matrixOf(text).forEach((row, i) => {
+      const checked = checkWorkflowText(text, {...vars, ...row}, true)
+      if (i === 0) firsts.push(checked)
+      issues.push(...checked.issues.filter((issue) => !issues.some((seen) => sameIssue(seen, issue))))
+      if (checked.source && !hasErrors(checked.issues)) workflows.push(toWorkflow(text.name, file, checked.source.data as Record<string, unknown>, row))
+    })
   }
+  if (files.length > 1) issues.push(...checkWorkflowDependencies(firsts, files.map((f) => readForRun(f).name)))
   if (hasErrors(issues)) throw new InvalidPipelineError(formatIssueReport(issueReport(files, sortIssues(issues), false), false))
   return {workflows, warnings: issues}
+}
+
+function readForRun(file: string): WorkflowText {
+  try {
+    return readWorkflowFile(file)
+  } catch (error) {
+    if (error instanceof UnusableContent) throw new UsageError(`${file}: ${error.message}`)
+    throw error
+  }
+}
+
+/** The matrix combinations of a workflow text (one empty combination without a matrix). */
+function matrixOf(text: WorkflowText): Record<string, string>[] {
+  if (!/^matrix\s*:/m.test(text.text)) return [{}]
+  let data: unknown
+  try {
+    data = parseDataQuickly(text.text)?.data ?? parsePipelineText(text.file, text.text).data
+  } catch {
+    return [{}]
+  }
+  const rows = matrixRows((data as Record<string, unknown> | null)?.matrix)
+  return rows.length > 0 ? rows : [{}]
+}
+
+function sameIssue(a: Issue, b: Issue): boolean {
+  return a.file === b.file && a.line === b.line && a.col === b.col && a.message === b.message
 }

@@ -16,30 +16,43 @@ export function plainRenderer(write: Writer, color: boolean): Renderer {
 
 function plainEmitter(write: Writer, color: boolean): Emit {
   const c = new Chalk({level: color ? 1 : 0})
-  const results: StepResult[] = []
+  const results = new Map<string, StepResult[]>()
+  let several = false
+  const tag = (event: {workflow?: string}, step: string) => c.cyan(several && event.workflow ? `[${event.workflow}/${step}]` : `[${step}]`)
   return (event: RunEvent) => {
     switch (event.type) {
-      case 'run-start':
-        write(`${c.bold('wpk8s')} run ${event.runId}: workflow ${event.workflow}, ${event.steps.length} step(s), namespace ${event.namespace} on ${event.server}\n`)
+      case 'pipeline-start':
+        several = event.workflows.length > 1
+        if (several) write(`${c.bold('wpk8s')} pipeline of ${event.workflows.length} workflows: ${event.workflows.join(', ')}\n`)
         break
+      case 'run-start': {
+        const services = event.services.length ? `, ${event.services.length} service(s)` : ''
+        write(`${c.bold('wpk8s')} run ${event.runId}: workflow ${event.workflow}, ${event.steps.length} step(s)${services}, namespace ${event.namespace} on ${event.server}\n`)
+        break
+      }
       case 'phase':
-        if (event.status === 'done') write(c.dim(`${event.phase === 'workspace' ? 'workspace volume bound' : `checkout shipped (${event.detail})`}\n`))
+        if (event.status === 'done') write(c.dim(`${several ? `[${event.workflow}] ` : ''}${event.phase === 'workspace' ? 'workspace volume bound' : `checkout shipped (${event.detail})`}\n`))
         break
       case 'step-start':
-        write(`${c.cyan(`[${event.step}]`)} started (pod ${event.pod})${event.background ? ', running in the background' : ''}\n`)
+        write(`${tag(event, event.step)} started (pod ${event.pod})${event.background ? ', running in the background' : ''}\n`)
         break
       case 'log':
-        write(`${c.cyan(`[${event.step}]`)} ${event.line}\n`)
+        write(`${tag(event, event.step)} ${event.line}\n`)
         break
-      case 'step-end':
-        results.push({name: event.step, status: event.status, exitCode: event.exitCode, durationMs: event.durationMs, reason: event.reason})
-        write(`${stepMark(event.status, c)} ${event.step} ${describeStep(results.at(-1)!)}\n`)
+      case 'step-end': {
+        const result: StepResult = {name: event.step, status: event.status, exitCode: event.exitCode, durationMs: event.durationMs, reason: event.reason}
+        results.set(event.workflow ?? '', [...(results.get(event.workflow ?? '') ?? []), result])
+        write(`${stepMark(event.status, c)} ${several && event.workflow ? `${event.workflow}/` : ''}${event.step} ${describeStep(result)}\n`)
         break
+      }
       case 'cleanup':
         if (event.status === 'done' && event.left?.length) write(c.red(`cleanup left behind: ${event.left.join(', ')}\n`))
         break
       case 'run-end':
-        write(formatSummary(results, event, c))
+        write(several ? `${c.bold(event.workflow ?? '')}: ${formatSummary(results.get(event.workflow ?? '') ?? [], event, c).trimStart()}` : formatSummary(results.get('') ?? [], event, c))
+        break
+      case 'pipeline-end':
+        if (several) write(`\n${c.bold('Pipeline')}\n${event.workflows.map((w) => `  ${w.status === 'success' ? c.green('✔') : w.status === 'skipped' ? c.yellow('↷') : c.red('✖')} ${w.name}: ${w.status}${w.reason ? ` (${w.reason})` : ''}`).join('\n')}\n${event.status} (exit ${event.exitCode})\n`)
         break
     }
   }

@@ -6,10 +6,11 @@ import {resolveArch} from '../compile/platform.js'
 import type {RunMetadata} from '../pipeline/metadata.js'
 import type {Workflow} from '../pipeline/model.js'
 import type {Emit} from './events.js'
-import {DEFAULT_LIMITS, runPlan} from './run.js'
+import {DEFAULT_LIMITS} from './run.js'
+import {runWorkflows} from './workflows.js'
 
 export interface ExecRequest {
-  workflow: Workflow
+  workflows: Workflow[]
   config: BackendConfig
   metadata: RunMetadata
   extraEnv: Record<string, string>
@@ -21,11 +22,16 @@ export interface ExecRequest {
 
 /** The part of exec that talks to a cluster; imported lazily so other commands never load the client. */
 export async function runOnCluster(request: ExecRequest): Promise<number> {
-  const {workflow, config, flags} = request
+  const {workflows, config, flags} = request
   const cluster = new KubeCluster(loadKubeConfig({context: flags.context, kubeconfig: flags.kubeconfig}))
-  const needNodes = !flags.platform && !workflow.labels.platform
-  const arch = resolveArch({flag: flags.platform, label: workflow.labels.platform, nodes: needNodes ? await cluster.nodeArchitectures() : undefined})
-  const plan = planRun({workflow, config, metadata: request.metadata, runId: newRunId(), arch, extraEnv: request.extraEnv, secrets: request.secrets, helperImage: flags['helper-image']})
-  const result = await runPlan(plan, cluster, request.emit, request.checkout, {...DEFAULT_LIMITS, timeoutMs: flags.timeout * 1000, parallel: flags.parallel ?? 0})
-  return result.exitCode
+  const needNodes = !flags.platform && workflows.some((w) => !w.labels.platform)
+  const nodes = needNodes ? await cluster.nodeArchitectures() : undefined
+  const runId = newRunId()
+  const runs = workflows.map((workflow, i) => {
+    const arch = resolveArch({flag: flags.platform, label: workflow.labels.platform, nodes})
+    const id = workflows.length === 1 ? runId : `${runId}-${i + 1}`
+    const plan = planRun({workflow, config, metadata: request.metadata, runId: id, arch, matrix: workflow.matrixRow, extraEnv: request.extraEnv, secrets: request.secrets, helperImage: flags['helper-image']})
+    return {workflow, plan}
+  })
+  return runWorkflows(runs, cluster, request.emit, request.checkout, {...DEFAULT_LIMITS, timeoutMs: flags.timeout * 1000, parallel: flags.parallel ?? 0})
 }

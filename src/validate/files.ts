@@ -47,14 +47,17 @@ function matrixVars(workflow: WorkflowText): Record<string, string> {
   }
 }
 
-function checkWorkflowDependencies(checked: CheckedWorkflow[], names: string[]): Issue[] {
+/** Workflow `depends_on` names must exist among the workflows of the folder (unless optional). */
+export function checkWorkflowDependencies(checked: CheckedWorkflow[], names: string[]): Issue[] {
   const issues: Issue[] = []
   for (const {source} of checked) {
     const data = source?.data as Record<string, unknown> | null | undefined
     if (!source || !data || !('depends_on' in data)) continue
     const deps = Array.isArray(data.depends_on) ? data.depends_on : [data.depends_on]
     deps.forEach((dep, i) => {
-      if (typeof dep !== 'string' || names.includes(dep)) return
+      const optional = typeof dep === 'object' && dep !== null && (dep as {optional?: unknown}).optional === true
+      if (typeof dep === 'object' && dep !== null) dep = (dep as {name?: unknown}).name
+      if (typeof dep !== 'string' || names.includes(dep) || optional) return
       const path = Array.isArray(data.depends_on) ? ['depends_on', i] : ['depends_on']
       const pos = source.map.valueAt(path)
       issues.push({severity: 'error', file: source.file, line: pos.line, col: pos.col, path: formatPath(path), message: `depends on unknown workflow \`${dep}\``, expected: names.join(', '), found: JSON.stringify(dep)})

@@ -53,7 +53,7 @@ function isSection(value: unknown): boolean {
 
 function checkWorkflowFields(c: IssueCollector, data: Data): void {
   if ('when' in data) checkWhen(c, ['when'], data.when)
-  if ('depends_on' in data) expectStringOrList(c, ['depends_on'], data.depends_on)
+  if ('depends_on' in data) dependencyList(c, ['depends_on'], data.depends_on)
   if ('runs_on' in data && expectStringOrList(c, ['runs_on'], data.runs_on)) {
     const values = Array.isArray(data.runs_on) ? data.runs_on : [data.runs_on]
     values.forEach((v, i) => expectEnum(c, Array.isArray(data.runs_on) ? ['runs_on', i] : ['runs_on'], v, ['success', 'failure']))
@@ -199,11 +199,11 @@ function dependencyList(c: IssueCollector, path: Path, value: unknown): WrittenD
   items.forEach((item, i) => {
     const at = Array.isArray(value) ? [...path, i] : path
     if (isScalar(item)) deps.push({name: String(item), optional: false, path: at})
-    else if (isMap(item) && typeof item.name === 'string') {
+    else if (isMap(item) && typeof item.name === 'string' && item.name !== '') {
       checkKeys(c, at, item, ['name', 'optional'])
       if ('optional' in item) expectBool(c, [...at, 'optional'], item.optional)
       deps.push({name: item.name, optional: item.optional === true, path: at})
-    } else c.error(at, 'must be a step name or `{name, optional}`', {found: item})
+    } else c.error(at, 'must be a name or `{name, optional}`', {found: item})
   })
   return deps
 }
