@@ -39,6 +39,7 @@ Exit codes: 0 success, 1 a step failed, 2 invalid pipeline or usage, 3 cluster o
     'helper-image': Flags.string({summary: 'Image with sh, head and tar used to copy the checkout (default busybox:1.35).'}),
     secret: Flags.string({summary: 'A secret for `from_secret`, name=value (repeatable).', multiple: true}),
     'secrets-file': Flags.string({summary: 'Secrets for `from_secret` from a YAML map or a dotenv file.'}),
+    step: Flags.string({summary: 'Run only this step and the steps it depends on (repeatable).', multiple: true}),
     parallel: Flags.integer({summary: 'Run at most this many steps at once (default: as many as the dependencies allow).', min: 1}),
     tag: Flags.string({summary: 'Run as a tag event for this tag (sets CI_COMMIT_TAG, ref refs/tags/TAG, event tag).'}),
   }

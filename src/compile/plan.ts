@@ -21,6 +21,8 @@ export interface PlannedStep {
   rules: WhenRule[]
   /** Detached steps and services keep running in the background until the run ends. */
   background: boolean
+  /** Set when the step is left out whatever its conditions say (`--step` chose others). */
+  skip?: string
   pod: V1Pod
 }
 
@@ -172,4 +174,19 @@ function helperPod(runId: string, claimName: string, config: BackendConfig, work
       volumes: [{name: WORKSPACE_VOLUME, persistentVolumeClaim: {claimName}}],
     },
   }
+}
+
+/** Keeps the named steps and everything they depend on (`--step`); the others are shown as skipped. */
+export function selectSteps(plan: RunPlan, names: string[]): RunPlan {
+  const known = new Set(plan.steps.map((s) => s.name))
+  const unknown = names.filter((n) => !known.has(n))
+  if (unknown.length > 0) throw new UsageError(`--step ${unknown.join(', ')}: no such step in ${plan.workflow}`, `steps: ${[...known].join(', ')}`)
+  const keep = new Set<string>()
+  const visit = (name: string) => {
+    if (keep.has(name)) return
+    keep.add(name)
+    plan.steps.find((s) => s.name === name)?.dependsOn.forEach(visit)
+  }
+  names.forEach(visit)
+  return {...plan, steps: plan.steps.map((s) => (keep.has(s.name) ? s : {...s, skip: 'not selected (--step)'}))}
 }

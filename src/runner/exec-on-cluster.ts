@@ -1,7 +1,7 @@
 import type {BackendConfig} from '../config.js'
 import {KubeCluster, loadKubeConfig} from '../cluster/kube.js'
 import {newRunId} from '../compile/names.js'
-import {planRun} from '../compile/plan.js'
+import {planRun, selectSteps} from '../compile/plan.js'
 import {resolveArch} from '../compile/platform.js'
 import type {RunMetadata} from '../pipeline/metadata.js'
 import type {Workflow} from '../pipeline/model.js'
@@ -15,7 +15,7 @@ export interface ExecRequest {
   metadata: RunMetadata
   extraEnv: Record<string, string>
   secrets: Record<string, string>
-  flags: {context?: string; kubeconfig?: string; platform?: string; timeout: number; 'helper-image'?: string; parallel?: number}
+  flags: {context?: string; kubeconfig?: string; platform?: string; timeout: number; 'helper-image'?: string; parallel?: number; step?: string[]}
   emit: Emit
   checkout: () => Promise<Buffer>
 }
@@ -31,7 +31,7 @@ export async function runOnCluster(request: ExecRequest): Promise<number> {
     const arch = resolveArch({flag: flags.platform, label: workflow.labels.platform, nodes})
     const id = workflows.length === 1 ? runId : `${runId}-${i + 1}`
     const plan = planRun({workflow, config, metadata: request.metadata, runId: id, arch, matrix: workflow.matrixRow, extraEnv: request.extraEnv, secrets: request.secrets, helperImage: flags['helper-image']})
-    return {workflow, plan}
+    return {workflow, plan: flags.step?.length ? selectSteps(plan, flags.step) : plan}
   })
   return runWorkflows(runs, cluster, request.emit, request.checkout, {...DEFAULT_LIMITS, timeoutMs: flags.timeout * 1000, parallel: flags.parallel ?? 0})
 }

@@ -149,7 +149,7 @@ async function runSteps(state: RunState): Promise<void> {
       if (state.results.has(step.name) || inFlight.has(step.name)) continue
       if (!step.dependsOn.every((d) => state.results.has(d))) continue
       if (limits.parallel > 0 && inFlight.size >= limits.parallel) break
-      const decision = decide(step.rules, pipelineStatus(state))
+      const decision = step.skip ? {run: false, reason: step.skip} : decide(step.rules, pipelineStatus(state))
       progressed = true
       if (!decision.run) {
         finish(state, {name: step.name, status: 'skipped', durationMs: 0, reason: decision.reason})

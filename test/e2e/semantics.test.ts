@@ -100,6 +100,12 @@ ${step('echo main', '    when:\n      branch: main\n')}
     expect(logsOf(tag, 'tags')).toContain('tag v1.0.0')
   })
 
+  it('runs one step and what it depends on with --step', async () => {
+    const run = await exec(`skip_clone: true\nsteps:\n  a:\n${step('echo a')}  b:\n${step('echo b')}  c:\n${step('echo c')}`, ['--step', 'b'])
+    expect(outcome(run)).toEqual({a: 'success 0', b: 'success 0', c: 'skipped'})
+    expect(events(run).find((e) => e.type === 'step-end' && e.step === 'c')!.reason).toBe('not selected (--step)')
+  })
+
   it('matches path conditions against the files changed in the checkout', async () => {
     const pipeline = `skip_clone: true\nsteps:\n  go:\n${step('echo go', '    when:\n      path: "**/*.go"\n')}  web:\n${step('echo web', '    when:\n      path: "web/**"\n')}`
     const run = await exec(pipeline, [], {'main.go': 'package main\n'})
@@ -185,5 +191,53 @@ steps:
     expect(run.code).toBe(0)
     expect(logsOf(run, 'read')).toEqual(['+ echo "user=$USER_NAME"', 'user=alice', '+ cat /etc/app/config', 'key=value'])
     await core().deleteNamespacedSecret({namespace: ns, name: 'native'})
+  })
+})
+
+describe('matrix and several workflows', () => {
+  function folder(workflows: Record<string, string>): string {
+    const dir = mkdtempSync(join(tmpdir(), 'wpk8s-wf-'))
+    execFileSync('mkdir', ['-p', join(dir, '.woodpecker')])
+    for (const [name, text] of Object.entries(workflows)) writeFileSync(join(dir, '.woodpecker', `${name}.yaml`), text)
+    execFileSync('git', ['init', '-q'], {cwd: dir})
+    return dir
+  }
+
+  it('runs every matrix combination with its values substituted and set as env', async () => {
+    const run = await exec(`skip_clone: true
+matrix:
+  FLAVOR: [vanilla, chocolate]
+  SIZE: [s]
+steps:
+  show:
+    image: busybox:\${BUSYBOX:-1.35}
+    commands: ['echo "\${FLAVOR}-$SIZE"']
+`)
+    expect(run.code).toBe(0)
+    const logs = events(run).filter((e) => e.type === 'log' && !e.line.startsWith('+')).map((e) => `${e.workflow}: ${e.line}`).sort()
+    expect(logs).toEqual(['.woodpecker (FLAVOR=chocolate, SIZE=s): chocolate-s', '.woodpecker (FLAVOR=vanilla, SIZE=s): vanilla-s'])
+    expect(await leftovers(ns)).toEqual([])
+  })
+
+  it('orders workflows by depends_on, runs independent ones in parallel, skips dependents of a failure (scenarios 12, 13)', async () => {
+    const dir = folder({
+      build: 'skip_clone: true\nsteps:\n  compile:\n    image: busybox:1.35\n    commands: [sleep 2]\n',
+      lint: 'skip_clone: true\nsteps:\n  lint:\n    image: busybox:1.35\n    commands: [sleep 2]\n',
+      deploy: 'skip_clone: true\ndepends_on: [build]\nsteps:\n  deploy:\n    image: busybox:1.35\n    commands: [echo deploy]\n',
+      broken: 'skip_clone: true\nsteps:\n  fail:\n    image: busybox:1.35\n    commands: [exit 3]\n',
+      after: 'skip_clone: true\ndepends_on: [broken]\nsteps:\n  never:\n    image: busybox:1.35\n    commands: [echo never]\n',
+      rescue: 'skip_clone: true\ndepends_on: [broken]\nruns_on: [failure]\nsteps:\n  rescue:\n    image: busybox:1.35\n    commands: [echo rescued]\n',
+    })
+    const run = await wpk8s(['exec', '--json', '--namespace', ns, '--no-storage-rwx'], {cwd: dir})
+    expect(run.code).toBe(1)
+    const end = events(run).find((e) => e.type === 'pipeline-end')!
+    expect(Object.fromEntries(end.workflows.map((w: {name: string; status: string}) => [w.name, w.status]))).toEqual({
+      after: 'skipped', broken: 'failure', build: 'success', deploy: 'success', lint: 'success', rescue: 'success',
+    })
+    const at = (type: string, workflow: string) => Date.parse(events(run).find((e) => e.type === type && e.workflow === workflow)!.time)
+    expect(at('run-start', 'lint')).toBeLessThan(at('run-end', 'build'))
+    expect(at('run-start', 'deploy')).toBeGreaterThanOrEqual(at('run-end', 'build'))
+    expect(events(run).find((e) => e.workflow === 'after' && e.type === 'step-end')).toMatchObject({step: 'never', status: 'skipped', reason: 'depends on broken, which failed'})
+    expect(await leftovers(ns)).toEqual([])
   })
 })
