@@ -6,6 +6,7 @@ import {resolveArch} from '../compile/platform.js'
 import type {RunMetadata} from '../pipeline/metadata.js'
 import type {Workflow} from '../pipeline/model.js'
 import type {Emit} from './events.js'
+import {Interrupt} from './interrupt.js'
 import {DEFAULT_LIMITS} from './run.js'
 import {runWorkflows} from './workflows.js'
 
@@ -33,5 +34,9 @@ export async function runOnCluster(request: ExecRequest): Promise<number> {
     const plan = planRun({workflow, config, metadata: request.metadata, runId: id, arch, matrix: workflow.matrixRow, extraEnv: request.extraEnv, secrets: request.secrets, helperImage: flags['helper-image']})
     return {workflow, plan: flags.step?.length ? selectSteps(plan, flags.step) : plan}
   })
-  return runWorkflows(runs, cluster, request.emit, request.checkout, {...DEFAULT_LIMITS, timeoutMs: flags.timeout * 1000, parallel: flags.parallel ?? 0})
+  return Interrupt.around((interrupt) => {
+    interrupt.signal.addEventListener('abort', () => process.stderr.write('\nwpk8s: stopping: running pods get a moment to end, then everything is deleted (Ctrl-C again to force)\n'))
+    interrupt.onForce(() => process.stderr.write('wpk8s: forcing: deleting everything now\n'))
+    return runWorkflows(runs, cluster, request.emit, request.checkout, {...DEFAULT_LIMITS, timeoutMs: flags.timeout * 1000, parallel: flags.parallel ?? 0, interrupt})
+  })
 }

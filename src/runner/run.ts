@@ -8,6 +8,7 @@ import {ClusterError, errorMessage, ExitCode, WpkError} from '../errors.js'
 import {decide, type PipelineStatus} from '../pipeline/when.js'
 import {masker} from '../compile/secrets.js'
 import type {Emit, StepResult} from './events.js'
+import type {Interrupt} from './interrupt.js'
 
 export interface RunLimits {
   /** The whole run, cleanup excluded. */
@@ -20,9 +21,12 @@ export interface RunLimits {
   cleanupTimeoutMs: number
   /** Steps running at once (0: no limit). */
   parallel: number
+  /** Seconds a running pod gets to stop after an interrupt (a second signal makes it 0). */
+  stopGraceSeconds: number
+  interrupt?: Interrupt
 }
 
-export const DEFAULT_LIMITS: RunLimits = {timeoutMs: 60 * 60_000, startTimeoutMs: 5 * 60_000, bindTimeoutMs: 2 * 60_000, cleanupTimeoutMs: 60_000, parallel: 0}
+export const DEFAULT_LIMITS: RunLimits = {timeoutMs: 60 * 60_000, startTimeoutMs: 5 * 60_000, bindTimeoutMs: 2 * 60_000, cleanupTimeoutMs: 60_000, parallel: 0, stopGraceSeconds: 10}
 
 export interface RunResult {
   exitCode: number
@@ -43,6 +47,8 @@ interface RunState {
   stopped: boolean
   /** How services and detached steps ended, if they ended before the run did. */
   backgroundEnds: Map<string, PodState>
+  /** Create calls under way: cleanup waits for them, so nothing is created after it looked. */
+  creating: Set<Promise<void>>
 }
 
 /** Runs a plan: workspace, checkout, services, steps as their dependencies allow; then deletes everything, always. */
@@ -53,7 +59,7 @@ export async function runPlan(plan: RunPlan, cluster: Cluster, emit: Emit, check
     steps: plan.steps.map((s) => s.name), services: plan.services.map((s) => s.name), dependsOn: Object.fromEntries(plan.steps.map((s) => [s.name, s.dependsOn]))})
   const mask = masker(Object.values(plan.secret?.stringData ?? {}))
   const emitMasked: Emit = (event) => emit(event.type === 'log' ? {...event, line: mask(event.line)} : event)
-  const state: RunState = {plan, cluster, emit: emitMasked, limits, results: new Map(), running: new Set(), hostAliases: [], background: [], stopped: false, backgroundEnds: new Map()}
+  const state: RunState = {plan, cluster, emit: emitMasked, limits, results: new Map(), running: new Set(), hostAliases: [], background: [], stopped: false, backgroundEnds: new Map(), creating: new Set()}
   let failure: WpkError | undefined
   if (plan.skipReason) {
     for (const step of all) finish(state, {name: step.name, status: 'skipped', durationMs: 0, reason: plan.skipReason})
@@ -61,12 +67,14 @@ export async function runPlan(plan: RunPlan, cluster: Cluster, emit: Emit, check
     return {exitCode: ExitCode.ok, steps: [...state.results.values()]}
   }
   try {
-    await withTimeout(runAll(state, checkout), limits.timeoutMs, `the run did not finish within ${Math.round(limits.timeoutMs / 1000)} s (--timeout)`)
+    const work = withTimeout(runAll(state, checkout), limits.timeoutMs, `the run did not finish within ${Math.round(limits.timeoutMs / 1000)} s (--timeout)`)
+    await (limits.interrupt ? Promise.race([work, limits.interrupt.asPromise()]) : work)
   } catch (error) {
     failure = error instanceof WpkError ? error : new ClusterError(errorMessage(error))
   } finally {
     state.stopped = true
     if (failure) markUnfinished(state, all, failure.message)
+    await Promise.allSettled(state.creating)
     await cleanUp(plan, cluster, emit, limits)
     await Promise.allSettled(state.background)
   }
@@ -102,9 +110,9 @@ function finish(state: RunState, result: StepResult): void {
 async function prepareWorkspace(state: RunState, checkout: () => Promise<Buffer>): Promise<void> {
   const {plan, cluster, emit, limits} = state
   await cluster.ensureNamespace(plan.namespace)
-  if (plan.secret) await cluster.createSecret(plan.secret)
+  if (plan.secret) await track(state, () => cluster.createSecret(plan.secret!))
   emit({type: 'phase', phase: 'workspace', status: 'start'})
-  await cluster.createPvc(plan.pvc)
+  await track(state, () => cluster.createPvc(plan.pvc))
   const bound = cluster.waitPvcBound(plan.namespace, plan.pvc.metadata!.name!, limits.bindTimeoutMs)
   if (!plan.shipCheckout) {
     await bound
@@ -115,7 +123,7 @@ async function prepareWorkspace(state: RunState, checkout: () => Promise<Buffer>
   tar.catch(() => {})
   const pod = plan.helperPod
   const name = pod.metadata!.name!
-  await cluster.createPod(pod)
+  await create(state, pod)
   await Promise.all([bound, startedPod(cluster, pod, limits)])
   emit({type: 'phase', phase: 'workspace', status: 'done'})
   emit({type: 'phase', phase: 'ship', status: 'start'})
@@ -188,10 +196,25 @@ function startHint(reason: string): string | undefined {
   return undefined
 }
 
-async function createStepPod(state: RunState, step: PlannedStep, status: PipelineStatus): Promise<string> {
+/** Creates a pod unless the run has stopped; cleanup waits for creations under way. */
+function create(state: RunState, pod: V1Pod): Promise<void> {
+  return track(state, () => state.cluster.createPod(pod))
+}
+
+async function track(state: RunState, creation: () => Promise<void>): Promise<void> {
   if (state.stopped) throw new ClusterError('the run stopped')
+  const call = creation()
+  state.creating.add(call)
+  try {
+    await call
+  } finally {
+    state.creating.delete(call)
+  }
+}
+
+async function createStepPod(state: RunState, step: PlannedStep, status: PipelineStatus): Promise<string> {
   const pod = podAtStart(step.pod, {pipelineStatus: status, startedAt: Math.floor(Date.now() / 1000), hostAliases: state.hostAliases})
-  await state.cluster.createPod(pod)
+  await create(state, pod)
   await startedPod(state.cluster, pod, state.limits)
   return pod.metadata!.name!
 }
@@ -201,8 +224,7 @@ async function startBackground(state: RunState, step: PlannedStep, status: Pipel
   const {plan, cluster, emit} = state
   const pod = podAtStart(step.pod, {pipelineStatus: status, startedAt: Math.floor(Date.now() / 1000), hostAliases: state.hostAliases})
   const name = pod.metadata!.name!
-  if (state.stopped) throw new ClusterError('the run stopped')
-  await cluster.createPod(pod)
+  await create(state, pod)
   const started = await startedPod(cluster, pod, state.limits)
   emit({type: 'step-start', step: step.name, pod: name, background: true})
   state.background.push(cluster.followLog(plan.namespace, name, STEP_CONTAINER, (line) => emit({type: 'log', step: step.name, line})).catch(() => {}))
@@ -255,11 +277,15 @@ function markUnfinished(state: RunState, steps: PlannedStep[], reason: string): 
   }
 }
 
-/** Deletes every object labelled with the run id and waits until they are gone (or the limit passes). */
+/**
+ * Deletes every object labelled with the run id and waits until they are gone (or the limit passes).
+ * After an interrupt, running pods get `stopGraceSeconds` to end, unless a second signal forces it.
+ */
 async function cleanUp(plan: RunPlan, cluster: Cluster, emit: Emit, limits: RunLimits): Promise<void> {
   emit({type: 'cleanup', status: 'start'})
   const selector = `${LABELS.run}=${plan.runId}`
-  const deadline = Date.now() + limits.cleanupTimeoutMs
+  const deadline = Date.now() + limits.cleanupTimeoutMs + limits.stopGraceSeconds * 1000
+  const grace = () => (limits.interrupt?.signal.aborted && !limits.interrupt.forced ? limits.stopGraceSeconds : 0)
   let deleted = 0
   let left: string[] = []
   try {
@@ -267,7 +293,8 @@ async function cleanUp(plan: RunPlan, cluster: Cluster, emit: Emit, limits: RunL
       const objects = await cluster.listRunObjects(plan.namespace, selector)
       left = objects.map((o) => `${o.kind}/${o.name}`)
       if (objects.length === 0 || Date.now() > deadline) break
-      await Promise.all(objects.map((o) => cluster.deleteObject(o)))
+      const seconds = grace()
+      await Promise.all(objects.map((o) => (o.kind === 'Pod' ? cluster.deletePod(o.namespace, o.name, seconds) : cluster.deleteObject(o))))
       deleted = Math.max(deleted, objects.length)
       await new Promise((r) => setTimeout(r, 250))
     }

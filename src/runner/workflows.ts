@@ -36,6 +36,10 @@ export async function runWorkflows(runs: WorkflowRun[], cluster: Cluster, emit: 
   for (;;) {
     for (const run of runs) {
       if (outcomes.has(run) || inFlight.has(run)) continue
+      if (limits.interrupt?.signal.aborted) {
+        skip(run, 'not run: interrupted')
+        continue
+      }
       const deps = dependencies(run, runs)
       if (!deps.every((d) => outcomes.has(d))) continue
       const failedDep = deps.find((d) => ['failure', 'error'].includes(outcomes.get(d)!.status))
@@ -57,7 +61,8 @@ export async function runWorkflows(runs: WorkflowRun[], cluster: Cluster, emit: 
     await Promise.race(inFlight.values())
   }
   const all = runs.map((r) => ({name: r.workflow.title, ...outcomes.get(r)!}))
-  const exitCode = all.some((o) => o.status === 'error') ? Math.max(...all.map((o) => o.exitCode)) : all.some((o) => o.status === 'failure') ? ExitCode.stepFailed : ExitCode.ok
+  const interrupted = limits.interrupt?.error
+  const exitCode = interrupted ? interrupted.exitCode : all.some((o) => o.status === 'error') ? Math.max(...all.map((o) => o.exitCode)) : all.some((o) => o.status === 'failure') ? ExitCode.stepFailed : ExitCode.ok
   emit({type: 'pipeline-end', status: exitCode === ExitCode.ok ? 'success' : exitCode === ExitCode.stepFailed ? 'failure' : 'error', exitCode, durationMs: Date.now() - started,
     workflows: all.map((o) => ({name: o.name, status: o.status, ...(o.reason ? {reason: o.reason} : {})}))})
   return exitCode

@@ -1,5 +1,5 @@
 import * as k8s from '@kubernetes/client-node'
-import {spawn} from 'node:child_process'
+import {type ChildProcess, spawn} from 'node:child_process'
 import {existsSync} from 'node:fs'
 import {fileURLToPath} from 'node:url'
 
@@ -69,18 +69,22 @@ export interface Run {
 
 /** Runs the built CLI against the test cluster, as a user would (no TTY). */
 export function wpk8s(args: string[], options: {cwd?: string; env?: NodeJS.ProcessEnv} = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [`${ROOT}bin/run.js`, ...args], {
-      cwd: options.cwd ?? ROOT,
-      env: {...process.env, KUBECONFIG, NO_COLOR: '1', ...options.env},
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (b) => (stdout += b))
-    child.stderr.on('data', (b) => (stderr += b))
-    child.on('close', (code) => resolve({code, stdout, stderr}))
+  return startWpk8s(args, options).result
+}
+
+/** Starts the CLI and hands back the process, for tests that signal or kill it mid-run. */
+export function startWpk8s(args: string[], options: {cwd?: string; env?: NodeJS.ProcessEnv} = {}): {child: ChildProcess; result: Promise<Run>; output: () => string} {
+  const child = spawn(process.execPath, [`${ROOT}bin/run.js`, ...args], {
+    cwd: options.cwd ?? ROOT,
+    env: {...process.env, KUBECONFIG, NO_COLOR: '1', ...options.env},
+    stdio: ['ignore', 'pipe', 'pipe'],
   })
+  let stdout = ''
+  let stderr = ''
+  child.stdout!.on('data', (b) => (stdout += b))
+  child.stderr!.on('data', (b) => (stderr += b))
+  const result = new Promise<Run>((resolve) => child.on('close', (code, signal) => resolve({code: code ?? (signal ? -1 : null), stdout, stderr})))
+  return {child, result, output: () => stdout}
 }
 
 /** The JSON events of a `--json` run. */

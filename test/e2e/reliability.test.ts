@@ -1,0 +1,128 @@
+import {execFileSync} from 'node:child_process'
+import {mkdtempSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {core, createNamespace, deleteNamespace, events, leftovers, startWpk8s, uniqueName, waitFor, wpk8s} from './kube.js'
+import {requireCluster} from './setup.js'
+
+requireCluster()
+const ns = uniqueName('e2e-reliable')
+const base = ['--namespace', ns, '--no-storage-rwx']
+
+beforeAll(() => createNamespace(ns))
+afterAll(() => deleteNamespace(ns))
+
+function repo(pipeline: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'wpk8s-rel-'))
+  writeFileSync(join(dir, '.woodpecker.yml'), pipeline)
+  execFileSync('git', ['init', '-q'], {cwd: dir})
+  return dir
+}
+
+const sleeper = 'skip_clone: true\nsteps:\n  long:\n    image: busybox:1.35\n    commands: [echo started, sleep 300]\n  next:\n    image: busybox:1.35\n    commands: [echo never]\n'
+
+async function runningPod(): Promise<string> {
+  return waitFor('a running step pod', async () => {
+    const pods = await core().listNamespacedPod({namespace: ns, labelSelector: 'wpk8s.dev/step=long'})
+    return pods.items.find((p) => p.status?.phase === 'Running')?.metadata?.name
+  }, 60_000)
+}
+
+describe('failing fast, with the reason', () => {
+  it('reports an OOM kill as such, with the memory limit', async () => {
+    const run = await wpk8s(['exec', '--json', ...base], {cwd: repo(`skip_clone: true
+steps:
+  hungry:
+    image: busybox:1.35
+    commands: [head -c 200m /dev/zero | tail]
+    backend_options:
+      kubernetes:
+        resources: {limits: {memory: 16Mi}}
+`)})
+    expect(run.code).toBe(1)
+    expect(events(run).find((e) => e.type === 'step-end')).toMatchObject({step: 'hungry', status: 'failure', exitCode: 137, reason: 'killed for exceeding its memory limit (16Mi)'})
+  })
+
+  it('stops at once with the kubelet\'s message when a referenced ServiceAccount or Secret is missing', async () => {
+    const started = Date.now()
+    const run = await wpk8s(['exec', ...base], {cwd: repo(`skip_clone: true
+steps:
+  a:
+    image: busybox:1.35
+    commands: [true]
+    backend_options:
+      kubernetes:
+        secrets: [{name: does-not-exist, key: k, target: {env: K}}]
+`)})
+    expect(run.code).toBe(3)
+    expect(run.stdout).toMatch(/CreateContainerConfigError: .*does-not-exist/)
+    expect(run.stdout).toMatch(/may be missing/)
+    expect(Date.now() - started).toBeLessThan(30_000)
+    expect(await leftovers(ns)).toEqual([])
+  })
+
+  it('stops at once with the scheduler\'s message when no node has the resources', async () => {
+    const run = await wpk8s(['exec', ...base], {cwd: repo('skip_clone: true\nsteps:\n  big:\n    image: busybox:1.35\n    commands: [true]\n    backend_options:\n      kubernetes:\n        resources: {requests: {cpu: "64"}}\n')})
+    expect(run.code).toBe(3)
+    expect(run.stdout).toMatch(/Unschedulable: .*Insufficient cpu/)
+    expect(await leftovers(ns)).toEqual([])
+  })
+
+  it('reports a step pod deleted by someone else as an error, never as success', async () => {
+    const {result} = startWpk8s(['exec', '--json', ...base], {cwd: repo(sleeper)})
+    const pod = await runningPod()
+    await core().deleteNamespacedPod({namespace: ns, name: pod, gracePeriodSeconds: 0})
+    const run = await result
+    expect(run.code).toBe(3)
+    expect(events(run).find((e) => e.type === 'run-end').error).toMatch(/deleted/)
+    expect(events(run).find((e) => e.type === 'step-end' && e.step === 'long')).toMatchObject({status: 'failure'})
+    expect(await leftovers(ns)).toEqual([])
+  })
+})
+
+describe('interruptions', () => {
+  it('stops on SIGINT: cleans up everything and exits 130', async () => {
+    const {child, result} = startWpk8s(['exec', ...base], {cwd: repo(sleeper)})
+    await runningPod()
+    const signalled = Date.now()
+    child.kill('SIGINT')
+    const run = await result
+    expect(run.code).toBe(130)
+    expect(run.stderr).toMatch(/stopping/)
+    expect(run.stdout).toMatch(/interrupted by SIGINT/)
+    expect(Date.now() - signalled).toBeLessThan(25_000)
+    expect(await leftovers(ns)).toEqual([])
+  })
+
+  it('forces immediate deletion on a second signal, and exits 143 for SIGTERM', async () => {
+    const {child, result} = startWpk8s(['exec', ...base], {cwd: repo(sleeper)})
+    await runningPod()
+    const signalled = Date.now()
+    child.kill('SIGTERM')
+    await new Promise((r) => setTimeout(r, 500))
+    child.kill('SIGTERM')
+    const run = await result
+    expect(run.code).toBe(143)
+    expect(run.stderr).toMatch(/forcing/)
+    // The 10 s grace was cut short by the second signal.
+    expect(Date.now() - signalled).toBeLessThan(8_000)
+    expect(await leftovers(ns)).toEqual([])
+  })
+
+  it('leaves objects behind when killed with SIGKILL, and `wpk8s clean` finds and deletes them', async () => {
+    const {child, result} = startWpk8s(['exec', ...base], {cwd: repo(sleeper)})
+    await runningPod()
+    child.kill('SIGKILL')
+    await result
+    expect((await leftovers(ns)).length).toBeGreaterThan(0)
+    const dry = await wpk8s(['clean', '--namespace', ns, '--dry-run'])
+    expect(dry.code).toBe(0)
+    expect(dry.stdout).toMatch(/would delete Pod\/wp-.*-long/)
+    expect(dry.stdout).toMatch(/would delete PersistentVolumeClaim\/wp-.*-workspace/)
+    expect((await wpk8s(['clean', '--namespace', ns, '--older-than', '1h'])).stdout).toMatch(/nothing left behind/)
+    const clean = await wpk8s(['clean', '--namespace', ns])
+    expect(clean.stdout).toMatch(/object\(s\) deleted/)
+    await waitFor('the namespace to be empty', async () => ((await leftovers(ns)).length === 0 ? true : undefined), 30_000)
+  })
+})
