@@ -38,8 +38,11 @@ export class LogCursor {
 
   private deliver(raw: string): void {
     const space = raw.indexOf(' ')
-    const timestamp = space > 0 ? sortableTimestamp(raw.slice(0, space)) : ''
-    const text = space > 0 ? raw.slice(space + 1) : raw
+    // With timestamps on, every log line starts with one; anything else is the API's own error text
+    // (such as "container not found" once a pod is gone), not output of the step.
+    if (space <= 0 || !TIMESTAMP.test(raw.slice(0, space))) return
+    const timestamp = sortableTimestamp(raw.slice(0, space))
+    const text = raw.slice(space + 1)
     if (timestamp && this.skipTimestamp) {
       if (timestamp < this.skipTimestamp) return
       if (timestamp === this.skipTimestamp && this.skipRemaining > 0) {
@@ -56,6 +59,8 @@ export class LogCursor {
     this.onLine(text.endsWith('\r') ? text.slice(0, -1) : text)
   }
 }
+
+const TIMESTAMP = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/
 
 /** RFC3339Nano drops trailing zeros of the fraction; padded to nine digits, timestamps sort as text. */
 export function sortableTimestamp(timestamp: string): string {

@@ -101,7 +101,9 @@ function pipelineStatus(state: RunState): PipelineStatus {
   return 'success'
 }
 
+/** Records a step's result once; a late result (after an error or interrupt decided it) is dropped. */
 function finish(state: RunState, result: StepResult): void {
+  if (state.results.has(result.name)) return
   state.results.set(result.name, result)
   state.emit({type: 'step-end', step: result.name, status: result.status, durationMs: result.durationMs,
     ...(result.exitCode === undefined ? {} : {exitCode: result.exitCode}), ...(result.reason ? {reason: result.reason} : {})})
@@ -255,10 +257,10 @@ async function runStep(state: RunState, step: PlannedStep): Promise<StepResult> 
   const log = cluster.followLog(plan.namespace, name, STEP_CONTAINER, (line) => emit({type: 'log', step: step.name, line}))
   const end = await cluster.watchPod(plan.namespace, name, (s) => s.kind === 'terminated' || s.kind === 'lost', state.limits.timeoutMs)
   await log
+  if (end.kind !== 'terminated') throw new ClusterError(`step ${step.name}: ${end.kind === 'lost' ? end.message : 'did not finish'}`)
   state.running.delete(step.name)
   void cluster.deletePod(plan.namespace, name, 0).catch(() => {})
   const durationMs = Date.now() - started
-  if (end.kind !== 'terminated') throw new ClusterError(`step ${step.name}: ${end.kind === 'lost' ? end.message : 'did not finish'}`)
   const reason = end.reason === 'OOMKilled' ? `killed for exceeding its memory limit${memoryLimit(step.pod)}` : undefined
   return {name: step.name, status: end.exitCode === 0 ? 'success' : 'failure', exitCode: end.exitCode, durationMs, ...(reason ? {reason} : {})}
 }

@@ -20,11 +20,12 @@ function repo(pipeline: string): string {
   return dir
 }
 
-const sleeper = 'skip_clone: true\nsteps:\n  long:\n    image: busybox:1.35\n    commands: [echo started, sleep 300]\n  next:\n    image: busybox:1.35\n    commands: [echo never]\n'
+/** A pipeline whose first step runs for long, under a name of its own so tests never see each other's pods. */
+const sleeper = (name: string) => `skip_clone: true\nsteps:\n  ${name}:\n    image: busybox:1.35\n    commands: [echo started, sleep 300]\n  next:\n    image: busybox:1.35\n    commands: [echo never]\n`
 
-async function runningPod(): Promise<string> {
+async function runningPod(name: string): Promise<string> {
   return waitFor('a running step pod', async () => {
-    const pods = await core().listNamespacedPod({namespace: ns, labelSelector: 'wpk8s.dev/step=long'})
+    const pods = await core().listNamespacedPod({namespace: ns, labelSelector: `wpk8s.dev/step=${name}`})
     return pods.items.find((p) => p.status?.phase === 'Running')?.metadata?.name
   }, 60_000)
 }
@@ -70,34 +71,35 @@ steps:
   })
 
   it('reports a step pod deleted by someone else as an error, never as success', async () => {
-    const {result} = startWpk8s(['exec', '--json', ...base], {cwd: repo(sleeper)})
-    const pod = await runningPod()
+    const {result} = startWpk8s(['exec', '--json', ...base], {cwd: repo(sleeper('deleted'))})
+    const pod = await runningPod('deleted')
     await core().deleteNamespacedPod({namespace: ns, name: pod, gracePeriodSeconds: 0})
     const run = await result
     expect(run.code).toBe(3)
     expect(events(run).find((e) => e.type === 'run-end').error).toMatch(/deleted/)
-    expect(events(run).find((e) => e.type === 'step-end' && e.step === 'long')).toMatchObject({status: 'failure'})
+    expect(events(run).filter((e) => e.type === 'step-end' && e.step === 'deleted')).toMatchObject([{status: 'failure'}])
     expect(await leftovers(ns)).toEqual([])
   })
 })
 
 describe('interruptions', () => {
   it('stops on SIGINT: cleans up everything and exits 130', async () => {
-    const {child, result} = startWpk8s(['exec', ...base], {cwd: repo(sleeper)})
-    await runningPod()
+    const {child, result} = startWpk8s(['exec', ...base], {cwd: repo(sleeper('interrupted'))})
+    await runningPod('interrupted')
     const signalled = Date.now()
     child.kill('SIGINT')
     const run = await result
     expect(run.code).toBe(130)
     expect(run.stderr).toMatch(/stopping/)
     expect(run.stdout).toMatch(/interrupted by SIGINT/)
+    expect(run.stdout.match(/^✖ interrupted /gm)).toHaveLength(1)
     expect(Date.now() - signalled).toBeLessThan(25_000)
     expect(await leftovers(ns)).toEqual([])
   })
 
   it('forces immediate deletion on a second signal, and exits 143 for SIGTERM', async () => {
-    const {child, result} = startWpk8s(['exec', ...base], {cwd: repo(sleeper)})
-    await runningPod()
+    const {child, result} = startWpk8s(['exec', ...base], {cwd: repo(sleeper('terminated'))})
+    await runningPod('terminated')
     const signalled = Date.now()
     child.kill('SIGTERM')
     await new Promise((r) => setTimeout(r, 500))
@@ -111,14 +113,14 @@ describe('interruptions', () => {
   })
 
   it('leaves objects behind when killed with SIGKILL, and `wpk8s clean` finds and deletes them', async () => {
-    const {child, result} = startWpk8s(['exec', ...base], {cwd: repo(sleeper)})
-    await runningPod()
+    const {child, result} = startWpk8s(['exec', ...base], {cwd: repo(sleeper('killed'))})
+    await runningPod('killed')
     child.kill('SIGKILL')
     await result
     expect((await leftovers(ns)).length).toBeGreaterThan(0)
     const dry = await wpk8s(['clean', '--namespace', ns, '--dry-run'])
     expect(dry.code).toBe(0)
-    expect(dry.stdout).toMatch(/would delete Pod\/wp-.*-long/)
+    expect(dry.stdout).toMatch(/would delete Pod\/wp-.*-killed/)
     expect(dry.stdout).toMatch(/would delete PersistentVolumeClaim\/wp-.*-workspace/)
     expect((await wpk8s(['clean', '--namespace', ns, '--older-than', '1h'])).stdout).toMatch(/nothing left behind/)
     const clean = await wpk8s(['clean', '--namespace', ns])

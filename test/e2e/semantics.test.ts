@@ -42,7 +42,7 @@ describe('Woodpecker semantics on the cluster', () => {
     const run = await exec(`skip_clone: true
 steps:
   slow:
-${step('sleep 4', '    depends_on: []\n')}
+${step('sleep 10', '    depends_on: []\n')}
   quick:
 ${step('sleep 1', '    depends_on: []\n')}
   after-quick:
