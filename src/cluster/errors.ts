@@ -34,3 +34,7 @@ export function isNotFound(error: unknown): boolean {
 export function isConflict(error: unknown): boolean {
   return (error as {code?: number}).code === 409
 }
+
+export function isForbidden(error: unknown): boolean {
+  return (error as {code?: number}).code === 403
+}

@@ -5,7 +5,7 @@ import {join} from 'node:path'
 import {PassThrough, Writable} from 'node:stream'
 import {ClusterError} from '../errors.js'
 import type {Cluster, ClusterTarget, RunObject} from './cluster.js'
-import {isConflict, isNotFound, toClusterError} from './errors.js'
+import {isConflict, isForbidden, isNotFound, toClusterError} from './errors.js'
 import {LogCursor} from './log-lines.js'
 import {type PodState, podState} from './pod-state.js'
 
@@ -51,6 +51,8 @@ export class KubeCluster implements Cluster {
     try {
       await this.core.readNamespace({name})
     } catch (error) {
+      // A user with only a Role in the namespace may not read namespaces: the namespace exists for them.
+      if (isForbidden(error)) return
       if (!isNotFound(error)) throw toClusterError(error, `reading namespace ${name}`, this.server)
       await this.call(`creating namespace ${name}`, () => this.core.createNamespace({body: {metadata: {name}}})).catch((e) => {
         if (!isConflict(e)) throw e
@@ -59,7 +61,13 @@ export class KubeCluster implements Cluster {
   }
 
   async nodeArchitectures(): Promise<string[]> {
-    const nodes = await this.call('listing nodes', () => this.core.listNode())
+    let nodes: k8s.V1NodeList
+    try {
+      nodes = await this.core.listNode()
+    } catch (error) {
+      if (isForbidden(error)) throw new ClusterError('your user may not list nodes, so their architecture is unknown', 'pass --platform, such as --platform linux/amd64, or set labels.platform in the pipeline')
+      throw toClusterError(error, 'listing nodes', this.server)
+    }
     const schedulable = nodes.items.filter((n) => !n.spec?.unschedulable)
     return [...new Set(schedulable.map((n) => n.metadata?.labels?.['kubernetes.io/arch']).filter((a): a is string => Boolean(a)))].sort()
   }

@@ -80,7 +80,7 @@ export function ttyRenderer(write: (text: string) => void): Renderer {
         ...event.steps.map((name) => stepTask(name, `${name}${waitsFor(name)}`)),
       ], {concurrent: true, exitOnError: false})},
     ]
-    list = new Listr(tasks, {concurrent: false, exitOnError: false, registerSignalListeners: false, renderer: LiveLogRenderer, rendererOptions: {collapseErrors: false, showErrorMessage: true}}).run().catch(() => {})
+    list = new Listr(tasks, {concurrent: false, exitOnError: false, registerSignalListeners: false, renderer: LiveLogRenderer, rendererOptions: {collapseErrors: false, collapseSubtasks: false, showErrorMessage: true}}).run().catch(() => {})
   }
 
   const emit = (event: RunEvent) => {

@@ -116,6 +116,8 @@ async function prepareWorkspace(state: RunState, checkout: () => Promise<Buffer>
   emit({type: 'phase', phase: 'workspace', status: 'start'})
   await track(state, () => cluster.createPvc(plan.pvc))
   const bound = cluster.waitPvcBound(plan.namespace, plan.pvc.metadata!.name!, limits.bindTimeoutMs)
+  // Awaited below; until then a refusal must not count as an unhandled rejection (which ends the process).
+  bound.catch(() => {})
   if (!plan.shipCheckout) {
     await bound
     emit({type: 'phase', phase: 'workspace', status: 'done'})

@@ -30,7 +30,13 @@ export function checkWorkflowText(workflow: WorkflowText, vars: Readonly<Record<
     return {issues: [issue]}
   }
   const c = new IssueCollector(source)
-  checkWorkflow(c, source.data)
+  try {
+    checkWorkflow(c, source.data)
+  } catch (error) {
+    // The quick parser accepted what the careful one (asked for positions) rejects: report that.
+    if (!(error instanceof ParseProblem)) throw error
+    return {issues: [{severity: 'error', file: workflow.file, line: error.pos.line, col: error.pos.col, path: '', message: error.message}]}
+  }
   for (const name of undefinedNames.filter((n) => forRun || !n.startsWith('CI_'))) {
     const line = workflow.text.split('\n').findIndex((l) => l.includes('${' + name))
     c.issues.push({severity: 'warning', file: workflow.file, line: line + 1, col: 1, path: '', message: `\`\${${name}}\` is not defined: it becomes empty when the pipeline runs`, hint: 'define it with --env or the matrix, or write $${' + name + '} for a literal'})

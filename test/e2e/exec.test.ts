@@ -181,7 +181,7 @@ steps:
     delete env.CI
     const screen = execFileSync('script', ['-qec', command, '/dev/null'], {cwd: ROOT, env, encoding: 'utf8'}).replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '')
     expect(screen).toMatch(/✔ greet \(success, exit 0, [\d.]+s\)/)
-    expect(screen).toMatch(/✔ check \(success, exit 0, [\d.]+s\)/)
+    expect(screen).toMatch(/✔ check ← greet \(success, exit 0, [\d.]+s\)/)
     for (const line of ['[greet] hello from greet on', '[greet] examples', '[check] + test -s greeting.txt', 'Summary']) expect(screen).toContain(line)
     // The listr2 view, not the plain one: its workspace task, and no plain "started (pod ...)" lines.
     expect(screen).toContain('✔ workspace ready')

@@ -128,3 +128,24 @@ describe('interruptions', () => {
     await waitFor('the namespace to be empty', async () => ((await leftovers(ns)).length === 0 ? true : undefined), 30_000)
   })
 })
+
+describe('soak', () => {
+  it('runs 20 pipelines back to back and leaves no pod, claim, Secret, Service or helper behind', async () => {
+    const dir = repo(`services:
+  cache:
+    image: busybox:1.35
+    commands: [sleep 60]
+steps:
+  work:
+    image: busybox:1.35
+    environment: {TOKEN: {from_secret: token}}
+    commands: [ls .woodpecker.yml, echo "$TOKEN"]
+`)
+    const codes: (number | null)[] = []
+    for (let i = 0; i < 20; i++) codes.push((await wpk8s(['exec', ...base, '--secret', 'token=soak-value'], {cwd: dir})).code)
+    expect(codes).toEqual(Array(20).fill(0))
+    expect(await leftovers(ns)).toEqual([])
+    const volumes = await core().listPersistentVolume()
+    expect(volumes.items.filter((v) => v.spec?.claimRef?.namespace === ns && v.status?.phase === 'Bound')).toEqual([])
+  }, 600_000)
+})
