@@ -15,7 +15,7 @@ export type WorkflowEvent = {workflow?: string} & (
   | {type: 'phase'; phase: 'workspace' | 'ship'; status: 'start' | 'done'; detail?: string}
   | {type: 'step-start'; step: string; pod: string; background?: boolean}
   | {type: 'log'; step: string; line: string}
-  | {type: 'step-end'; step: string; status: StepStatus; exitCode?: number; durationMs: number; reason?: string}
+  | {type: 'step-end'; step: string; status: StepStatus; exitCode?: number; durationMs: number; reason?: string; containerMs?: number}
   | {type: 'cleanup'; status: 'start' | 'done'; deleted?: number; left?: string[]}
   | {type: 'run-end'; status: 'success' | 'failure' | 'error'; exitCode: number; durationMs: number; error?: string; hint?: string}
 )
@@ -28,4 +28,6 @@ export interface StepResult {
   exitCode?: number
   durationMs: number
   reason?: string
+  /** The container's own run time from its status timestamps (whole seconds as Kubernetes keeps them). */
+  containerMs?: number
 }

@@ -106,7 +106,8 @@ function finish(state: RunState, result: StepResult): void {
   if (state.results.has(result.name)) return
   state.results.set(result.name, result)
   state.emit({type: 'step-end', step: result.name, status: result.status, durationMs: result.durationMs,
-    ...(result.exitCode === undefined ? {} : {exitCode: result.exitCode}), ...(result.reason ? {reason: result.reason} : {})})
+    ...(result.exitCode === undefined ? {} : {exitCode: result.exitCode}), ...(result.reason ? {reason: result.reason} : {}),
+    ...(result.containerMs === undefined ? {} : {containerMs: result.containerMs})})
 }
 
 async function prepareWorkspace(state: RunState, checkout: () => Promise<Buffer>): Promise<void> {
@@ -264,7 +265,8 @@ async function runStep(state: RunState, step: PlannedStep): Promise<StepResult> 
   void cluster.deletePod(plan.namespace, name, 0).catch(() => {})
   const durationMs = Date.now() - started
   const reason = end.reason === 'OOMKilled' ? `killed for exceeding its memory limit${memoryLimit(step.pod)}` : undefined
-  return {name: step.name, status: end.exitCode === 0 ? 'success' : 'failure', exitCode: end.exitCode, durationMs, ...(reason ? {reason} : {})}
+  const containerMs = end.startedAt && end.finishedAt ? end.finishedAt.getTime() - end.startedAt.getTime() : undefined
+  return {name: step.name, status: end.exitCode === 0 ? 'success' : 'failure', exitCode: end.exitCode, durationMs, ...(reason ? {reason} : {}), ...(containerMs === undefined ? {} : {containerMs})}
 }
 
 function memoryLimit(pod: V1Pod): string {

@@ -1,0 +1,150 @@
+// Cluster benchmarks: wpk8s side by side with the plain-kubectl way, in one run, repeated, medians.
+// Needs a cluster (KUBECONFIG, else the test harness's) and `npm run build`.
+import {execFileSync, spawn, spawnSync} from 'node:child_process'
+import {mkdirSync, mkdtempSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {fileURLToPath} from 'node:url'
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url))
+const RUNS = Number(process.env.BENCH_CLUSTER_RUNS ?? 3)
+const NS = 'wpk8s-bench'
+const env = {...process.env, KUBECONFIG: process.env.KUBECONFIG || `${process.env.WPK8S_CLUSTER_HOME ?? '/var/tmp/wpk8s-cluster'}/kubeconfig`, NO_COLOR: '1'}
+const median = (v) => [...v].sort((a, b) => a - b)[Math.floor((v.length - 1) / 2)]
+const ms = (n) => `${n.toFixed(0)} ms`
+
+function repo(pipeline, files = 0, fileBytes = 0) {
+  const dir = mkdtempSync(join(tmpdir(), 'wpk8s-bench-'))
+  writeFileSync(join(dir, '.woodpecker.yml'), pipeline)
+  for (let i = 0; i < files; i++) {
+    mkdirSync(join(dir, `d${i % 50}`), {recursive: true})
+    writeFileSync(join(dir, `d${i % 50}`, `f${i}.bin`), Buffer.alloc(fileBytes, i % 251))
+  }
+  execFileSync('git', ['init', '-q'], {cwd: dir})
+  execFileSync('git', ['add', '.'], {cwd: dir})
+  execFileSync('git', ['-c', 'user.name=b', '-c', 'user.email=b@b', 'commit', '-qm', 'bench'], {cwd: dir})
+  return dir
+}
+
+/** Runs wpk8s exec --json; returns wall time, events, peak RSS (KiB) and output size. */
+function wpk8s(dir, extra = [], json = true) {
+  const args = ['-f', '%M', process.execPath, join(ROOT, 'bin', 'run.js'), 'exec', ...(json ? ['--json'] : []), '-n', NS, '--no-storage-rwx', ...extra]
+  return new Promise((resolve) => {
+    const started = Date.now()
+    const child = spawn('/usr/bin/time', args, {cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe']})
+    let out = ''
+    let bytes = 0
+    let lines = 0
+    let firstLog
+    let err = ''
+    child.stdout.on('data', (b) => {
+      bytes += b.length
+      for (const byte of b) if (byte === 10) lines++
+      if (json && out.length < 1_000_000) out += b
+      if (firstLog === undefined && (json ? /"type":"log"/.test(b) : /\] (?!started)/.test(b))) firstLog = Date.now() - started
+    })
+    child.stderr.on('data', (b) => (err += b))
+    child.on('close', (code) => {
+      const rssKiB = Number(err.trim().split('\n').at(-1))
+      const events = json ? out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l)) : []
+      resolve({code, wall: Date.now() - started, events, rssKiB, bytes, lines, firstLog, stderr: err})
+    })
+  })
+}
+
+function timed(command, args, options = {}) {
+  const started = Date.now()
+  const r = spawnSync(command, args, {env, encoding: 'utf8', maxBuffer: 1 << 30, ...options})
+  if (r.status !== 0) throw new Error(`${command} ${args.join(' ')}: ${r.stderr}`)
+  return {wall: Date.now() - started, stdout: r.stdout}
+}
+
+async function stepOverhead() {
+  const steps = Array.from({length: 6}, (_, i) => `  s${i + 1}:\n    image: busybox:1.35\n    commands: [echo step ${i + 1}]\n`).join('')
+  const dir = repo(`skip_clone: true\nsteps:\n${steps}`)
+  const w = []
+  const k = []
+  const over = []
+  for (let i = 0; i < RUNS; i++) {
+    const run = await wpk8s(dir)
+    if (run.code !== 0) throw new Error(`wpk8s failed: ${run.stderr}`)
+    w.push(run.wall)
+    const containers = run.events.filter((e) => e.type === 'step-end').reduce((sum, e) => sum + (e.containerMs ?? 0), 0)
+    over.push((run.wall - containers) / 6)
+    k.push(timed('bash', [join(ROOT, 'bench', 'kubectl-steps.sh'), NS, '6']).wall)
+  }
+  return [
+    ['6 trivial steps: wpk8s exec', ms(median(w))],
+    ['6 trivial steps: kubectl script', ms(median(k))],
+    ['  ratio wpk8s / kubectl', (median(w) / median(k)).toFixed(2)],
+    ['  wpk8s overhead per step (wall - container time) / 6', ms(median(over))],
+  ]
+}
+
+async function firstLogLine() {
+  const dir = repo('skip_clone: true\nsteps:\n  hello:\n    image: busybox:1.35\n    commands: [echo hello]\n')
+  const times = []
+  for (let i = 0; i < RUNS; i++) times.push((await wpk8s(dir)).firstLog)
+  return [['time to first log line (cold process, skip_clone)', ms(median(times))]]
+}
+
+async function parallelism() {
+  const one = repo('skip_clone: true\nsteps:\n  a:\n    image: busybox:1.35\n    commands: [sleep 3]\n')
+  const four = repo(`skip_clone: true\nsteps:\n${['a', 'b', 'c', 'd'].map((n) => `  ${n}:\n    image: busybox:1.35\n    depends_on: []\n    commands: [sleep 3]\n`).join('')}`)
+  const a = []
+  const b = []
+  for (let i = 0; i < RUNS; i++) {
+    a.push((await wpk8s(one)).wall)
+    b.push((await wpk8s(four)).wall)
+  }
+  return [['1 step of 3 s', ms(median(a))], ['4 independent steps of 3 s', ms(median(b))], ['  ratio (target well under 2)', (median(b) / median(a)).toFixed(2)]]
+}
+
+async function logThroughput() {
+  const bytes = 50_000_000
+  const line = '0123456789'.repeat(9) + 'abcdefghi'
+  const expectedLines = Math.floor(bytes / (line.length + 1))
+  const script = `yes ${line} | head -n ${expectedLines}`
+  const dir = repo(`skip_clone: true\nsteps:\n  spam:\n    image: busybox:1.35\n    commands: ["${script}"]\n`)
+  const plain = await wpk8s(dir, [], false)
+  const json = await wpk8s(dir, [], true)
+  // kubectl: the same container, its log followed to the end.
+  const pod = `logs-${Date.now()}`
+  timed('kubectl', ['-n', NS, 'run', pod, '--image=busybox:1.35', '--restart=Never', '--image-pull-policy=IfNotPresent', '--command', '--', 'sh', '-c', `sleep 2; ${script}`])
+  timed('kubectl', ['-n', NS, 'wait', '--for=condition=Ready', `pod/${pod}`, '--timeout=60s'])
+  const k = timed('bash', ['-c', `kubectl -n ${NS} logs -f ${pod} | wc -l`])
+  timed('kubectl', ['-n', NS, 'delete', 'pod', pod, '--grace-period=0', '--wait=false'])
+  const logLines = (r) => r.lines
+  return [
+    [`50 MB log (${expectedLines} lines): wpk8s plain`, `${ms(plain.wall)}, ${logLines(plain)} lines out, peak RSS ${(plain.rssKiB / 1024).toFixed(0)} MiB`],
+    ['50 MB log: wpk8s --json', `${ms(json.wall)}, ${logLines(json)} lines out, peak RSS ${(json.rssKiB / 1024).toFixed(0)} MiB`],
+    ['50 MB log: kubectl logs -f (after Ready)', `${ms(k.wall)}, ${k.stdout.trim()} lines`],
+  ]
+}
+
+async function shipping() {
+  const dir = repo('steps:\n  check:\n    image: busybox:1.35\n    commands: [find . -type f | wc -l]\n', 5000, 10_000)
+  const w = []
+  for (let i = 0; i < RUNS; i++) {
+    const run = await wpk8s(dir)
+    const at = (status) => Date.parse(run.events.find((e) => e.type === 'phase' && e.phase === 'ship' && e.status === status).time)
+    w.push(at('done') - at('start'))
+  }
+  // kubectl: a helper pod on a claim, then git ls-files | tar | kubectl exec -i ... tar x
+  const id = `ship-${Date.now()}`
+  const manifest = `apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: ${id}}\nspec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: ${id}}\nspec:\n  containers: [{name: h, image: busybox:1.35, imagePullPolicy: IfNotPresent, command: [sleep, '600'], volumeMounts: [{name: w, mountPath: /woodpecker}]}]\n  volumes: [{name: w, persistentVolumeClaim: {claimName: ${id}}}]\n`
+  timed('kubectl', ['-n', NS, 'apply', '-f', '-'], {input: manifest})
+  timed('kubectl', ['-n', NS, 'wait', '--for=condition=Ready', `pod/${id}`, '--timeout=120s'])
+  const k = []
+  for (let i = 0; i < RUNS; i++) k.push(timed('bash', ['-c', `git ls-files -z | tar -c --null -T - -f - | kubectl -n ${NS} exec -i ${id} -- sh -c 'mkdir -p /woodpecker/src${i} && tar -x -o -f - -C /woodpecker/src${i}'`], {cwd: dir}).wall)
+  timed('kubectl', ['-n', NS, 'delete', 'pod,pvc', id, '--grace-period=0', '--wait=false'])
+  return [['ship 5,000 files / 50 MB: wpk8s (pack + stream + unpack)', ms(median(w))], ['ship: tar | kubectl exec -i (helper already running)', ms(median(k))], ['  ratio wpk8s / kubectl', (median(w) / median(k)).toFixed(2)]]
+}
+
+const sections = {overhead: stepOverhead, 'first-log': firstLogLine, parallel: parallelism, logs: logThroughput, ship: shipping}
+const chosen = process.argv.slice(2).filter((a) => a in sections)
+spawnSync('kubectl', ['create', 'namespace', NS], {env, stdio: 'ignore'})
+console.log(`\ncluster benchmarks (${RUNS} runs each where repeated, medians), namespace ${NS}`)
+for (const name of chosen.length ? chosen : Object.keys(sections)) {
+  for (const [label, value] of await sections[name]()) console.log(`  ${label.padEnd(58)} ${value}`)
+}
