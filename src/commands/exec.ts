@@ -30,6 +30,8 @@ Exit codes: 0 success, 1 a step failed, 2 invalid pipeline or usage, 3 cluster o
     kubeconfig: Flags.string({summary: 'Kubeconfig file (default: KUBECONFIG, else ~/.kube/config).'}),
     platform: Flags.string({summary: 'Platform of the nodes to run on, such as linux/arm64 (default: labels.platform, else the nodes\').'}),
     timeout: Flags.integer({summary: 'Give up on the run after this many seconds.', default: DEFAULT_LIMITS.timeoutMs / 1000, min: 1}),
+    'start-timeout': Flags.integer({summary: 'Give up on a pod that has not started after this many seconds (image pull included).', default: DEFAULT_LIMITS.startTimeoutMs / 1000, min: 1}),
+    'bind-timeout': Flags.integer({summary: 'Give up on a workspace volume that is not bound after this many seconds.', default: DEFAULT_LIMITS.bindTimeoutMs / 1000, min: 1}),
     'dry-run': Flags.boolean({summary: 'Print the objects a run would create, without touching the cluster.'}),
     output: Flags.string({summary: 'Format of --dry-run output.', options: ['yaml', 'json'], default: 'yaml'}),
     json: Flags.boolean({summary: 'Print one JSON event per line instead of human output.'}),

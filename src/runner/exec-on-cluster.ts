@@ -16,7 +16,7 @@ export interface ExecRequest {
   metadata: RunMetadata
   extraEnv: Record<string, string>
   secrets: Record<string, string>
-  flags: {context?: string; kubeconfig?: string; platform?: string; timeout: number; 'helper-image'?: string; parallel?: number; step?: string[]}
+  flags: {context?: string; kubeconfig?: string; platform?: string; timeout: number; 'start-timeout': number; 'bind-timeout': number; 'helper-image'?: string; parallel?: number; step?: string[]}
   emit: Emit
   checkout: () => Promise<Buffer>
 }
@@ -37,6 +37,6 @@ export async function runOnCluster(request: ExecRequest): Promise<number> {
   return Interrupt.around((interrupt) => {
     interrupt.signal.addEventListener('abort', () => process.stderr.write('\nwpk8s: stopping: running pods get a moment to end, then everything is deleted (Ctrl-C again to force)\n'))
     interrupt.onForce(() => process.stderr.write('wpk8s: forcing: deleting everything now\n'))
-    return runWorkflows(runs, cluster, request.emit, request.checkout, {...DEFAULT_LIMITS, timeoutMs: flags.timeout * 1000, parallel: flags.parallel ?? 0, interrupt})
+    return runWorkflows(runs, cluster, request.emit, request.checkout, {...DEFAULT_LIMITS, timeoutMs: flags.timeout * 1000, startTimeoutMs: flags['start-timeout'] * 1000, bindTimeoutMs: flags['bind-timeout'] * 1000, parallel: flags.parallel ?? 0, interrupt})
   })
 }

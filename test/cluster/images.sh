@@ -3,6 +3,7 @@
 #   docker.io/library/busybox:1.35          from Debian's busybox-static
 #   docker.io/library/debian:bookworm-slim  debootstrap --variant=minbase
 #   localhost/wpk8s/pause:1.0               the pod sandbox (pause.c)
+#   localhost/wpk8s/plugin-env:1.0          a "plugin" that prints its PLUGIN_* settings (for plugin tests)
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 KEY=$(cat "$HARNESS_DIR/images.sh" "$HARNESS_DIR/pause.c" | sha256sum | cut -c1-12)
@@ -39,6 +40,7 @@ ln -s ../bin "$BB/usr/bin"; ln -s bin "$BB/sbin"
 printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/home:/bin/false\n' > "$BB/etc/passwd"
 printf 'root:x:0:\nnobody:x:65534:\n' > "$BB/etc/group"
 archive "$BB" docker.io/library/busybox:1.35 '["sh"]'
+archive "$BB" localhost/wpk8s/plugin-env:1.0 '["sh","-c","env | grep ^PLUGIN_ | sort"]'
 
 PAUSE=$WORK/pause
 mkdir -p "$PAUSE"

@@ -146,6 +146,26 @@ ${step('for i in 1 2 3 4 5 6 7 8 9 10; do nc -z cache 6379 && break; sleep 0.5; 
   })
 })
 
+describe('plugins and extra variables', () => {
+  it('runs a plugin image as it is, with settings as PLUGIN_* (lists comma-joined, maps as JSON), and --env for every step', async () => {
+    const run = await exec(`skip_clone: true
+steps:
+  publish:
+    image: localhost/wpk8s/plugin-env:1.0
+    settings:
+      repo: octo/app
+      tags: [latest, "1.0"]
+      build_args: {GO: "1.22"}
+  show:
+    image: busybox:1.35
+    commands: ['echo "extra=$EXTRA"']
+`, ['--env', 'EXTRA=from-flag'])
+    expect(run.code).toBe(0)
+    expect(logsOf(run, 'publish')).toEqual(['PLUGIN_BUILD_ARGS={"GO":"1.22"}', 'PLUGIN_REPO=octo/app', 'PLUGIN_TAGS=latest,1.0'])
+    expect(logsOf(run, 'show')).toContain('extra=from-flag')
+  })
+})
+
 describe('secrets', () => {
   it('delivers from_secret through a Kubernetes Secret, never inline, and masks the values in logs', async () => {
     const pipeline = `skip_clone: true
