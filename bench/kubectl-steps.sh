@@ -20,7 +20,8 @@ spec:
   containers: [{name: step, image: busybox:1.35, imagePullPolicy: IfNotPresent, command: [sh, -c, "echo step $i"], volumeMounts: [{name: ws, mountPath: /woodpecker}]}]
   volumes: [{name: ws, persistentVolumeClaim: {claimName: $ID-ws}}]
 EOY
-  kubectl -n "$NS" wait --for=condition=Ready "pod/$ID-s$i" --timeout=120s >/dev/null 2>&1 || true
+  # Logs can be followed once the container has started (a trivial one may already have finished).
+  until phase=$(kubectl -n "$NS" get pod "$ID-s$i" -o jsonpath='{.status.phase}') && [ -n "$phase" ] && [ "$phase" != Pending ]; do sleep 0.1; done
   kubectl -n "$NS" logs -f "$ID-s$i" >/dev/null
   until code=$(kubectl -n "$NS" get pod "$ID-s$i" -o jsonpath='{.status.containerStatuses[0].state.terminated.exitCode}') && [ -n "$code" ]; do sleep 0.1; done
   kubectl -n "$NS" delete pod "$ID-s$i" --grace-period=0 --wait=false >/dev/null 2>&1

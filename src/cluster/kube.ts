@@ -30,6 +30,8 @@ export function loadKubeConfig(target: ClusterTarget): k8s.KubeConfig {
   return kc
 }
 
+const EXEC_CHUNK = 64 * 1024
+
 export class KubeCluster implements Cluster {
   readonly server: string
   private readonly core: k8s.CoreV1Api
@@ -237,7 +239,8 @@ export class KubeCluster implements Cluster {
           socket.on('close', () => {
             if (!settled) reject(new ClusterError(`running ${command[0]} in pod ${pod}: the connection closed without an exit status`))
           })
-          stdin.write(input)
+          // One websocket message per 64 KiB: a single huge message is dropped by the API server.
+          for (let offset = 0; offset < input.length; offset += EXEC_CHUNK) stdin.write(input.subarray(offset, offset + EXEC_CHUNK))
         })
         .catch((error) => reject(toClusterError(error, `running ${command[0]} in pod ${pod}`, this.server)))
     })

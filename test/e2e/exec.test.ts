@@ -1,5 +1,6 @@
 import {execFileSync} from 'node:child_process'
-import {mkdtempSync, writeFileSync} from 'node:fs'
+import {createHash} from 'node:crypto'
+import {mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
@@ -61,6 +62,22 @@ describe('wpk8s exec', () => {
     ])
     expect(stepEnds(run)).toEqual([{step: 'first', status: 'success', exitCode: 0}, {step: 'second', status: 'success', exitCode: 0}])
     expect(await leftovers(ns)).toEqual([])
+  })
+
+  it('ships a large checkout intact (2,000 files, 20 MB)', async () => {
+    const dir = checkout('steps:\n  count:\n    image: busybox:1.35\n    commands: [find big -type f | wc -l, cat big/*/* | md5sum]\n')
+    const hash = createHash('md5')
+    for (let i = 0; i < 2000; i++) {
+      const content = Buffer.alloc(10_000, i % 251)
+      mkdirSync(join(dir, 'big', `d${i % 20}`), {recursive: true})
+      writeFileSync(join(dir, 'big', `d${i % 20}`, `f${i}`), content)
+    }
+    // In the order the step's shell glob lists them: names sorted bytewise.
+    for (const d of readdirSync(join(dir, 'big')).sort()) for (const f of readdirSync(join(dir, 'big', d)).sort()) hash.update(readFileSync(join(dir, 'big', d, f)))
+    const run = await wpk8s(['exec', '--json', ...base], {cwd: dir})
+    expect(run.code).toBe(0)
+    const lines = events(run).filter((e) => e.type === 'log' && !e.line.startsWith('+')).map((e) => e.line.trim())
+    expect(lines).toEqual(['2000', `${hash.digest('hex')}  -`])
   })
 
   it('stops at a failing step, reports its exit code, skips the rest and exits 1', async () => {
