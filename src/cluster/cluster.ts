@@ -14,6 +14,9 @@ export interface RunObject {
   created?: Date
 }
 
+/** Undefined when output can take more now, else a promise of when it can. */
+export type OutputReady = () => Promise<void> | undefined
+
 /** The small surface the runner needs; the only implementation talking to a real API server is kube.ts. */
 export interface Cluster {
   readonly server: string
@@ -26,8 +29,11 @@ export interface Cluster {
   createSecret(secret: V1Secret): Promise<void>
   /** Resolves at the first state `until` accepts; rejects with a ClusterError after the timeout. */
   watchPod(namespace: string, name: string, until: (state: PodState) => boolean, timeoutMs: number): Promise<PodState>
-  /** Follows the container's log to its end, each line once, resuming after broken streams. */
-  followLog(namespace: string, pod: string, container: string, onLine: (line: string) => void): Promise<void>
+  /**
+   * Follows the container's log to its end, each line once, resuming after broken streams. When
+   * `ready` returns a promise (the output is backed up), reading pauses until it resolves.
+   */
+  followLog(namespace: string, pod: string, container: string, onLine: (line: string) => void, ready?: OutputReady): Promise<void>
   /** Runs a command in a container with `input` on stdin; resolves with its exit code. */
   execWithInput(namespace: string, pod: string, container: string, command: string[], input: Buffer): Promise<{exitCode: number; stderr: string}>
   deletePod(namespace: string, name: string, graceSeconds?: number): Promise<void>

@@ -4,7 +4,7 @@ import {homedir} from 'node:os'
 import {join} from 'node:path'
 import {PassThrough, Writable} from 'node:stream'
 import {ClusterError} from '../errors.js'
-import type {Cluster, ClusterTarget, RunObject} from './cluster.js'
+import type {Cluster, ClusterTarget, OutputReady, RunObject} from './cluster.js'
 import {isConflict, isForbidden, isNotFound, toClusterError} from './errors.js'
 import {LogCursor} from './log-lines.js'
 import {type PodState, podState} from './pod-state.js'
@@ -30,7 +30,7 @@ export function loadKubeConfig(target: ClusterTarget): k8s.KubeConfig {
   return kc
 }
 
-const EXEC_CHUNK = 64 * 1024
+const EXEC_CHUNK = 1024 * 1024
 
 export class KubeCluster implements Cluster {
   readonly server: string
@@ -171,13 +171,13 @@ export class KubeCluster implements Cluster {
     }}
   }
 
-  async followLog(namespace: string, pod: string, container: string, onLine: (line: string) => void): Promise<void> {
+  async followLog(namespace: string, pod: string, container: string, onLine: (line: string) => void, ready?: OutputReady): Promise<void> {
     const cursor = new LogCursor(onLine)
     for (let attempt = 0; ; attempt++) {
-      const ended = await this.streamLog(namespace, pod, container, cursor)
+      const ended = await this.streamLog(namespace, pod, container, cursor, true, ready)
       const state = await this.readPodState(namespace, pod)
       if (state.kind !== 'running' && state.kind !== 'pending') {
-        if (!ended) await this.streamLog(namespace, pod, container, cursor, false)
+        if (!ended) await this.streamLog(namespace, pod, container, cursor, false, ready)
         return
       }
       if (attempt > 0) await new Promise((r) => setTimeout(r, Math.min(2000, 100 * attempt)))
@@ -195,10 +195,18 @@ export class KubeCluster implements Cluster {
   }
 
   /** One log request; true when the server ended the stream normally. */
-  private async streamLog(namespace: string, pod: string, container: string, cursor: LogCursor, follow = true): Promise<boolean> {
+  private async streamLog(namespace: string, pod: string, container: string, cursor: LogCursor, follow: boolean, ready?: OutputReady): Promise<boolean> {
     const sink = new PassThrough()
     sink.setEncoding('utf8')
-    sink.on('data', (chunk: string) => cursor.push(chunk))
+    sink.on('data', (chunk: string) => {
+      cursor.push(chunk)
+      // Backpressure: while the output is backed up, stop reading (and so the API server stops sending).
+      const wait = ready?.()
+      if (wait) {
+        sink.pause()
+        void wait.then(() => sink.resume())
+      }
+    })
     const ended = new Promise<boolean>((resolve) => {
       sink.on('end', () => resolve(true))
       sink.on('error', () => resolve(false))
@@ -239,7 +247,7 @@ export class KubeCluster implements Cluster {
           socket.on('close', () => {
             if (!settled) reject(new ClusterError(`running ${command[0]} in pod ${pod}: the connection closed without an exit status`))
           })
-          // One websocket message per 64 KiB: a single huge message is dropped by the API server.
+          // One websocket message per MiB: a single huge message is dropped by the API server.
           for (let offset = 0; offset < input.length; offset += EXEC_CHUNK) stdin.write(input.subarray(offset, offset + EXEC_CHUNK))
         })
         .catch((error) => reject(toClusterError(error, `running ${command[0]} in pod ${pod}`, this.server)))

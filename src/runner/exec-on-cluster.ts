@@ -1,3 +1,4 @@
+import {once} from 'node:events'
 import type {BackendConfig} from '../config.js'
 import {KubeCluster, loadKubeConfig} from '../cluster/kube.js'
 import {newRunId} from '../compile/names.js'
@@ -21,6 +22,11 @@ export interface ExecRequest {
   checkout: () => Promise<Buffer>
 }
 
+/** Log lines wait while stdout is backed up, so a fast log and a slow reader keep memory bounded. */
+function stdoutReady(): Promise<void> | undefined {
+  return process.stdout.writableNeedDrain ? once(process.stdout, 'drain').then(() => undefined) : undefined
+}
+
 /** The part of exec that talks to a cluster; imported lazily so other commands never load the client. */
 export async function runOnCluster(request: ExecRequest): Promise<number> {
   const {workflows, config, flags} = request
@@ -37,6 +43,6 @@ export async function runOnCluster(request: ExecRequest): Promise<number> {
   return Interrupt.around((interrupt) => {
     interrupt.signal.addEventListener('abort', () => process.stderr.write('\nwpk8s: stopping: running pods get a moment to end, then everything is deleted (Ctrl-C again to force)\n'))
     interrupt.onForce(() => process.stderr.write('wpk8s: forcing: deleting everything now\n'))
-    return runWorkflows(runs, cluster, request.emit, request.checkout, {...DEFAULT_LIMITS, timeoutMs: flags.timeout * 1000, startTimeoutMs: flags['start-timeout'] * 1000, bindTimeoutMs: flags['bind-timeout'] * 1000, parallel: flags.parallel ?? 0, interrupt})
+    return runWorkflows(runs, cluster, request.emit, request.checkout, {...DEFAULT_LIMITS, timeoutMs: flags.timeout * 1000, startTimeoutMs: flags['start-timeout'] * 1000, bindTimeoutMs: flags['bind-timeout'] * 1000, parallel: flags.parallel ?? 0, interrupt, outputReady: stdoutReady})
   })
 }

@@ -2,7 +2,7 @@ import type {V1Pod} from '@kubernetes/client-node'
 import {LABELS} from '../compile/names.js'
 import {podAtStart, STEP_CONTAINER} from '../compile/pod.js'
 import type {PlannedStep, RunPlan} from '../compile/plan.js'
-import type {Cluster} from '../cluster/cluster.js'
+import type {Cluster, OutputReady} from '../cluster/cluster.js'
 import type {PodState} from '../cluster/pod-state.js'
 import {ClusterError, errorMessage, ExitCode, WpkError} from '../errors.js'
 import {decide, type PipelineStatus} from '../pipeline/when.js'
@@ -24,6 +24,8 @@ export interface RunLimits {
   /** Seconds a running pod gets to stop after an interrupt (a second signal makes it 0). */
   stopGraceSeconds: number
   interrupt?: Interrupt
+  /** Flow control of the output: log reading pauses while it is backed up. */
+  outputReady?: OutputReady
 }
 
 export const DEFAULT_LIMITS: RunLimits = {timeoutMs: 60 * 60_000, startTimeoutMs: 5 * 60_000, bindTimeoutMs: 2 * 60_000, cleanupTimeoutMs: 60_000, parallel: 0, stopGraceSeconds: 10}
@@ -232,7 +234,7 @@ async function startBackground(state: RunState, step: PlannedStep, status: Pipel
   await create(state, pod)
   const started = await startedPod(cluster, pod, state.limits)
   emit({type: 'step-start', step: step.name, pod: name, background: true})
-  state.background.push(cluster.followLog(plan.namespace, name, STEP_CONTAINER, (line) => emit({type: 'log', step: step.name, line})).catch(() => {}))
+  state.background.push(cluster.followLog(plan.namespace, name, STEP_CONTAINER, (line) => emit({type: 'log', step: step.name, line}), state.limits.outputReady).catch(() => {}))
   const ended = started.kind === 'terminated' ? Promise.resolve(started) : cluster.watchPod(plan.namespace, name, (s) => s.kind === 'terminated' || s.kind === 'lost', state.limits.timeoutMs)
   state.background.push(ended.then((end) => {
     if (end.kind === 'terminated' && !state.stopped) state.backgroundEnds.set(step.name, end)
@@ -257,7 +259,7 @@ async function runStep(state: RunState, step: PlannedStep): Promise<StepResult> 
   state.running.add(step.name)
   const name = await createStepPod(state, step, pipelineStatus(state))
   emit({type: 'step-start', step: step.name, pod: name})
-  const log = cluster.followLog(plan.namespace, name, STEP_CONTAINER, (line) => emit({type: 'log', step: step.name, line}))
+  const log = cluster.followLog(plan.namespace, name, STEP_CONTAINER, (line) => emit({type: 'log', step: step.name, line}), state.limits.outputReady)
   const end = await cluster.watchPod(plan.namespace, name, (s) => s.kind === 'terminated' || s.kind === 'lost', state.limits.timeoutMs)
   await log
   if (end.kind !== 'terminated') throw new ClusterError(`step ${step.name}: ${end.kind === 'lost' ? end.message : 'did not finish'}`)
