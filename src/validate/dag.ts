@@ -1,10 +1,4 @@
-/** A dependency as written: a name, optionally `optional: true` (missing ones are dropped). */
-export interface Dependency {
-  name: string
-  optional: boolean
-}
-
-/** The names that form a cycle through `start`, or undefined. Depth-first over `edges`. */
+/** The names that form a cycle (first name repeated at the end), or undefined. Depth-first over `edges`. */
 export function findCycle(edges: ReadonlyMap<string, readonly string[]>): string[] | undefined {
   const state = new Map<string, 'visiting' | 'done'>()
   const stack: string[] = []
