@@ -31,9 +31,11 @@ export interface Cluster {
   watchPod(namespace: string, name: string, until: (state: PodState) => boolean, timeoutMs: number): Promise<PodState>
   /**
    * Follows the container's log to its end, each line once, resuming after broken streams. When
-   * `ready` returns a promise (the output is backed up), reading pauses until it resolves.
+   * `ready` returns a promise (the output is backed up), reading pauses until it resolves. Once
+   * `containerEnded` resolves, a stream that has not ended by itself (a connection that broke
+   * silently) is dropped and the rest of the log is read at once.
    */
-  followLog(namespace: string, pod: string, container: string, onLine: (line: string) => void, ready?: OutputReady): Promise<void>
+  followLog(namespace: string, pod: string, container: string, onLine: (line: string) => void, ready?: OutputReady, containerEnded?: Promise<void>): Promise<void>
   /** Runs a command in a container with `input` on stdin; resolves with its exit code. */
   execWithInput(namespace: string, pod: string, container: string, command: string[], input: Buffer): Promise<{exitCode: number; stderr: string}>
   deletePod(namespace: string, name: string, graceSeconds?: number): Promise<void>

@@ -31,6 +31,7 @@ export function loadKubeConfig(target: ClusterTarget): k8s.KubeConfig {
 }
 
 const EXEC_CHUNK = 1024 * 1024
+const LOG_END_GRACE_MS = 2000
 
 export class KubeCluster implements Cluster {
   readonly server: string
@@ -171,13 +172,16 @@ export class KubeCluster implements Cluster {
     }}
   }
 
-  async followLog(namespace: string, pod: string, container: string, onLine: (line: string) => void, ready?: OutputReady): Promise<void> {
+  async followLog(namespace: string, pod: string, container: string, onLine: (line: string) => void, ready?: OutputReady, containerEnded?: Promise<void>): Promise<void> {
     const cursor = new LogCursor(onLine)
     for (let attempt = 0; ; attempt++) {
-      const ended = await this.streamLog(namespace, pod, container, cursor, true, ready)
+      const ended = await this.streamLog(namespace, pod, container, cursor, true, ready, containerEnded)
       const state = await this.readPodState(namespace, pod)
       if (state.kind !== 'running' && state.kind !== 'pending') {
-        if (!ended) await this.streamLog(namespace, pod, container, cursor, false, ready)
+        if (!ended) {
+          cursor.restart()
+          await this.streamLog(namespace, pod, container, cursor, false, ready)
+        }
         return
       }
       if (attempt > 0) await new Promise((r) => setTimeout(r, Math.min(2000, 100 * attempt)))
@@ -195,7 +199,7 @@ export class KubeCluster implements Cluster {
   }
 
   /** One log request; true when the server ended the stream normally. */
-  private async streamLog(namespace: string, pod: string, container: string, cursor: LogCursor, follow: boolean, ready?: OutputReady): Promise<boolean> {
+  private async streamLog(namespace: string, pod: string, container: string, cursor: LogCursor, follow: boolean, ready?: OutputReady, giveUp?: Promise<void>): Promise<boolean> {
     const sink = new PassThrough()
     sink.setEncoding('utf8')
     sink.on('data', (chunk: string) => {
@@ -211,13 +215,21 @@ export class KubeCluster implements Cluster {
       sink.on('end', () => resolve(true))
       sink.on('error', () => resolve(false))
     })
+    let controller: AbortController
     try {
       const sinceTime = cursor.resumeFrom
-      await new k8s.Log(this.kc).log(namespace, pod, container, sink, {follow, timestamps: true, ...(sinceTime ? {sinceTime} : {})})
+      controller = await new k8s.Log(this.kc).log(namespace, pod, container, sink, {follow, timestamps: true, ...(sinceTime ? {sinceTime} : {})})
     } catch {
       return false
     }
-    const ok = await ended
+    // A broken connection may never end the stream: after the container ended, give it a moment, then drop it.
+    const stalled = giveUp?.then(() => new Promise<boolean>((resolve) => setTimeout(() => resolve(false), LOG_END_GRACE_MS)))
+    const ok = await (stalled ? Promise.race([ended, stalled]) : ended)
+    if (!ok) {
+      controller.abort()
+      sink.removeAllListeners('data')
+      return false
+    }
     cursor.end()
     return ok
   }

@@ -259,8 +259,11 @@ async function runStep(state: RunState, step: PlannedStep): Promise<StepResult> 
   state.running.add(step.name)
   const name = await createStepPod(state, step, pipelineStatus(state))
   emit({type: 'step-start', step: step.name, pod: name})
-  const log = cluster.followLog(plan.namespace, name, STEP_CONTAINER, (line) => emit({type: 'log', step: step.name, line}), state.limits.outputReady)
+  let containerEnded!: () => void
+  const ended = new Promise<void>((resolve) => (containerEnded = resolve))
+  const log = cluster.followLog(plan.namespace, name, STEP_CONTAINER, (line) => emit({type: 'log', step: step.name, line}), state.limits.outputReady, ended)
   const end = await cluster.watchPod(plan.namespace, name, (s) => s.kind === 'terminated' || s.kind === 'lost', state.limits.timeoutMs)
+  containerEnded()
   await log
   if (end.kind !== 'terminated') throw new ClusterError(`step ${step.name}: ${end.kind === 'lost' ? end.message : 'did not finish'}`)
   state.running.delete(step.name)

@@ -24,8 +24,9 @@ cp "$RUN_DIR/conf/cni.conflist" "$RUN_DIR/cni/net.d/10-wpk8s.conflist"
 cp "$PKI_DIR/admin.kubeconfig" "$KUBECONFIG_PATH"
 export KUBECONFIG=$KUBECONFIG_PATH
 
-start() { # name command...: runs in the background with its own log and PID file
+start() { # name command...: runs in the background with its own log and PID file (and its command, for restart.sh)
   local name=$1; shift
+  printf '%s\0' "$@" > "$RUN_DIR/$name.cmd"
   setsid "$@" > "$LOG_DIR/$name.log" 2>&1 < /dev/null &
   echo $! > "$PID_DIR/$name.pid"
 }

@@ -176,8 +176,10 @@ steps:
 
   it('fails fast, with the hint, when the default class refuses the ReadWriteMany workspace', async () => {
     const dir = checkout('steps:\n  a:\n    image: busybox:1.35\n    commands: [true]\n')
+    const started = Date.now()
     const run = await wpk8s(['exec', '--namespace', ns], {cwd: dir})
     expect(run.code).toBe(3)
+    expect(Date.now() - started).toBeLessThan(30_000)
     expect(run.stdout).toMatch(/cannot be provisioned: .*ReadWriteMany/)
     expect(run.stdout).toMatch(/--no-storage-rwx/)
     expect(await leftovers(ns)).toEqual([])
@@ -186,8 +188,10 @@ steps:
   it('schedules by platform: --platform overrides, and a platform no node has fails fast as unschedulable', async () => {
     const dir = checkout('steps:\n  a:\n    image: busybox:1.35\n    commands: [true]\n')
     const other = (await core().listNode()).items[0].metadata!.labels!['kubernetes.io/arch'] === 'arm64' ? 'amd64' : 'arm64'
+    const started = Date.now()
     const run = await wpk8s(['exec', ...base, '--platform', `linux/${other}`], {cwd: dir})
     expect(run.code).toBe(3)
+    expect(Date.now() - started).toBeLessThan(30_000)
     expect(run.stdout).toMatch(/Unschedulable/)
     expect(await leftovers(ns)).toEqual([])
   })

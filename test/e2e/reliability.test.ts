@@ -3,7 +3,7 @@ import {mkdtempSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import {core, createNamespace, deleteNamespace, events, leftovers, startWpk8s, uniqueName, waitFor, wpk8s} from './kube.js'
+import {core, createNamespace, deleteNamespace, events, KUBECONFIG, leftovers, ROOT, startWpk8s, uniqueName, waitFor, wpk8s} from './kube.js'
 import {requireCluster} from './setup.js'
 
 requireCluster()
@@ -64,8 +64,10 @@ steps:
   })
 
   it('stops at once with the scheduler\'s message when no node has the resources', async () => {
+    const started = Date.now()
     const run = await wpk8s(['exec', ...base], {cwd: repo('skip_clone: true\nsteps:\n  big:\n    image: busybox:1.35\n    commands: [true]\n    backend_options:\n      kubernetes:\n        resources: {requests: {cpu: "64"}}\n')})
     expect(run.code).toBe(3)
+    expect(Date.now() - started).toBeLessThan(30_000)
     expect(run.stdout).toMatch(/Unschedulable: .*Insufficient cpu/)
     expect(await leftovers(ns)).toEqual([])
   })
@@ -148,4 +150,25 @@ steps:
     const volumes = await core().listPersistentVolume()
     expect(volumes.items.filter((v) => v.spec?.claimRef?.namespace === ns && v.status?.phase === 'Bound')).toEqual([])
   }, 600_000)
+})
+
+describe('the API server going away mid-step', () => {
+  const restart = join(ROOT, 'test', 'cluster', 'restart.sh')
+  const harness = KUBECONFIG === `${process.env.WPK8S_CLUSTER_HOME ?? '/var/tmp/wpk8s-cluster'}/kubeconfig`
+
+  it.runIf(harness)('keeps waiting, then delivers every log line exactly once, in order', async () => {
+    const {result, output} = startWpk8s(['exec', '--json', ...base], {cwd: repo(`skip_clone: true
+steps:
+  counting:
+    image: busybox:1.35
+    commands: ['i=1; while [ $i -le 60 ]; do echo "line $i"; i=$((i+1)); sleep 0.2; done']
+`)})
+    await waitFor('the first lines', async () => (output().includes('"line 5"') ? true : undefined), 60_000)
+    execFileSync('bash', [restart, 'kube-apiserver', '2'], {stdio: 'ignore'})
+    const run = await result
+    expect(run.code).toBe(0)
+    const lines = events(run).filter((e) => e.type === 'log' && !e.line.startsWith('+')).map((e) => e.line)
+    expect(lines).toEqual(Array.from({length: 60}, (_, i) => `line ${i + 1}`))
+    expect(await leftovers(ns)).toEqual([])
+  })
 })
