@@ -1,6 +1,8 @@
 import {Flags} from '@oclif/core'
 import {BaseCommand} from '../base-command.js'
-import {ENV} from '../config.js'
+import {ENV, resolveBackendConfig} from '../config.js'
+import {InvalidPipelineError} from '../errors.js'
+import {formatIssueReport, issueReport} from '../render/issues.js'
 
 export default class Clean extends BaseCommand {
   static override summary = 'Delete what earlier runs left behind (runs killed with SIGKILL, lost connections).'
@@ -18,7 +20,10 @@ namespace and deletes them. Exit codes: 0 done, 2 usage error, 3 cluster error.`
   async run(): Promise<void> {
     const {flags} = await this.parse(Clean)
     const {runClean} = await import('../app/clean.js')
-    const namespace = flags.namespace ?? process.env[ENV.namespace] ?? 'woodpecker'
+    const {config, issues: all} = resolveBackendConfig({namespace: flags.namespace}, process.env)
+    const issues = all.filter((i) => i.file === '--namespace' || i.file === ENV.namespace)
+    if (issues.length > 0) throw new InvalidPipelineError(formatIssueReport(issueReport([], issues, false), false))
+    const namespace = config.namespace
     const lines = await runClean({namespace, olderThan: flags['older-than'], dryRun: flags['dry-run'], context: flags.context, kubeconfig: flags.kubeconfig})
     process.stdout.write(`${lines.join('\n')}\n`)
   }

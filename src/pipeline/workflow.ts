@@ -25,8 +25,10 @@ export function loadWorkflows(target: string | undefined, cwd: string, vars: Rec
   const issues: Issue[] = []
   const files = discoverWorkflowFiles(target, cwd)
   const firsts: CheckedWorkflow[] = []
+  const names: string[] = []
   for (const file of files) {
     const text = readForRun(file)
+    names.push(text.name)
     matrixOf(text).forEach((row, i) => {
       const checked = checkWorkflowText(text, {...vars, ...row}, true)
       if (i === 0) firsts.push(checked)
@@ -34,7 +36,7 @@ export function loadWorkflows(target: string | undefined, cwd: string, vars: Rec
       if (checked.source && !hasErrors(checked.issues)) workflows.push(toWorkflow(text.name, file, checked.source.data as Record<string, unknown>, row))
     })
   }
-  if (files.length > 1) issues.push(...checkWorkflowDependencies(firsts, files.map((f) => readForRun(f).name)))
+  if (files.length > 1) issues.push(...checkWorkflowDependencies(firsts, names))
   if (hasErrors(issues)) throw new InvalidPipelineError(formatIssueReport(issueReport(files, sortIssues(issues), false), false))
   return {workflows, warnings: issues}
 }

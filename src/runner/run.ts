@@ -7,6 +7,7 @@ import type {PodState} from '../cluster/pod-state.js'
 import {ClusterError, errorMessage, ExitCode, WpkError} from '../errors.js'
 import {decide, type PipelineStatus} from '../pipeline/when.js'
 import {masker} from '../compile/secrets.js'
+import {dns1123Subdomain} from '../validate/kube-rules.js'
 import type {Emit, StepResult} from './events.js'
 import type {Interrupt} from './interrupt.js'
 
@@ -150,7 +151,7 @@ async function startServices(state: RunState): Promise<void> {
 
 /** Only names that are valid host names can be aliases (a step called "Build it" is not reachable by name). */
 function isHostname(name: string): boolean {
-  return name.length <= 253 && /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(name)
+  return dns1123Subdomain(name) === undefined
 }
 
 /** Runs steps as soon as their dependencies are done (up to `parallel` at once), deciding `when` at that moment. */
