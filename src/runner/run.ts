@@ -29,6 +29,9 @@ export interface RunLimits {
   outputReady?: OutputReady
 }
 
+/** Seconds past a stopping pod's grace period after which cleanup deletes its object without waiting for the node. */
+const STUCK_POD_SLACK_S = 5
+
 export const DEFAULT_LIMITS: RunLimits = {timeoutMs: 60 * 60_000, startTimeoutMs: 5 * 60_000, bindTimeoutMs: 2 * 60_000, cleanupTimeoutMs: 60_000, parallel: 0, stopGraceSeconds: 10}
 
 export interface RunResult {
@@ -296,8 +299,13 @@ function markUnfinished(state: RunState, steps: PlannedStep[], reason: string): 
 async function cleanUp(plan: RunPlan, cluster: Cluster, emit: Emit, limits: RunLimits): Promise<void> {
   emit({type: 'cleanup', status: 'start'})
   const selector = `${LABELS.run}=${plan.runId}`
-  const deadline = Date.now() + limits.cleanupTimeoutMs + limits.stopGraceSeconds * 1000
-  const grace = () => (limits.interrupt?.signal.aborted && !limits.interrupt.forced ? limits.stopGraceSeconds : 0)
+  const started = Date.now()
+  const deadline = started + limits.cleanupTimeoutMs + limits.stopGraceSeconds * 1000
+  // A pod still there well after its grace period is stuck on the node: delete its object at once, as
+  // `kubectl delete --force` would, so the claim is released and nothing is left in the namespace.
+  const stuckAfter = started + (limits.stopGraceSeconds + STUCK_POD_SLACK_S) * 1000
+  const interrupted = () => limits.interrupt?.signal.aborted && !limits.interrupt.forced
+  const grace = () => (interrupted() && Date.now() < stuckAfter ? limits.stopGraceSeconds : 0)
   let deleted = 0
   let left: string[] = []
   try {

@@ -15,7 +15,9 @@ BIN=$(k8s_bin_dir)
 IMAGES=$(ls -d "$CLUSTER_CACHE"/images-*/ | while read -r d; do [ -f "$d/done" ] && echo "$d"; done | tail -1)
 bash "$HARNESS_DIR/pki.sh"
 
-rm -rf "$RUN_DIR" "$LOG_DIR"
+# The previous cluster's logs are kept one start longer, to look into a failed run after the fact.
+rm -rf "$RUN_DIR" "$LOG_DIR.previous"
+[ -d "$LOG_DIR" ] && mv "$LOG_DIR" "$LOG_DIR.previous"
 mkdir -p "$RUN_DIR/conf" "$RUN_DIR/cni/net.d" "$RUN_DIR/kubelet" "$RUN_DIR/volumes" "$LOG_DIR" "$PID_DIR"
 for f in "$HARNESS_DIR"/conf/*; do
   sed -e "s#@RUN@#$RUN_DIR#g" -e "s#@PKI@#$PKI_DIR#g" -e "s#@BRIDGE@#$BRIDGE#g" -e "s#@SUBNET@#$POD_SUBNET#g" "$f" > "$RUN_DIR/conf/$(basename "$f")"

@@ -1,0 +1,114 @@
+import type {V1PersistentVolumeClaim, V1Pod, V1Secret} from '@kubernetes/client-node'
+import {describe, expect, it} from 'vitest'
+import type {Cluster, RunObject} from '../../src/cluster/cluster.js'
+import type {PodState} from '../../src/cluster/pod-state.js'
+import {resolveBackendConfig} from '../../src/config.js'
+import {planRun} from '../../src/compile/plan.js'
+import type {RunMetadata} from '../../src/pipeline/metadata.js'
+import {toWorkflow} from '../../src/pipeline/normalize.js'
+import {parsePipelineText} from '../../src/pipeline/parse.js'
+import {Interrupt} from '../../src/runner/interrupt.js'
+import {DEFAULT_LIMITS, runPlan} from '../../src/runner/run.js'
+
+const metadata: RunMetadata = {
+  root: '/src/app', repoOwner: 'o', repoName: 'a', repoUrl: '', sha: 'abc', branch: 'main', ref: 'refs/heads/main',
+  message: 'm', author: 'a', authorEmail: 'a@b', event: 'push', tag: '', changedFiles: [], started: 1700000000,
+}
+
+/**
+ * A cluster whose step pods run until deleted, and whose node never finishes a graceful deletion
+ * (a stuck kubelet): a pod goes away only when deleted with a grace period of 0.
+ */
+class StuckNodeCluster implements Cluster {
+  readonly server = 'https://fake'
+  readonly objects = new Map<string, RunObject>()
+  readonly podDeletes: {name: string; grace?: number}[] = []
+  private readonly gone = new Map<string, () => void>()
+
+  async ensureNamespace(): Promise<void> {}
+  async nodeArchitectures(): Promise<string[]> {
+    return ['amd64']
+  }
+  async createPvc(pvc: V1PersistentVolumeClaim): Promise<void> {
+    this.add('PersistentVolumeClaim', pvc.metadata!.name!)
+  }
+  async waitPvcBound(): Promise<void> {}
+  async createPod(pod: V1Pod): Promise<void> {
+    this.add('Pod', pod.metadata!.name!)
+  }
+  async createSecret(secret: V1Secret): Promise<void> {
+    this.add('Secret', secret.metadata!.name!)
+  }
+  watchPod(_ns: string, name: string, until: (s: PodState) => boolean): Promise<PodState> {
+    const running: PodState = {kind: 'running', ip: '10.0.0.2'}
+    if (until(running)) return Promise.resolve(running)
+    return new Promise((resolve) => this.gone.set(name, () => resolve({kind: 'lost', reason: 'Deleted', message: 'deleted'})))
+  }
+  followLog(_ns: string, _pod: string, _c: string, onLine: (line: string) => void): Promise<void> {
+    onLine('started')
+    return Promise.resolve()
+  }
+  async execWithInput(): Promise<{exitCode: number; stderr: string}> {
+    return {exitCode: 0, stderr: ''}
+  }
+  async deletePod(_ns: string, name: string, grace?: number): Promise<void> {
+    this.podDeletes.push({name, grace})
+    if (grace !== 0) return
+    this.objects.delete(`Pod/${name}`)
+    this.gone.get(name)?.()
+  }
+  async deletePvc(_ns: string, name: string): Promise<void> {
+    if (![...this.objects.values()].some((o) => o.kind === 'Pod')) this.objects.delete(`PersistentVolumeClaim/${name}`)
+  }
+  async deleteSecret(_ns: string, name: string): Promise<void> {
+    this.objects.delete(`Secret/${name}`)
+  }
+  deleteObject(o: RunObject): Promise<void> {
+    return o.kind === 'Pod' ? this.deletePod(o.namespace, o.name, 0) : o.kind === 'Secret' ? this.deleteSecret(o.namespace, o.name) : this.deletePvc(o.namespace, o.name)
+  }
+  async listRunObjects(): Promise<RunObject[]> {
+    return [...this.objects.values()]
+  }
+  private add(kind: RunObject['kind'], name: string): void {
+    this.objects.set(`${kind}/${name}`, {kind, namespace: 'ns', name})
+  }
+}
+
+function sleeperPlan() {
+  const text = 'skip_clone: true\nsteps:\n  long:\n    image: busybox:1.35\n    commands: [sleep 300]\n'
+  const workflow = toWorkflow('ci', 'p.yml', parsePipelineText('p.yml', text).data as Record<string, unknown>)
+  return planRun({workflow, config: resolveBackendConfig({}, {}).config, metadata, runId: 'r1', arch: 'amd64', extraEnv: {}})
+}
+
+describe('cleanup after an interrupt', () => {
+  it('gives running pods their grace period, then deletes a pod the node does not let go of at once', async () => {
+    const cluster = new StuckNodeCluster()
+    const interrupt = new Interrupt()
+    const limits = {...DEFAULT_LIMITS, stopGraceSeconds: 1, interrupt}
+    setTimeout(() => interrupt.receive('SIGINT'), 50)
+    const started = Date.now()
+    const result = await runPlan(sleeperPlan(), cluster, () => {}, async () => Buffer.alloc(0), limits)
+    const elapsed = Date.now() - started
+    expect(result.exitCode).toBe(130)
+    expect(cluster.objects.size).toBe(0)
+    const graces = cluster.podDeletes.map((d) => d.grace)
+    expect(graces[0]).toBe(1)
+    expect(graces.at(-1)).toBe(0)
+    // Grace (1 s) plus the slack for a stuck node, not the whole cleanup timeout (60 s).
+    expect(elapsed).toBeGreaterThan(1_000)
+    expect(elapsed).toBeLessThan(10_000)
+  })
+
+  it('deletes at once when a second signal forces it', async () => {
+    const cluster = new StuckNodeCluster()
+    const interrupt = new Interrupt()
+    const limits = {...DEFAULT_LIMITS, stopGraceSeconds: 30, interrupt}
+    setTimeout(() => interrupt.receive('SIGTERM'), 50)
+    setTimeout(() => interrupt.receive('SIGTERM'), 400)
+    const started = Date.now()
+    const result = await runPlan(sleeperPlan(), cluster, () => {}, async () => Buffer.alloc(0), limits)
+    expect(result.exitCode).toBe(143)
+    expect(cluster.objects.size).toBe(0)
+    expect(Date.now() - started).toBeLessThan(3_000)
+  })
+})
