@@ -44,4 +44,6 @@ export interface Cluster {
   /** Deletes any object listRunObjects returned; one that is already gone counts as deleted. */
   deleteObject(object: RunObject): Promise<void>
   listRunObjects(namespace: string, labelSelector: string): Promise<RunObject[]>
+  /** Whether the object exists; undefined when the user may not look. */
+  exists(namespace: string, kind: 'ServiceAccount' | 'Secret', name: string): Promise<boolean | undefined>
 }

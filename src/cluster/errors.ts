@@ -10,10 +10,18 @@ export function toClusterError(error: unknown, doing: string, server: string): C
   }
   if (typeof e.code === 'number') {
     const message = bodyMessage(e.body) ?? e.message ?? 'request failed'
-    const hint = e.code === 401 ? 'your credentials were refused: check the kubeconfig user' : e.code === 403 ? 'your user lacks a permission; see the README for the Role wpk8s needs' : undefined
-    return new ClusterError(`${doing}: ${message} (HTTP ${e.code})`, hint)
+    return new ClusterError(`${doing}: ${message} (HTTP ${e.code})`, hintFor(e.code, message))
   }
   return new ClusterError(`${doing}: ${e.message ?? String(error)}`)
+}
+
+function hintFor(code: number, message: string): string | undefined {
+  if (code === 401) return 'your credentials were refused: check the kubeconfig user'
+  // The ServiceAccount admission plugin answers 403 for a missing account: not a permission problem.
+  const account = /error looking up service account ([^/\s]+)\/([^:\s]+)/.exec(message)
+  if (account) return `create the ServiceAccount ${account[2]} in namespace ${account[1]}, or fix backend_options.kubernetes.serviceAccountName`
+  if (code === 403) return 'your user lacks a permission; see the README for the Role wpk8s needs'
+  return undefined
 }
 
 function bodyMessage(body: unknown): string | undefined {

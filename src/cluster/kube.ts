@@ -290,6 +290,17 @@ export class KubeCluster implements Cluster {
     }
   }
 
+  async exists(namespace: string, kind: 'ServiceAccount' | 'Secret', name: string): Promise<boolean | undefined> {
+    try {
+      await (kind === 'Secret' ? this.core.readNamespacedSecret({namespace, name}) : this.core.readNamespacedServiceAccount({namespace, name}))
+      return true
+    } catch (error) {
+      if (isNotFound(error)) return false
+      if (isForbidden(error)) return undefined
+      throw toClusterError(error, `looking up ${kind} ${name}`, this.server)
+    }
+  }
+
   deleteObject(object: RunObject): Promise<void> {
     if (object.kind === 'Pod') return this.deletePod(object.namespace, object.name, 0)
     if (object.kind === 'Secret') return this.deleteSecret(object.namespace, object.name)

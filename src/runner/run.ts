@@ -1,4 +1,5 @@
 import type {V1Pod} from '@kubernetes/client-node'
+import {externalReferences} from '../compile/references.js'
 import {LABELS} from '../compile/names.js'
 import {podAtStart, STEP_CONTAINER} from '../compile/pod.js'
 import type {PlannedStep, RunPlan} from '../compile/plan.js'
@@ -119,6 +120,7 @@ function finish(state: RunState, result: StepResult): void {
 async function prepareWorkspace(state: RunState, checkout: () => Promise<Buffer>): Promise<void> {
   const {plan, cluster, emit, limits} = state
   await cluster.ensureNamespace(plan.namespace)
+  await checkReferences(state)
   if (plan.secret) await track(state, () => cluster.createSecret(plan.secret!))
   emit({type: 'phase', phase: 'workspace', status: 'start'})
   await track(state, () => cluster.createPvc(plan.pvc))
@@ -144,6 +146,20 @@ async function prepareWorkspace(state: RunState, checkout: () => Promise<Buffer>
   if (exitCode !== 0) throw new ClusterError(`copying the checkout into the workspace failed (exit ${exitCode}): ${stderr.trim()}`)
   emit({type: 'phase', phase: 'ship', status: 'done', detail: `${(archive.length / 1024).toFixed(0)} KiB`})
   void cluster.deletePod(plan.namespace, name, 0).catch(() => {})
+}
+
+/**
+ * Fails before anything is created when a pod would refer to a ServiceAccount or Secret that is not
+ * there (the API server or kubelet would only say so when that step is due). Skipped where the user may not look.
+ */
+async function checkReferences(state: RunState): Promise<void> {
+  const {plan, cluster} = state
+  const refs = externalReferences(plan)
+  const found = await Promise.all(refs.map((r) => cluster.exists(plan.namespace, r.kind, r.name)))
+  const missing = refs.filter((_, i) => found[i] === false)
+  if (missing.length === 0) return
+  const list = missing.map((r) => `${r.kind} ${r.name} (used by ${r.steps.join(', ')})`).join('; ')
+  throw new ClusterError(`namespace ${plan.namespace} has no ${list}`, 'create it there first, or fix serviceAccountName / secrets in backend_options.kubernetes')
 }
 
 /** Services start before the steps; steps reach them by name through host aliases (no cluster DNS needed). */

@@ -58,3 +58,37 @@ export function quantityText(value: unknown): string | undefined {
   if (typeof value === 'number' && Number.isFinite(value)) return String(value)
   return typeof value === 'string' ? value : undefined
 }
+
+// Container image references as the kubelet parses them: [domain[:port]/]path[:tag][@algorithm:hex].
+const IMAGE_DOMAIN = /^(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*(?::[0-9]+)?$/
+const IMAGE_PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/
+const IMAGE_TAG = /^[\w][\w.-]{0,127}$/
+const IMAGE_DIGEST = /^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}$/
+const DIGEST_HEX_LENGTH: Record<string, number> = {sha256: 64, sha384: 96, sha512: 128}
+
+/** An image reference such as `golang:1.22`, `ghcr.io/org/tool:v1` or `busybox@sha256:…`. */
+export const imageReference: Rule = (v) => {
+  const at = v.indexOf('@')
+  const [nameAndTag, digest] = at >= 0 ? [v.slice(0, at), v.slice(at + 1)] : [v, undefined]
+  if (digest !== undefined) {
+    if (!IMAGE_DIGEST.test(digest)) return `the digest \`${digest}\` is not \`algorithm:hex\``
+    const [algorithm, hex] = digest.split(':')
+    if (DIGEST_HEX_LENGTH[algorithm] && hex.length !== DIGEST_HEX_LENGTH[algorithm]) return `a ${algorithm} digest has ${DIGEST_HEX_LENGTH[algorithm]} hex digits, not ${hex.length}`
+  }
+  const slash = nameAndTag.lastIndexOf('/')
+  const colon = nameAndTag.lastIndexOf(':')
+  const [name, tag] = colon > slash ? [nameAndTag.slice(0, colon), nameAndTag.slice(colon + 1)] : [nameAndTag, undefined]
+  if (tag !== undefined && !IMAGE_TAG.test(tag)) return tag === '' ? 'the tag after `:` is empty' : `the tag \`${tag}\` must be letters, digits, \`_\`, \`.\` and \`-\` (at most 128, not starting with \`.\` or \`-\`)`
+  if (name.length > 255) return 'the image name is longer than 255 characters'
+  const parts = name.split('/')
+  // Like the kubelet: a first component with `.`, `:` or upper case, or `localhost`, is a registry.
+  const hasDomain = parts.length > 1 && /[.:A-Z]|^localhost$/.test(parts[0])
+  if (hasDomain && !IMAGE_DOMAIN.test(parts[0])) return `the registry \`${parts[0]}\` is not a valid host[:port]`
+  for (const part of hasDomain ? parts.slice(1) : parts) {
+    if (part === '') return 'the image name has an empty path component'
+    if (!IMAGE_PATH_COMPONENT.test(part)) {
+      return part.toLowerCase() !== part ? `\`${part}\`: repository names must be lower-case` : `\`${part}\` must be lower-case letters and digits, separated by \`.\`, \`_\`, \`__\` or \`-\``
+    }
+  }
+  return undefined
+}

@@ -2,6 +2,7 @@ import {type Entry, entriesOf} from '../pipeline/entries.js'
 import type {Path} from '../pipeline/source.js'
 import {findCycle} from './dag.js'
 import type {IssueCollector} from './issue.js'
+import {imageReference} from './kube-rules.js'
 import {checkKubernetesOptions} from './kubernetes.js'
 import {checkKeys, expectBool, expectEnum, expectMap, expectString, expectStringOrList, isMap, isScalar, type Data, type Retired} from './shape.js'
 import {checkWhen} from './when.js'
@@ -103,6 +104,15 @@ function checkConcurrency(c: IssueCollector, value: unknown): void {
   if (!('limit' in value)) c.error(['concurrency'], 'a concurrency group needs `limit`', {expected: '`limit: N`'})
 }
 
+/** Checked here, not left to the kubelet, whose InvalidImageName only shows once the pod exists. */
+function checkImage(c: IssueCollector, path: Path, image: string): void {
+  if (image.trim() === '') return c.error(path, 'must not be empty', {found: image})
+  // A `${VAR}` left in the text is filled in when the pipeline runs; the result is checked then.
+  if (image.includes('$')) return
+  const problem = imageReference(image)
+  if (problem) c.error(path, `not a valid image reference: ${problem}`, {found: image, expected: 'an image such as golang:1.22 or ghcr.io/org/tool:v1'})
+}
+
 function checkStep(c: IssueCollector, entry: Entry, kind: 'step' | 'service'): void {
   const {path, value} = entry
   if (!expectMap(c, path, value, `a map describing the ${kind}`)) return
@@ -110,7 +120,7 @@ function checkStep(c: IssueCollector, entry: Entry, kind: 'step' | 'service'): v
   checkKeys(c, path, value, STEP_KEYS, RETIRED_STEP_KEYS)
   const at = (key: string): Path => [...path, key]
   if (!('image' in value)) c.error(path, `the ${kind} \`${entry.name}\` has no \`image\``, {expected: 'an image such as golang:1.22'})
-  else if (expectString(c, at('image'), value.image) && value.image.trim() === '') c.error(at('image'), 'must not be empty', {found: value.image})
+  else if (expectString(c, at('image'), value.image)) checkImage(c, at('image'), value.image)
   if ('name' in value) expectString(c, at('name'), value.name)
   for (const key of ['commands', 'entrypoint']) if (key in value) expectStringOrList(c, at(key), value[key])
   if ('environment' in value) checkEnvironment(c, at('environment'), value.environment)

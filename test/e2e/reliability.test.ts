@@ -3,8 +3,9 @@ import {mkdtempSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import {core, createNamespace, deleteNamespace, events, KUBECONFIG, leftovers, ROOT, startWpk8s, uniqueName, waitFor, wpk8s} from './kube.js'
+import {core, createNamespace, deleteNamespace, events, KUBECONFIG, kubeConfig, leftovers, ROOT, startWpk8s, uniqueName, waitFor, wpk8s} from './kube.js'
 import {requireCluster} from './setup.js'
+import {KubeCluster} from '../../src/cluster/kube.js'
 
 requireCluster()
 const ns = uniqueName('e2e-reliable')
@@ -45,7 +46,31 @@ steps:
     expect(events(run).find((e) => e.type === 'step-end')).toMatchObject({step: 'hungry', status: 'failure', exitCode: 137, reason: 'killed for exceeding its memory limit (16Mi)'})
   })
 
-  it('stops at once with the kubelet\'s message when a referenced ServiceAccount or Secret is missing', async () => {
+  it('refuses a step whose ServiceAccount or Secret is missing before creating anything', async () => {
+    const started = Date.now()
+    const run = await wpk8s(['exec', ...base], {cwd: repo(`skip_clone: true
+steps:
+  first:
+    image: busybox:1.35
+    commands: [true]
+  later:
+    image: busybox:1.35
+    commands: [true]
+    backend_options:
+      kubernetes:
+        serviceAccountName: no-such-account
+        secrets: [{name: does-not-exist, key: k, target: {env: K}}]
+`)})
+    expect(run.code).toBe(3)
+    expect(run.stdout).toMatch(/has no ServiceAccount no-such-account \(used by later\); Secret does-not-exist \(used by later\)/)
+    expect(run.stdout).toMatch(/hint: create it there first/)
+    expect(run.stdout).not.toMatch(/workspace volume bound|first \(success/)
+    expect(Date.now() - started).toBeLessThan(10_000)
+    expect(await leftovers(ns)).toEqual([])
+  })
+
+  it('stops at once with the kubelet\'s CreateContainerConfigError when a Secret lacks the key', async () => {
+    await core().createNamespacedSecret({namespace: ns, body: {metadata: {name: 'keyless'}, stringData: {other: 'x'}}})
     const started = Date.now()
     const run = await wpk8s(['exec', ...base], {cwd: repo(`skip_clone: true
 steps:
@@ -54,13 +79,56 @@ steps:
     commands: [true]
     backend_options:
       kubernetes:
-        secrets: [{name: does-not-exist, key: k, target: {env: K}}]
+        secrets: [{name: keyless, key: k, target: {env: K}}]
 `)})
+    await core().deleteNamespacedSecret({namespace: ns, name: 'keyless'})
     expect(run.code).toBe(3)
-    expect(run.stdout).toMatch(/CreateContainerConfigError: .*does-not-exist/)
+    expect(run.stdout).toMatch(/CreateContainerConfigError: .*key k.*keyless/)
     expect(run.stdout).toMatch(/may be missing/)
     expect(Date.now() - started).toBeLessThan(30_000)
     expect(await leftovers(ns)).toEqual([])
+  })
+
+  it('refuses an invalid image name before creating anything; the kubelet\'s InvalidImageName counts as a start failure', async () => {
+    const run = await wpk8s(['exec', ...base], {cwd: repo('skip_clone: true\nsteps:\n  a:\n    image: Busybox:1.35\n    commands: [true]\n')})
+    expect(run.code).toBe(2)
+    expect(run.stderr + run.stdout).toMatch(/\.woodpecker\.yml:4:12 steps\.a\.image: not a valid image reference: `Busybox`: repository names must be lower-case/)
+    expect(await leftovers(ns)).toEqual([])
+    // What reaches the kubelet anyway (a manifest applied by hand) is classified at once, not waited on.
+    const name = uniqueName('badimage')
+    await core().createNamespacedPod({namespace: ns, body: {metadata: {name}, spec: {restartPolicy: 'Never', containers: [{name: 'step', image: 'Busybox:1.35'}]}}})
+    const started = Date.now()
+    const state = await new KubeCluster(kubeConfig()).watchPod(ns, name, (s) => s.kind !== 'pending', 60_000)
+    expect(state).toMatchObject({kind: 'stuck', reason: 'InvalidImageName'})
+    expect(Date.now() - started).toBeLessThan(15_000)
+    await core().deleteNamespacedPod({namespace: ns, name, gracePeriodSeconds: 0})
+  })
+
+  it('stops at once with the scheduler\'s message when the matching node has a taint the step does not tolerate', async () => {
+    // A second, kubelet-less node carrying the taint: tainting the real node would stop the other test files' pods.
+    const [real] = (await core().listNode()).items
+    const node = uniqueName('e2e-tainted')
+    const labels = {'kubernetes.io/hostname': node, 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': real.metadata!.labels!['kubernetes.io/arch']}
+    await core().createNode({body: {metadata: {name: node, labels}, spec: {taints: [{key: 'wpk8s.dev/e2e-dedicated', value: 'gpu', effect: 'NoSchedule'}]}}})
+    try {
+      const started = Date.now()
+      const run = await wpk8s(['exec', ...base], {cwd: repo(`skip_clone: true
+steps:
+  a:
+    image: busybox:1.35
+    commands: [true]
+    backend_options:
+      kubernetes:
+        nodeSelector: {kubernetes.io/hostname: ${node}}
+`)})
+      expect(run.code).toBe(3)
+      expect(run.stdout).toMatch(/Unschedulable: .*had taint \{wpk8s.dev\/e2e-dedicated: gpu\}, that the pod didn't tolerate/)
+      expect(run.stdout).toMatch(/hint: check nodeSelector, tolerations/)
+      expect(Date.now() - started).toBeLessThan(30_000)
+      expect(await leftovers(ns)).toEqual([])
+    } finally {
+      await core().deleteNode({name: node})
+    }
   })
 
   it('stops at once with the scheduler\'s message when no node has the resources', async () => {

@@ -66,6 +66,9 @@ class StuckNodeCluster implements Cluster {
   deleteObject(o: RunObject): Promise<void> {
     return o.kind === 'Pod' ? this.deletePod(o.namespace, o.name, 0) : o.kind === 'Secret' ? this.deleteSecret(o.namespace, o.name) : this.deletePvc(o.namespace, o.name)
   }
+  async exists(): Promise<boolean> {
+    return true
+  }
   async listRunObjects(): Promise<RunObject[]> {
     return [...this.objects.values()]
   }

@@ -3,6 +3,7 @@ import {describe, expect, it} from 'vitest'
 import {resolveBackendConfig} from '../../src/config.js'
 import {objectName, toDnsLabel} from '../../src/compile/names.js'
 import {planRun} from '../../src/compile/plan.js'
+import {externalReferences} from '../../src/compile/references.js'
 import {commandsScript, shellQuote} from '../../src/compile/script.js'
 import type {RunMetadata} from '../../src/pipeline/metadata.js'
 import {toWorkflow} from '../../src/pipeline/normalize.js'
@@ -14,10 +15,10 @@ const metadata: RunMetadata = {
   branch: 'main', ref: 'refs/heads/main', message: 'Fix the build', author: 'Octo Cat', authorEmail: 'octo@example.com', event: 'push', tag: '', changedFiles: ['src/a.go'], started: 1700000000,
 }
 
-function plan(text: string, env: NodeJS.ProcessEnv = {}) {
+function plan(text: string, env: NodeJS.ProcessEnv = {}, secrets: Record<string, string> = {}) {
   const data = parsePipelineText('p.yml', text).data as Record<string, unknown>
   const workflow = toWorkflow('ci', 'p.yml', data)
-  return planRun({workflow, config: resolveBackendConfig({}, env).config, metadata, runId: 'r1a2b3', arch: 'amd64', extraEnv: {EXTRA: 'x'}})
+  return planRun({workflow, config: resolveBackendConfig({}, env).config, metadata, runId: 'r1a2b3', arch: 'amd64', extraEnv: {EXTRA: 'x'}, secrets})
 }
 
 const SEED = `steps:
@@ -92,5 +93,41 @@ describe('commandsScript', () => {
       "mkdir -p '/woodpecker/src'\ncd '/woodpecker/src'\necho '+ echo \"hi\"'\necho \"hi\"\necho '+ it'\\''s'\nit's\n",
     )
     expect(shellQuote("a'b")).toBe("'a'\\''b'")
+  })
+})
+
+describe('externalReferences', () => {
+  it('lists the ServiceAccounts and Secrets the pods need, by the steps that may run, without the run\'s own Secret', () => {
+    const refs = externalReferences(plan(`services:
+  db:
+    image: mysql
+    backend_options: {kubernetes: {serviceAccountName: db-sa}}
+steps:
+  a:
+    image: x
+    environment: {TOKEN: {from_secret: token}}
+    backend_options:
+      kubernetes:
+        serviceAccountName: builder
+        secrets: [{name: aws, key: k, target: {file: /root/k}}, {name: token, key: v, target: {env: T}}]
+  b:
+    image: x
+    backend_options: {kubernetes: {serviceAccountName: builder, secrets: [{name: aws, key: k, target: {env: K}}]}}
+  deploy:
+    image: x
+    when: {branch: release}
+    backend_options: {kubernetes: {serviceAccountName: deployer}}
+  notify:
+    image: x
+    when: {status: failure}
+    backend_options: {kubernetes: {serviceAccountName: notifier}}
+`, {}, {token: 'secret-value'}))
+    expect(refs).toEqual([
+      {kind: 'ServiceAccount', name: 'db-sa', steps: ['db']},
+      {kind: 'ServiceAccount', name: 'builder', steps: ['a', 'b']},
+      {kind: 'Secret', name: 'token', steps: ['a']},
+      {kind: 'Secret', name: 'aws', steps: ['a', 'b']},
+      {kind: 'ServiceAccount', name: 'notifier', steps: ['notify']},
+    ])
   })
 })
