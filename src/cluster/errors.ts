@@ -46,3 +46,6 @@ export function isConflict(error: unknown): boolean {
 export function isForbidden(error: unknown): boolean {
   return (error as {code?: number}).code === 403
 }
+
+/** An exec whose connection ended before the command's exit status arrived: it may or may not have finished. */
+export class ExecDroppedError extends ClusterError {}

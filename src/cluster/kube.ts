@@ -5,7 +5,7 @@ import {join} from 'node:path'
 import {PassThrough, Writable} from 'node:stream'
 import {ClusterError} from '../errors.js'
 import type {Cluster, ClusterTarget, OutputReady, RunObject} from './cluster.js'
-import {isConflict, isForbidden, isNotFound, toClusterError} from './errors.js'
+import {ExecDroppedError, isConflict, isForbidden, isNotFound, toClusterError} from './errors.js'
 import {LogCursor} from './log-lines.js'
 import {type PodState, podState} from './pod-state.js'
 
@@ -257,7 +257,7 @@ export class KubeCluster implements Cluster {
         })
         .then((socket) => {
           socket.on('close', () => {
-            if (!settled) reject(new ClusterError(`running ${command[0]} in pod ${pod}: the connection closed without an exit status`))
+            if (!settled) reject(new ExecDroppedError(`running ${command[0]} in pod ${pod}: the connection closed without an exit status`))
           })
           // One websocket message per MiB: a single huge message is dropped by the API server.
           for (let offset = 0; offset < input.length; offset += EXEC_CHUNK) stdin.write(input.subarray(offset, offset + EXEC_CHUNK))

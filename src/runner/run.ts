@@ -5,6 +5,7 @@ import {podAtStart, STEP_CONTAINER} from '../compile/pod.js'
 import type {PlannedStep, RunPlan} from '../compile/plan.js'
 import type {Cluster, OutputReady} from '../cluster/cluster.js'
 import type {PodState} from '../cluster/pod-state.js'
+import {ExecDroppedError} from '../cluster/errors.js'
 import {ClusterError, errorMessage, ExitCode, WpkError} from '../errors.js'
 import {decide, type PipelineStatus} from '../pipeline/when.js'
 import {masker} from '../compile/secrets.js'
@@ -142,7 +143,10 @@ async function prepareWorkspace(state: RunState, checkout: () => Promise<Buffer>
   emit({type: 'phase', phase: 'ship', status: 'start'})
   const archive = await tar
   const script = 'mkdir -p "$1" && head -c "$2" | tar -x -o -f - -C "$1"'
-  const {exitCode, stderr} = await cluster.execWithInput(plan.namespace, name, 'ship', ['sh', '-c', script, 'ship', plan.workspaceDir, String(archive.length)], archive)
+  const ship = () => cluster.execWithInput(plan.namespace, name, 'ship', ['sh', '-c', script, 'ship', plan.workspaceDir, String(archive.length)], archive)
+  // Unpacking again is harmless, and Kubernetes 1.20's kubelet sometimes drops the connection of a
+  // command that ends right after a large input, before sending its status.
+  const {exitCode, stderr} = await ship().catch((error) => (error instanceof ExecDroppedError ? ship() : Promise.reject(error)))
   if (exitCode !== 0) throw new ClusterError(`copying the checkout into the workspace failed (exit ${exitCode}): ${stderr.trim()}`)
   emit({type: 'phase', phase: 'ship', status: 'done', detail: `${(archive.length / 1024).toFixed(0)} KiB`})
   void cluster.deletePod(plan.namespace, name, 0).catch(() => {})

@@ -1,6 +1,7 @@
 import type {V1PersistentVolumeClaim, V1Pod, V1Secret} from '@kubernetes/client-node'
 import {describe, expect, it} from 'vitest'
 import type {Cluster, RunObject} from '../../src/cluster/cluster.js'
+import {ExecDroppedError} from '../../src/cluster/errors.js'
 import type {PodState} from '../../src/cluster/pod-state.js'
 import {resolveBackendConfig} from '../../src/config.js'
 import {planRun} from '../../src/compile/plan.js'
@@ -21,6 +22,9 @@ const metadata: RunMetadata = {
  */
 class StuckNodeCluster implements Cluster {
   readonly server = 'https://fake'
+  /** Steps end at once with exit 0 (else they run until deleted); execs answer these results in turn. */
+  constructor(private readonly stepsEnd = false, private readonly execResults: (Error | number)[] = []) {}
+  execCalls = 0
   readonly objects = new Map<string, RunObject>()
   readonly podDeletes: {name: string; grace?: number}[] = []
   private readonly gone = new Map<string, () => void>()
@@ -42,6 +46,7 @@ class StuckNodeCluster implements Cluster {
   watchPod(_ns: string, name: string, until: (s: PodState) => boolean): Promise<PodState> {
     const running: PodState = {kind: 'running', ip: '10.0.0.2'}
     if (until(running)) return Promise.resolve(running)
+    if (this.stepsEnd) return Promise.resolve({kind: 'terminated', exitCode: 0})
     return new Promise((resolve) => this.gone.set(name, () => resolve({kind: 'lost', reason: 'Deleted', message: 'deleted'})))
   }
   followLog(_ns: string, _pod: string, _c: string, onLine: (line: string) => void): Promise<void> {
@@ -49,7 +54,9 @@ class StuckNodeCluster implements Cluster {
     return Promise.resolve()
   }
   async execWithInput(): Promise<{exitCode: number; stderr: string}> {
-    return {exitCode: 0, stderr: ''}
+    const result = this.execResults[this.execCalls++] ?? 0
+    if (result instanceof Error) throw result
+    return {exitCode: result, stderr: result === 0 ? '' : 'tar: short read'}
   }
   async deletePod(_ns: string, name: string, grace?: number): Promise<void> {
     this.podDeletes.push({name, grace})
@@ -77,8 +84,7 @@ class StuckNodeCluster implements Cluster {
   }
 }
 
-function sleeperPlan() {
-  const text = 'skip_clone: true\nsteps:\n  long:\n    image: busybox:1.35\n    commands: [sleep 300]\n'
+function sleeperPlan(text = 'skip_clone: true\nsteps:\n  long:\n    image: busybox:1.35\n    commands: [sleep 300]\n') {
   const workflow = toWorkflow('ci', 'p.yml', parsePipelineText('p.yml', text).data as Record<string, unknown>)
   return planRun({workflow, config: resolveBackendConfig({}, {}).config, metadata, runId: 'r1', arch: 'amd64', extraEnv: {}})
 }
@@ -113,5 +119,27 @@ describe('cleanup after an interrupt', () => {
     expect(result.exitCode).toBe(143)
     expect(cluster.objects.size).toBe(0)
     expect(Date.now() - started).toBeLessThan(3_000)
+  })
+})
+
+describe('shipping the checkout', () => {
+  const shipping = 'steps:\n  build:\n    image: busybox:1.35\n    commands: [ls]\n'
+  const dropped = () => new ExecDroppedError('running sh in pod p: the connection closed without an exit status')
+
+  it('unpacks again once when the connection drops before the exit status', async () => {
+    const cluster = new StuckNodeCluster(true, [dropped(), 0])
+    const result = await runPlan(sleeperPlan(shipping), cluster, () => {}, async () => Buffer.from('tar'), DEFAULT_LIMITS)
+    expect(result.exitCode).toBe(0)
+    expect(cluster.execCalls).toBe(2)
+    expect(cluster.objects.size).toBe(0)
+  })
+
+  it('gives up with the error when it drops twice, and when unpacking fails', async () => {
+    const twice = new StuckNodeCluster(true, [dropped(), dropped()])
+    expect((await runPlan(sleeperPlan(shipping), twice, () => {}, async () => Buffer.from('tar'), DEFAULT_LIMITS)).exitCode).toBe(3)
+    const failing = new StuckNodeCluster(true, [1])
+    expect((await runPlan(sleeperPlan(shipping), failing, () => {}, async () => Buffer.from('tar'), DEFAULT_LIMITS)).exitCode).toBe(3)
+    expect(failing.execCalls).toBe(1)
+    expect(twice.objects.size + failing.objects.size).toBe(0)
   })
 })
