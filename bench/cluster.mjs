@@ -127,6 +127,8 @@ async function shipping() {
   const w = []
   for (let i = 0; i < RUNS; i++) {
     const run = await wpk8s(dir)
+    // The step counts the files it finds: the 5,000 plus the pipeline file.
+    if (!run.events.some((e) => e.type === 'log' && e.line.trim() === '5001')) throw new Error(`wpk8s did not ship every file: ${run.stderr}`)
     const at = (status) => Date.parse(run.events.find((e) => e.type === 'phase' && e.phase === 'ship' && e.status === status).time)
     w.push(at('done') - at('start'))
   }
@@ -136,7 +138,11 @@ async function shipping() {
   timed('kubectl', ['-n', NS, 'apply', '-f', '-'], {input: manifest})
   timed('kubectl', ['-n', NS, 'wait', '--for=condition=Ready', `pod/${id}`, '--timeout=120s'])
   const k = []
-  for (let i = 0; i < RUNS; i++) k.push(timed('bash', ['-c', `git ls-files -z | tar -c --null -T - -f - | kubectl -n ${NS} exec -i ${id} -- sh -c 'mkdir -p /woodpecker/src${i} && tar -x -o -f - -C /woodpecker/src${i}'`], {cwd: dir}).wall)
+  for (let i = 0; i < RUNS; i++) {
+    k.push(timed('bash', ['-c', `git ls-files -z | tar -c --null -T - -f - | kubectl -n ${NS} exec -i ${id} -- sh -c 'mkdir -p /woodpecker/src${i} && tar -x -o -f - -C /woodpecker/src${i}'`], {cwd: dir}).wall)
+    const files = timed('kubectl', ['-n', NS, 'exec', id, '--', 'sh', '-c', `find /woodpecker/src${i} -type f | wc -l`]).stdout.trim()
+    if (files !== '5001') throw new Error(`kubectl shipped ${files} files, not 5001`)
+  }
   timed('kubectl', ['-n', NS, 'delete', 'pod,pvc', id, '--grace-period=0', '--wait=false'])
   return [['ship 5,000 files / 50 MB: wpk8s (pack + stream + unpack)', ms(median(w))], ['ship: tar | kubectl exec -i (helper already running)', ms(median(k))], ['  ratio wpk8s / kubectl', (median(w) / median(k)).toFixed(2)]]
 }

@@ -8,6 +8,14 @@ process.on('unhandledRejection', (error) => {
   process.exit(3)
 })
 
+// Output that goes away (a closed pipe: `| head`, a terminal or tee that died) must not end the process
+// before it has cleaned up on the cluster: lost output is dropped, the run goes on.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error) => {
+    if (error.code !== 'EPIPE') throw error
+  })
+}
+
 // Hot commands start without loading oclif when their arguments are plain (see src/fast-path.ts).
 if (!(await runFast(process.argv.slice(2), new URL('../oclif.manifest.json', import.meta.url)))) {
   const {execute} = await import('@oclif/core')

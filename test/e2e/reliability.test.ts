@@ -182,6 +182,19 @@ describe('interruptions', () => {
     expect(await leftovers(ns)).toEqual([])
   })
 
+  it('still cleans up when its output went away first (the terminal or tee of a pipe died)', async () => {
+    const {child, result} = startWpk8s(['exec', ...base], {cwd: repo(sleeper('orphaned'))})
+    await runningPod('orphaned')
+    child.stdout!.destroy()
+    child.stderr!.destroy()
+    const signalled = Date.now()
+    child.kill('SIGTERM')
+    const run = await result
+    expect(run.code).toBe(143)
+    expect(Date.now() - signalled).toBeLessThan(25_000)
+    expect(await leftovers(ns)).toEqual([])
+  })
+
   it('leaves objects behind when killed with SIGKILL, and `wpk8s clean` finds and deletes them', async () => {
     const {child, result} = startWpk8s(['exec', ...base], {cwd: repo(sleeper('killed'))})
     await runningPod('killed')
