@@ -23,6 +23,10 @@ export function podState(pod: V1Pod): PodState {
   if (status.phase === 'Failed' || status.phase === 'Succeeded') {
     return {kind: 'lost', reason: status.reason ?? status.phase, message: status.message ?? `the pod ended (${status.phase}) before its container ran`}
   }
+  // Someone else's delete or eviction: say so now, not after the grace period as an exit code 137.
+  if (pod.metadata?.deletionTimestamp) {
+    return {kind: 'lost', reason: 'Deleted', message: `pod ${pod.metadata.name} is being deleted by someone else (deleted or evicted)`}
+  }
   const waiting = container?.state?.waiting
   if (waiting?.reason && STUCK_WAITING_REASONS.includes(waiting.reason)) {
     return {kind: 'stuck', reason: waiting.reason, message: waiting.message ?? waiting.reason}

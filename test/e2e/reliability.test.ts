@@ -152,6 +152,22 @@ steps:
   })
 })
 
+describe('someone else\'s eviction', () => {
+  it('reports a step pod evicted mid-step at once, not after its grace period as an exit code', async () => {
+    const {result} = startWpk8s(['exec', '--json', ...base], {cwd: repo(sleeper('evicted'))})
+    const pod = await runningPod('evicted')
+    const evicted = Date.now()
+    await core().createNamespacedPodEviction({namespace: ns, name: pod, body: {metadata: {name: pod, namespace: ns}}})
+    const run = await result
+    expect(run.code).toBe(3)
+    expect(events(run).find((e) => e.type === 'run-end').error).toMatch(/being deleted by someone else \(deleted or evicted\)/)
+    expect(events(run).filter((e) => e.type === 'step-end' && e.step === 'evicted')).toMatchObject([{status: 'failure'}])
+    // The pod's 30 s grace period is not waited for before reporting.
+    expect(Date.now() - evicted).toBeLessThan(20_000)
+    expect(await leftovers(ns)).toEqual([])
+  })
+})
+
 describe('interruptions', () => {
   it('stops on SIGINT: cleans up everything and exits 130', async () => {
     const {child, result} = startWpk8s(['exec', ...base], {cwd: repo(sleeper('interrupted'))})
