@@ -24,6 +24,9 @@ function repo(pipeline: string): string {
 /** A pipeline whose first step runs for long, under a name of its own so tests never see each other's pods. */
 const sleeper = (name: string) => `skip_clone: true\nsteps:\n  ${name}:\n    image: busybox:1.35\n    commands: [echo started, sleep 300]\n  next:\n    image: busybox:1.35\n    commands: [echo never]\n`
 
+/** A one-step pipeline with `options` (one line of YAML) as its backend_options.kubernetes. */
+const withKubernetes = (options: string) => `skip_clone: true\nsteps:\n  a:\n    image: busybox:1.35\n    commands: [true]\n    backend_options:\n      kubernetes:\n        ${options}\n`
+
 async function runningPod(name: string): Promise<string> {
   return waitFor('a running step pod', async () => {
     const pods = await core().listNamespacedPod({namespace: ns, labelSelector: `wpk8s.dev/step=${name}`})
@@ -72,15 +75,7 @@ steps:
   it('stops at once with the kubelet\'s CreateContainerConfigError when a Secret lacks the key', async () => {
     await core().createNamespacedSecret({namespace: ns, body: {metadata: {name: 'keyless'}, stringData: {other: 'x'}}})
     const started = Date.now()
-    const run = await wpk8s(['exec', ...base], {cwd: repo(`skip_clone: true
-steps:
-  a:
-    image: busybox:1.35
-    commands: [true]
-    backend_options:
-      kubernetes:
-        secrets: [{name: keyless, key: k, target: {env: K}}]
-`)})
+    const run = await wpk8s(['exec', ...base], {cwd: repo(withKubernetes('secrets: [{name: keyless, key: k, target: {env: K}}]'))})
     await core().deleteNamespacedSecret({namespace: ns, name: 'keyless'})
     expect(run.code).toBe(3)
     expect(run.stdout).toMatch(/CreateContainerConfigError: .*key k.*keyless/)
@@ -112,15 +107,7 @@ steps:
     await core().createNode({body: {metadata: {name: node, labels}, spec: {taints: [{key: 'wpk8s.dev/e2e-dedicated', value: 'gpu', effect: 'NoSchedule'}]}}})
     try {
       const started = Date.now()
-      const run = await wpk8s(['exec', ...base], {cwd: repo(`skip_clone: true
-steps:
-  a:
-    image: busybox:1.35
-    commands: [true]
-    backend_options:
-      kubernetes:
-        nodeSelector: {kubernetes.io/hostname: ${node}}
-`)})
+      const run = await wpk8s(['exec', ...base], {cwd: repo(withKubernetes(`nodeSelector: {kubernetes.io/hostname: ${node}}`))})
       expect(run.code).toBe(3)
       expect(run.stdout).toMatch(/Unschedulable: .*had taint \{wpk8s.dev\/e2e-dedicated: gpu\}, that the pod didn't tolerate/)
       expect(run.stdout).toMatch(/hint: check nodeSelector, tolerations/)
@@ -133,7 +120,7 @@ steps:
 
   it('stops at once with the scheduler\'s message when no node has the resources', async () => {
     const started = Date.now()
-    const run = await wpk8s(['exec', ...base], {cwd: repo('skip_clone: true\nsteps:\n  big:\n    image: busybox:1.35\n    commands: [true]\n    backend_options:\n      kubernetes:\n        resources: {requests: {cpu: "64"}}\n')})
+    const run = await wpk8s(['exec', ...base], {cwd: repo(withKubernetes('resources: {requests: {cpu: "64"}}'))})
     expect(run.code).toBe(3)
     expect(Date.now() - started).toBeLessThan(30_000)
     expect(run.stdout).toMatch(/Unschedulable: .*Insufficient cpu/)
