@@ -1,6 +1,7 @@
 // Cluster benchmarks: wpk8s side by side with the plain-kubectl way, in one run, repeated, medians.
 // Needs a cluster (KUBECONFIG, else the test harness's) and `npm run build`.
 import {execFileSync, spawn, spawnSync} from 'node:child_process'
+import {randomBytes} from 'node:crypto'
 import {mkdirSync, mkdtempSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -13,12 +14,29 @@ const env = {...process.env, KUBECONFIG: process.env.KUBECONFIG || `${process.en
 const median = (v) => [...v].sort((a, b) => a - b)[Math.floor((v.length - 1) / 2)]
 const ms = (n) => `${n.toFixed(0)} ms`
 
-function repo(pipeline, files = 0, fileBytes = 0) {
+/** Pseudo-random source-like text (seeded: every run ships the same bytes); gzip makes it about 4x smaller. */
+function sourceText(bytes, seed) {
+  const words = 'const let function return if else for while import export from class new this await async true false null string number value result error index data item list map set get push length request response config'.split(' ')
+  let state = seed
+  // mulberry32: 32-bit integer arithmetic, so the sequence does not collapse in floating point.
+  const next = (n) => {
+    state = (state + 0x6d2b79f5) | 0
+    let t = Math.imul(state ^ (state >>> 15), 1 | state)
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
+    return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * n)
+  }
+  let text = ''
+  while (text.length < bytes) text += `${'  '.repeat(next(4))}${Array.from({length: 2 + next(7)}, () => `${words[next(words.length)]}${next(3) === 0 ? next(1000) : ''}`).join(next(2) ? ' ' : '.')}\n`
+  return text.slice(0, bytes)
+}
+
+/** A git repository with the pipeline and `files` files of `fileBytes` each, of `content` 'text' or 'random'. */
+function repo(pipeline, files = 0, fileBytes = 0, content = 'text') {
   const dir = mkdtempSync(join(tmpdir(), 'wpk8s-bench-'))
   writeFileSync(join(dir, '.woodpecker.yml'), pipeline)
   for (let i = 0; i < files; i++) {
     mkdirSync(join(dir, `d${i % 50}`), {recursive: true})
-    writeFileSync(join(dir, `d${i % 50}`, `f${i}.bin`), Buffer.alloc(fileBytes, i % 251))
+    writeFileSync(join(dir, `d${i % 50}`, `f${i}.txt`), content === 'text' ? sourceText(fileBytes, i + 1) : randomBytes(fileBytes))
   }
   execFileSync('git', ['init', '-q'], {cwd: dir})
   execFileSync('git', ['add', '.'], {cwd: dir})
@@ -122,14 +140,23 @@ async function logThroughput() {
   ]
 }
 
+/** Ships 5,000 files / 50 MB of source-like text, then of random bytes (which wpk8s sends uncompressed). */
 async function shipping() {
-  const dir = repo('steps:\n  check:\n    image: busybox:1.35\n    commands: [find . -type f | wc -l]\n', 5000, 10_000)
+  const rows = []
+  for (const content of ['text', 'random']) rows.push(...(await shippingOf(content)))
+  return rows
+}
+
+async function shippingOf(content) {
+  const dir = repo('steps:\n  check:\n    image: busybox:1.35\n    commands: [find . -type f | wc -l]\n', 5000, 10_000, content)
   const w = []
+  let sent = ''
   for (let i = 0; i < RUNS; i++) {
     const run = await wpk8s(dir)
     // The step counts the files it finds: the 5,000 plus the pipeline file.
     if (!run.events.some((e) => e.type === 'log' && e.line.trim() === '5001')) throw new Error(`wpk8s did not ship every file: ${run.stderr}`)
     const at = (status) => Date.parse(run.events.find((e) => e.type === 'phase' && e.phase === 'ship' && e.status === status).time)
+    sent = run.events.find((e) => e.type === 'phase' && e.phase === 'ship' && e.status === 'done').detail
     w.push(at('done') - at('start'))
   }
   // kubectl: a helper pod on a claim, then git ls-files | tar | kubectl exec -i ... tar x
@@ -144,7 +171,11 @@ async function shipping() {
     if (files !== '5001') throw new Error(`kubectl shipped ${files} files, not 5001`)
   }
   timed('kubectl', ['-n', NS, 'delete', 'pod,pvc', id, '--grace-period=0', '--wait=false'])
-  return [['ship 5,000 files / 50 MB: wpk8s (pack + stream + unpack)', ms(median(w))], ['ship: tar | kubectl exec -i (helper already running)', ms(median(k))], ['  ratio wpk8s / kubectl', (median(w) / median(k)).toFixed(2)]]
+  return [
+    [`ship 5,000 files / 50 MB of ${content}: wpk8s (${sent})`, ms(median(w))],
+    ['  tar | kubectl exec -i (helper already running)', ms(median(k))],
+    ['  ratio wpk8s / kubectl', (median(w) / median(k)).toFixed(2)],
+  ]
 }
 
 const sections = {overhead: stepOverhead, 'first-log': firstLogLine, parallel: parallelism, logs: logThroughput, ship: shipping}

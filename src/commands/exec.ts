@@ -2,7 +2,7 @@ import {Args, Flags} from '@oclif/core'
 import {outputFor, prepareRun, printPlans} from '../app/exec.js'
 import {BaseCommand} from '../base-command.js'
 import {backendFlags} from '../flags.js'
-import {checkoutTar} from '../runner/checkout.js'
+import {checkoutArchive} from '../runner/checkout.js'
 import {DEFAULT_LIMITS} from '../runner/run.js'
 
 export default class Exec extends BaseCommand {
@@ -26,7 +26,7 @@ Exit codes: 0 success, 1 a step failed, 2 invalid pipeline or usage, 3 cluster o
     env: Flags.string({summary: 'Extra variable for every step, KEY=VALUE (repeatable).', multiple: true}),
     event: Flags.string({summary: 'Pipeline event (default push).'}),
     branch: Flags.string({summary: 'Branch name (default: the checkout\'s).'}),
-    'helper-image': Flags.string({summary: 'Image with sh, head and tar used to copy the checkout (default busybox:1.35).'}),
+    'helper-image': Flags.string({summary: 'Image with sh, head, tar and gzip used to copy the checkout (default busybox:1.35).'}),
     secret: Flags.string({summary: 'A secret for `from_secret`, name=value (repeatable).', multiple: true}),
     'secrets-file': Flags.string({summary: 'Secrets for `from_secret` from a YAML map or a dotenv file.'}),
     step: Flags.string({summary: 'Run only this step and the steps it depends on (repeatable).', multiple: true}),
@@ -40,7 +40,7 @@ Exit codes: 0 success, 1 a step failed, 2 invalid pipeline or usage, 3 cluster o
     if (flags['dry-run']) return printPlans(run, flags.platform, flags.output)
     const {runOnCluster} = await import('../runner/exec-on-cluster.js')
     const renderer = await outputFor(flags.json, run.workflows.length)
-    const exitCode = await runOnCluster({run, flags, emit: renderer.emit, checkout: () => checkoutTar(run.metadata.root)})
+    const exitCode = await runOnCluster({run, flags, emit: renderer.emit, checkout: () => checkoutArchive(run.metadata.root)})
     await renderer.close()
     this.exit(exitCode)
   }

@@ -8,12 +8,13 @@ import type {Emit} from './events.js'
 import {Interrupt} from './interrupt.js'
 import {DEFAULT_LIMITS} from './run.js'
 import {runWorkflows} from './workflows.js'
+import type {Archive} from './checkout.js'
 
 export interface ExecRequest {
   run: PreparedRun
   flags: {context?: string; kubeconfig?: string; platform?: string; timeout: number; 'start-timeout': number; 'bind-timeout': number; parallel?: number; step?: string[]}
   emit: Emit
-  checkout: () => Promise<Buffer>
+  checkout: () => Promise<Archive>
 }
 
 /** Log lines wait while stdout is backed up, so a fast log and a slow reader keep memory bounded. */

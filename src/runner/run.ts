@@ -10,6 +10,7 @@ import {ClusterError, errorMessage, ExitCode, WpkError} from '../errors.js'
 import {decide, type PipelineStatus} from '../pipeline/when.js'
 import {masker} from '../compile/secrets.js'
 import {dns1123Subdomain} from '../validate/kube-rules.js'
+import type {Archive} from './checkout.js'
 import type {Emit, StepResult} from './events.js'
 import type {Interrupt} from './interrupt.js'
 
@@ -60,7 +61,7 @@ interface RunState {
 }
 
 /** Runs a plan: workspace, checkout, services, steps as their dependencies allow; then deletes everything, always. */
-export async function runPlan(plan: RunPlan, cluster: Cluster, emit: Emit, checkout: () => Promise<Buffer>, limits: RunLimits = DEFAULT_LIMITS): Promise<RunResult> {
+export async function runPlan(plan: RunPlan, cluster: Cluster, emit: Emit, checkout: () => Promise<Archive>, limits: RunLimits = DEFAULT_LIMITS): Promise<RunResult> {
   const started = Date.now()
   const all = [...plan.services, ...plan.steps]
   emit({type: 'run-start', runId: plan.runId, namespace: plan.namespace, workflow: plan.workflow, server: cluster.server,
@@ -94,7 +95,7 @@ export async function runPlan(plan: RunPlan, cluster: Cluster, emit: Emit, check
   return {exitCode, steps: results}
 }
 
-async function runAll(state: RunState, checkout: () => Promise<Buffer>): Promise<void> {
+async function runAll(state: RunState, checkout: () => Promise<Archive>): Promise<void> {
   await prepareWorkspace(state, checkout)
   await startServices(state)
   await runSteps(state)
@@ -118,7 +119,7 @@ function finish(state: RunState, result: StepResult): void {
     ...(result.containerMs === undefined ? {} : {containerMs: result.containerMs})})
 }
 
-async function prepareWorkspace(state: RunState, checkout: () => Promise<Buffer>): Promise<void> {
+async function prepareWorkspace(state: RunState, checkout: () => Promise<Archive>): Promise<void> {
   const {plan, cluster, emit, limits} = state
   await cluster.ensureNamespace(plan.namespace)
   await checkReferences(state)
@@ -142,13 +143,12 @@ async function prepareWorkspace(state: RunState, checkout: () => Promise<Buffer>
   emit({type: 'phase', phase: 'workspace', status: 'done'})
   emit({type: 'phase', phase: 'ship', status: 'start'})
   const archive = await tar
-  const script = 'mkdir -p "$1" && head -c "$2" | tar -x -o -f - -C "$1"'
-  const ship = () => cluster.execWithInput(plan.namespace, name, 'ship', ['sh', '-c', script, 'ship', plan.workspaceDir, String(archive.length)], archive)
+  const ship = () => cluster.execWithInput(plan.namespace, name, 'ship', ['sh', '-c', unpackScript(archive.gzipped), 'ship', plan.workspaceDir, String(archive.bytes.length)], archive.bytes)
   // Unpacking again is harmless, and Kubernetes 1.20's kubelet sometimes drops the connection of a
   // command that ends right after a large input, before sending its status.
   const {exitCode, stderr} = await ship().catch((error) => (error instanceof ExecDroppedError ? ship() : Promise.reject(error)))
   if (exitCode !== 0) throw new ClusterError(`copying the checkout into the workspace failed (exit ${exitCode}): ${stderr.trim()}`)
-  emit({type: 'phase', phase: 'ship', status: 'done', detail: `${(archive.length / 1024).toFixed(0)} KiB`})
+  emit({type: 'phase', phase: 'ship', status: 'done', detail: `${(archive.bytes.length / 1024).toFixed(0)} KiB${archive.gzipped ? ' gzipped' : ''}`})
   void cluster.deletePod(plan.namespace, name, 0).catch(() => {})
 }
 
@@ -164,6 +164,12 @@ async function checkReferences(state: RunState): Promise<void> {
   if (missing.length === 0) return
   const list = missing.map((r) => `${r.kind} ${r.name} (used by ${r.steps.join(', ')})`).join('; ')
   throw new ClusterError(`namespace ${plan.namespace} has no ${list}`, 'create it there first, or fix serviceAccountName / secrets in backend_options.kubernetes')
+}
+
+/** Reads exactly the archive's size from stdin (stdin stays open until the exit status arrives) and unpacks it. */
+function unpackScript(gzipped: boolean): string {
+  if (!gzipped) return 'mkdir -p "$1" && head -c "$2" | tar -x -o -f - -C "$1"'
+  return 'command -v gzip >/dev/null || { echo "the helper image has no gzip (--helper-image)" >&2; exit 127; }; mkdir -p "$1" && head -c "$2" | gzip -dc | tar -x -o -f - -C "$1"'
 }
 
 /** Services start before the steps; steps reach them by name through host aliases (no cluster DNS needed). */

@@ -4,6 +4,7 @@ import {ExitCode} from '../errors.js'
 import type {Workflow} from '../pipeline/model.js'
 import type {Emit, WorkflowEvent, WorkflowStatus} from './events.js'
 import {type RunLimits, runPlan} from './run.js'
+import type {Archive} from './checkout.js'
 
 export interface WorkflowRun {
   workflow: Workflow
@@ -20,7 +21,7 @@ interface Outcome {
  * Runs the workflows of a pipeline: each once its `depends_on` workflows are done, in parallel where
  * independent; a workflow whose dependency failed runs only with `runs_on: [failure]`. One result for all.
  */
-export async function runWorkflows(runs: WorkflowRun[], cluster: Cluster, emit: Emit, checkout: () => Promise<Buffer>, limits: RunLimits): Promise<number> {
+export async function runWorkflows(runs: WorkflowRun[], cluster: Cluster, emit: Emit, checkout: () => Promise<Archive>, limits: RunLimits): Promise<number> {
   const started = Date.now()
   emit({type: 'pipeline-start', workflows: runs.map((r) => r.workflow.title)})
   const tar = memo(checkout)

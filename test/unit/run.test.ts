@@ -96,7 +96,7 @@ describe('cleanup after an interrupt', () => {
     const limits = {...DEFAULT_LIMITS, stopGraceSeconds: 1, interrupt}
     setTimeout(() => interrupt.receive('SIGINT'), 50)
     const started = Date.now()
-    const result = await runPlan(sleeperPlan(), cluster, () => {}, async () => Buffer.alloc(0), limits)
+    const result = await runPlan(sleeperPlan(), cluster, () => {}, async () => ({bytes: Buffer.alloc(0), gzipped: false}), limits)
     const elapsed = Date.now() - started
     expect(result.exitCode).toBe(130)
     expect(cluster.objects.size).toBe(0)
@@ -115,7 +115,7 @@ describe('cleanup after an interrupt', () => {
     setTimeout(() => interrupt.receive('SIGTERM'), 50)
     setTimeout(() => interrupt.receive('SIGTERM'), 400)
     const started = Date.now()
-    const result = await runPlan(sleeperPlan(), cluster, () => {}, async () => Buffer.alloc(0), limits)
+    const result = await runPlan(sleeperPlan(), cluster, () => {}, async () => ({bytes: Buffer.alloc(0), gzipped: false}), limits)
     expect(result.exitCode).toBe(143)
     expect(cluster.objects.size).toBe(0)
     expect(Date.now() - started).toBeLessThan(3_000)
@@ -128,7 +128,7 @@ describe('shipping the checkout', () => {
 
   it('unpacks again once when the connection drops before the exit status', async () => {
     const cluster = new StuckNodeCluster(true, [dropped(), 0])
-    const result = await runPlan(sleeperPlan(shipping), cluster, () => {}, async () => Buffer.from('tar'), DEFAULT_LIMITS)
+    const result = await runPlan(sleeperPlan(shipping), cluster, () => {}, async () => ({bytes: Buffer.from('tar'), gzipped: false}), DEFAULT_LIMITS)
     expect(result.exitCode).toBe(0)
     expect(cluster.execCalls).toBe(2)
     expect(cluster.objects.size).toBe(0)
@@ -136,9 +136,9 @@ describe('shipping the checkout', () => {
 
   it('gives up with the error when it drops twice, and when unpacking fails', async () => {
     const twice = new StuckNodeCluster(true, [dropped(), dropped()])
-    expect((await runPlan(sleeperPlan(shipping), twice, () => {}, async () => Buffer.from('tar'), DEFAULT_LIMITS)).exitCode).toBe(3)
+    expect((await runPlan(sleeperPlan(shipping), twice, () => {}, async () => ({bytes: Buffer.from('tar'), gzipped: false}), DEFAULT_LIMITS)).exitCode).toBe(3)
     const failing = new StuckNodeCluster(true, [1])
-    expect((await runPlan(sleeperPlan(shipping), failing, () => {}, async () => Buffer.from('tar'), DEFAULT_LIMITS)).exitCode).toBe(3)
+    expect((await runPlan(sleeperPlan(shipping), failing, () => {}, async () => ({bytes: Buffer.from('tar'), gzipped: false}), DEFAULT_LIMITS)).exitCode).toBe(3)
     expect(failing.execCalls).toBe(1)
     expect(twice.objects.size + failing.objects.size).toBe(0)
   })
