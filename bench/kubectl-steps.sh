@@ -1,9 +1,9 @@
 #!/bin/bash
 # The plain-kubectl way to run N trivial steps, as the benchmark compares wpk8s with it: create a
 # claim, then for each step create the pod, wait for it, follow its log, read its exit code, delete it;
-# then delete the claim.   Usage: kubectl-steps.sh NAMESPACE STEPS
+# then delete the claim.   Usage: kubectl-steps.sh NAMESPACE STEPS [SECONDS-EACH-STEP-SLEEPS]
 set -euo pipefail
-NS=$1; N=$2; ID=k$RANDOM
+NS=$1; N=$2; SLEEP=${3:-0}; ID=k$RANDOM
 kubectl -n "$NS" apply -f - >/dev/null <<EOY
 apiVersion: v1
 kind: PersistentVolumeClaim
@@ -17,7 +17,7 @@ kind: Pod
 metadata: {name: $ID-s$i}
 spec:
   restartPolicy: Never
-  containers: [{name: step, image: busybox:1.35, imagePullPolicy: IfNotPresent, command: [sh, -c, "echo step $i"], volumeMounts: [{name: ws, mountPath: /woodpecker}]}]
+  containers: [{name: step, image: busybox:1.35, imagePullPolicy: IfNotPresent, command: [sh, -c, "sleep $SLEEP; echo step $i"], volumeMounts: [{name: ws, mountPath: /woodpecker}]}]
   volumes: [{name: ws, persistentVolumeClaim: {claimName: $ID-ws}}]
 EOY
   # Logs can be followed once the container has started (a trivial one may already have finished).

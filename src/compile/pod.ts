@@ -3,7 +3,7 @@ import type {BackendConfig} from '../config.js'
 import type {NativeSecret, Step} from '../pipeline/model.js'
 import {ciVariables, pluginVariables, type StepContext} from './env.js'
 import {LABELS, MANAGER, STEP_NAME_ANNOTATION, toLabelValue} from './names.js'
-import {commandsScript, SCRIPT_COMMAND} from './script.js'
+import {commandsScript, END_MARK_VAR, endMark, SCRIPT_COMMAND, shellQuote} from './script.js'
 import {secretEnvVars, secretRefs} from './secrets.js'
 
 export const WORKSPACE_VOLUME = 'workspace'
@@ -42,7 +42,7 @@ export function stepPod(step: Step, names: PodNames, config: BackendConfig, ctx:
     enableServiceLinks: false,
     nodeSelector: sorted({'kubernetes.io/arch': ctx.arch, ...k.nodeSelector}),
     securityContext: podSecurityContext(k.securityContext),
-    containers: [stepContainer(step, ctx, names.secretName)],
+    containers: [stepContainer(step, ctx, names)],
     volumes: [{name: WORKSPACE_VOLUME, persistentVolumeClaim: {claimName: names.claimName}}, ...secretVolumes(k.secrets)],
   }
   if (k.serviceAccountName) spec.serviceAccountName = k.serviceAccountName
@@ -53,17 +53,18 @@ export function stepPod(step: Step, names: PodNames, config: BackendConfig, ctx:
   return {apiVersion: 'v1', kind: 'Pod', metadata: podMetadata(step, names, config, ctx.workflow.name), spec}
 }
 
-function stepContainer(step: Step, ctx: StepContext, secretName = ''): V1Container {
+function stepContainer(step: Step, ctx: StepContext, names: PodNames): V1Container {
   const isPlugin = step.commands.length === 0 && step.settings !== undefined
   const env: Record<string, string> = {...ciVariables(step, ctx), ...pluginVariables(step.settings), ...ctx.extraEnv}
   for (const [name, value] of Object.entries(step.environment)) if (typeof value === 'string') env[name] = value
   if (step.commands.length > 0) env.CI_SCRIPT = Buffer.from(commandsScript(step.commands, ctx.workdir)).toString('base64')
+  if (step.commands.length > 0 && !step.entrypoint && !isPlugin) env[END_MARK_VAR] = endMark(names.runId)
   const container: V1Container = {
     name: STEP_CONTAINER,
     image: step.image,
     imagePullPolicy: step.pull ? 'Always' : 'IfNotPresent',
     workingDir: ctx.workdir,
-    env: [...envVars(env), ...secretEnvVars(secretRefs(step), secretName), ...secretEnv(step.kubernetes.secrets)],
+    env: [...envVars(env), ...secretEnvVars(secretRefs(step), names.secretName ?? ''), ...secretEnv(step.kubernetes.secrets)],
     volumeMounts: [{name: WORKSPACE_VOLUME, mountPath: ctx.workflow.workspace.base}, ...secretMounts(step.kubernetes.secrets)],
   }
   if (step.entrypoint) container.command = step.entrypoint
@@ -134,4 +135,41 @@ export function podAtStart(pod: V1Pod, start: StartContext): V1Pod {
   const spec = {...pod.spec!, containers: [{...container, env}]}
   if (start.hostAliases.length > 0) spec.hostAliases = start.hostAliases
   return {...pod, spec}
+}
+
+const GATE_DIR = '/wpk8s-gate'
+const GATE_VOLUME = 'wpk8s-gate'
+
+/**
+ * Whether a step's pod can be created ahead of its turn: a commands step (wpk8s controls its script)
+ * without resource requests or limits, so that a waiting pod never holds room a due step needs.
+ */
+export function canCreateAhead(pod: V1Pod): boolean {
+  const container = pod.spec!.containers[0]
+  const resources = container.resources ?? {}
+  const reserves = Object.keys(resources.requests ?? {}).length + Object.keys(resources.limits ?? {}).length > 0
+  return !reserves && container.command !== undefined && container.command.join('\0') === SCRIPT_COMMAND.join('\0')
+}
+
+/**
+ * A step pod created ahead of its turn, so the node starts it while earlier steps run: its script
+ * waits for `go` in a small in-memory volume, reads the start-time values from `env` (written by the
+ * command of gateRelease), then runs as usual. Shell builtins and `sleep` only.
+ */
+export function gatedPod(pod: V1Pod): V1Pod {
+  const container = pod.spec!.containers[0]
+  const wait = `until [ -e ${GATE_DIR}/go ]; do sleep 0.05 2>/dev/null || sleep 1; done; . ${GATE_DIR}/env; `
+  const gated: V1Container = {
+    ...container,
+    command: [SCRIPT_COMMAND[0], SCRIPT_COMMAND[1], wait + SCRIPT_COMMAND[2]],
+    volumeMounts: [...(container.volumeMounts ?? []), {name: GATE_VOLUME, mountPath: GATE_DIR}],
+  }
+  const volumes = [...(pod.spec!.volumes ?? []), {name: GATE_VOLUME, emptyDir: {medium: 'Memory', sizeLimit: '1Mi'}}]
+  return {...pod, spec: {...pod.spec!, containers: [gated], volumes}}
+}
+
+/** The command, run in a gated pod's container, that releases it with the values known only now. */
+export function gateRelease(start: StartContext): string[] {
+  const env = `export CI_PIPELINE_STATUS=${shellQuote(start.pipelineStatus)} CI_STEP_STARTED=${shellQuote(String(start.startedAt))}\n`
+  return ['/bin/sh', '-c', `printf '%s' "$1" > ${GATE_DIR}/env && : > ${GATE_DIR}/go`, 'release', env]
 }

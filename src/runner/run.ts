@@ -1,7 +1,8 @@
 import type {V1Pod} from '@kubernetes/client-node'
 import {externalReferences} from '../compile/references.js'
 import {LABELS} from '../compile/names.js'
-import {podAtStart, STEP_CONTAINER} from '../compile/pod.js'
+import {canCreateAhead, podAtStart, STEP_CONTAINER} from '../compile/pod.js'
+import {endMark} from '../compile/script.js'
 import type {PlannedStep, RunPlan} from '../compile/plan.js'
 import type {Cluster, OutputReady} from '../cluster/cluster.js'
 import type {PodState} from '../cluster/pod-state.js'
@@ -10,6 +11,7 @@ import {ClusterError, errorMessage, ExitCode, WpkError} from '../errors.js'
 import {decide, type PipelineStatus} from '../pipeline/when.js'
 import {masker} from '../compile/secrets.js'
 import {dns1123Subdomain} from '../validate/kube-rules.js'
+import {AheadPods} from './ahead.js'
 import type {Archive} from './checkout.js'
 import type {Emit, StepResult} from './events.js'
 import type {Interrupt} from './interrupt.js'
@@ -187,6 +189,7 @@ function isHostname(name: string): boolean {
 async function runSteps(state: RunState): Promise<void> {
   const {plan, limits} = state
   const inFlight = new Map<string, Promise<void>>()
+  const ahead = new AheadPods(state.cluster, plan.namespace, `${LABELS.run}=${plan.runId}`)
   let error: unknown
   for (;;) {
     let progressed = false
@@ -197,10 +200,12 @@ async function runSteps(state: RunState): Promise<void> {
       const decision = step.skip ? {run: false, reason: step.skip} : decide(step.rules, pipelineStatus(state))
       progressed = true
       if (!decision.run) {
+        void ahead.discard(step.name).catch(() => {})
         finish(state, {name: step.name, status: 'skipped', durationMs: 0, reason: decision.reason})
         continue
       }
-      const work = runStep(state, step).then((result) => finish(state, result), (e) => {
+      const onRunning = () => setTimeout(() => inFlight.has(step.name) && createAhead(state, inFlight, ahead), AHEAD_AFTER_MS).unref()
+      const work = runStep(state, step, ahead, onRunning).then((result) => finish(state, result), (e) => {
         error ??= e
       }).finally(() => inFlight.delete(step.name))
       inFlight.set(step.name, work)
@@ -215,6 +220,33 @@ async function runSteps(state: RunState): Promise<void> {
       await Promise.allSettled(inFlight.values())
       throw error
     }
+  }
+}
+
+/** How many step pods may wait ahead of their turn at once (without a --parallel limit). */
+const MAX_AHEAD = 2
+/**
+ * Pods are created ahead only once a step has run this long: a step that ends at once leaves no time
+ * to gain, and on a small node the extra pod start only competes with the next step's.
+ */
+const AHEAD_AFTER_MS = 500
+
+/**
+ * Creates the pods of steps that will be due once the running ones (or those created ahead) finish,
+ * so their start overlaps with the running steps. Only commands steps (wpk8s controls their script)
+ * that would run if nothing changes; --parallel counts them.
+ */
+function createAhead(state: RunState, inFlight: Map<string, unknown>, ahead: AheadPods): void {
+  const {plan, limits} = state
+  const room = limits.parallel > 0 ? limits.parallel - inFlight.size : MAX_AHEAD
+  for (const step of plan.steps) {
+    if (state.stopped || ahead.size >= room) return
+    if (state.results.has(step.name) || inFlight.has(step.name) || ahead.has(step.name)) continue
+    if (step.background || step.skip || !canCreateAhead(step.pod)) continue
+    if (!step.dependsOn.every((d) => state.results.has(d) || inFlight.has(d) || ahead.has(d))) continue
+    if (!decide(step.rules, pipelineStatus(state)).run) continue
+    const pod = podAtStart(step.pod, {pipelineStatus: 'success', startedAt: Math.floor(Date.now() / 1000), hostAliases: state.hostAliases})
+    ahead.create(step.name, pod, (p) => create(state, p))
   }
 }
 
@@ -249,11 +281,15 @@ async function track(state: RunState, creation: () => Promise<void>): Promise<vo
   }
 }
 
-async function createStepPod(state: RunState, step: PlannedStep, status: PipelineStatus): Promise<string> {
-  const pod = podAtStart(step.pod, {pipelineStatus: status, startedAt: Math.floor(Date.now() / 1000), hostAliases: state.hostAliases})
+/** The step's running pod: the one created ahead, released now, or else a new one. */
+async function startStepPod(state: RunState, step: PlannedStep, ahead: AheadPods): Promise<{name: string; releasedAt?: number}> {
+  const start = {pipelineStatus: pipelineStatus(state), startedAt: Math.floor(Date.now() / 1000), hostAliases: state.hostAliases}
+  const taken = await ahead.take(step.name, start, state.limits.startTimeoutMs)
+  if (taken) return taken
+  const pod = podAtStart(step.pod, start)
   await create(state, pod)
   await startedPod(state.cluster, pod, state.limits)
-  return pod.metadata!.name!
+  return {name: pod.metadata!.name!}
 }
 
 /** A service or detached step: started, its log followed in the background, done for the scheduler once running. */
@@ -278,7 +314,7 @@ function backgroundResult(name: string, end: PodState | undefined): StepResult {
   return {name, status: end.exitCode === 0 ? 'success' : 'failure', exitCode: end.exitCode, durationMs: 0, reason: 'ended before the run did'}
 }
 
-async function runStep(state: RunState, step: PlannedStep): Promise<StepResult> {
+async function runStep(state: RunState, step: PlannedStep, ahead: AheadPods, onRunning: () => void): Promise<StepResult> {
   const {plan, cluster, emit} = state
   const started = Date.now()
   if (step.background) {
@@ -287,12 +323,23 @@ async function runStep(state: RunState, step: PlannedStep): Promise<StepResult> 
     return {name: step.name, status: 'success', durationMs: Date.now() - started, reason: 'detached: runs until the end'}
   }
   state.running.add(step.name)
-  const name = await createStepPod(state, step, pipelineStatus(state))
+  const {name, releasedAt} = await startStepPod(state, step, ahead)
   emit({type: 'step-start', step: step.name, pod: name})
+  onRunning()
   let containerEnded!: () => void
   const ended = new Promise<void>((resolve) => (containerEnded = resolve))
-  const log = cluster.followLog(plan.namespace, name, STEP_CONTAINER, (line) => emit({type: 'log', step: step.name, line}), state.limits.outputReady, ended)
-  const end = await cluster.watchPod(plan.namespace, name, (s) => s.kind === 'terminated' || s.kind === 'lost', state.limits.timeoutMs)
+  const marked = endMarkReader(endMark(plan.runId), (line) => emit({type: 'log', step: step.name, line}))
+  const log = cluster.followLog(plan.namespace, name, STEP_CONTAINER, marked.onLine, state.limits.outputReady, ended)
+  const status = cluster.watchPod(plan.namespace, name, (s) => s.kind === 'terminated' || s.kind === 'lost', state.limits.timeoutMs)
+  const first = await Promise.race([status, marked.success])
+  if (first === 'success') {
+    // The script said it ended with 0: later steps may start now. The pod's status (seen only at the
+    // kubelet's next relist) and any last log line are awaited in the background.
+    state.background.push(status.then(containerEnded, containerEnded).then(() => log).catch(() => {}))
+    state.running.delete(step.name)
+    return {name: step.name, status: 'success', exitCode: 0, durationMs: Date.now() - started}
+  }
+  const end = first
   containerEnded()
   await log
   if (end.kind !== 'terminated') throw new ClusterError(`step ${step.name}: ${end.kind === 'lost' ? end.message : 'did not finish'}`)
@@ -301,8 +348,32 @@ async function runStep(state: RunState, step: PlannedStep): Promise<StepResult> 
   // next step's pod (6 trivial steps: 12.0 s → 9.2 s on the test cluster), and its log stays readable.
   const durationMs = Date.now() - started
   const reason = end.reason === 'OOMKilled' ? `killed for exceeding its memory limit${memoryLimit(step.pod)}` : undefined
-  const containerMs = end.startedAt && end.finishedAt ? end.finishedAt.getTime() - end.startedAt.getTime() : undefined
+  const containerMs = ownRunTime(end, releasedAt)
   return {name: step.name, status: end.exitCode === 0 ? 'success' : 'failure', exitCode: end.exitCode, durationMs, ...(reason ? {reason} : {}), ...(containerMs === undefined ? {} : {containerMs})}
+}
+
+/**
+ * Passes log lines on, except the end mark the commands wrapper prints last (text before it on the
+ * same line is passed on). A mark with exit code 0 resolves `success`; a failure is left to the pod's
+ * status, which also tells an OOM kill from a plain failure.
+ */
+export function endMarkReader(mark: string, emitLine: (line: string) => void): {onLine: (line: string) => void; success: Promise<'success'>} {
+  let succeeded!: (value: 'success') => void
+  const success = new Promise<'success'>((resolve) => (succeeded = resolve))
+  const onLine = (line: string) => {
+    const at = line.lastIndexOf(mark)
+    const code = at < 0 ? '' : line.slice(at + mark.length)
+    if (!/^\d+$/.test(code)) return emitLine(line)
+    if (at > 0) emitLine(line.slice(0, at))
+    if (code === '0') succeeded('success')
+  }
+  return {onLine, success}
+}
+
+/** The container's own run time from its status; for a pod created ahead, from its release (it waited before). */
+function ownRunTime(end: PodState & {kind: 'terminated'}, releasedAt: number | undefined): number | undefined {
+  if (!end.startedAt || !end.finishedAt) return undefined
+  return Math.max(0, end.finishedAt.getTime() - Math.max(end.startedAt.getTime(), releasedAt ?? 0))
 }
 
 function memoryLimit(pod: V1Pod): string {

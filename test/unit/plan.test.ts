@@ -1,10 +1,15 @@
+import {execFileSync, spawnSync} from 'node:child_process'
+import {mkdtempSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
 import {stringify} from 'yaml'
 import {describe, expect, it} from 'vitest'
 import {resolveBackendConfig} from '../../src/config.js'
 import {objectName, toDnsLabel} from '../../src/compile/names.js'
 import {planRun} from '../../src/compile/plan.js'
 import {externalReferences} from '../../src/compile/references.js'
-import {commandsScript, shellQuote} from '../../src/compile/script.js'
+import {canCreateAhead, gatedPod, gateRelease} from '../../src/compile/pod.js'
+import {commandsScript, SCRIPT_COMMAND, shellQuote} from '../../src/compile/script.js'
 import type {RunMetadata} from '../../src/pipeline/metadata.js'
 import {toWorkflow} from '../../src/pipeline/normalize.js'
 import {parsePipelineText} from '../../src/pipeline/parse.js'
@@ -129,5 +134,39 @@ steps:
       {kind: 'Secret', name: 'aws', steps: ['a', 'b']},
       {kind: 'ServiceAccount', name: 'notifier', steps: ['notify']},
     ])
+  })
+})
+
+describe('pods created ahead of their turn', () => {
+  const seed = plan('steps:\n  build:\n    image: golang\n    commands: [go build]\n  publish:\n    image: plugins/docker\n    settings: {repo: r}\n  heavy:\n    image: golang\n    commands: [go test]\n    backend_options: {kubernetes: {resources: {limits: {memory: 1Gi}}}}\n')
+  const [build, publish, heavy] = seed.steps
+
+  it('only for commands steps, whose script wpk8s controls, that reserve no resources', () => {
+    expect(canCreateAhead(build.pod)).toBe(true)
+    expect(canCreateAhead(publish.pod)).toBe(false)
+    expect(canCreateAhead(heavy.pod)).toBe(false)
+  })
+
+  it('waits at a gate in a small in-memory volume, then runs the same script, which ends with the run\'s end mark', () => {
+    const gated = gatedPod(build.pod)
+    const container = gated.spec!.containers[0]
+    expect(container.command).toEqual(['/bin/sh', '-c', `until [ -e /wpk8s-gate/go ]; do sleep 0.05 2>/dev/null || sleep 1; done; . /wpk8s-gate/env; ${SCRIPT_COMMAND[2]}`])
+    expect(SCRIPT_COMMAND[2]).toBe('echo $CI_SCRIPT | base64 -d | /bin/sh -e; rc=$?; echo "$WPK8S_END$rc"; exit $rc')
+    expect(container.env).toContainEqual({name: 'WPK8S_END', value: '::wpk8s-end-r1a2b3::'})
+    expect(container.volumeMounts!.at(-1)).toEqual({name: 'wpk8s-gate', mountPath: '/wpk8s-gate'})
+    expect(gated.spec!.volumes!.at(-1)).toEqual({name: 'wpk8s-gate', emptyDir: {medium: 'Memory', sizeLimit: '1Mi'}})
+    expect(build.pod.spec!.containers[0].command).toEqual(SCRIPT_COMMAND)
+  })
+
+  it('is released by a command that writes the values, then the gate; the script then prints the mark and keeps the exit code', () => {
+    const release = gateRelease({pipelineStatus: 'failure', startedAt: 1700000123, hostAliases: []})
+    expect(release.at(-1)).toBe("export CI_PIPELINE_STATUS='failure' CI_STEP_STARTED='1700000123'\n")
+    const dir = mkdtempSync(join(tmpdir(), 'gate-'))
+    execFileSync('/bin/sh', ['-c', release[2].replaceAll('/wpk8s-gate', dir), ...release.slice(3)])
+    const gated = gatedPod(build.pod).spec!.containers[0].command![2].replaceAll('/wpk8s-gate', dir)
+    const script = Buffer.from('echo "$CI_PIPELINE_STATUS $CI_STEP_STARTED"\nexit 3\n').toString('base64')
+    const run = spawnSync('/bin/sh', ['-c', gated], {env: {PATH: process.env.PATH, CI_SCRIPT: script, WPK8S_END: '::end::'}, encoding: 'utf8'})
+    expect(run.stdout).toBe('failure 1700000123\n::end::3\n')
+    expect(run.status).toBe(3)
   })
 })

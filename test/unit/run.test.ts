@@ -9,7 +9,7 @@ import type {RunMetadata} from '../../src/pipeline/metadata.js'
 import {toWorkflow} from '../../src/pipeline/normalize.js'
 import {parsePipelineText} from '../../src/pipeline/parse.js'
 import {Interrupt} from '../../src/runner/interrupt.js'
-import {DEFAULT_LIMITS, runPlan} from '../../src/runner/run.js'
+import {DEFAULT_LIMITS, endMarkReader, runPlan} from '../../src/runner/run.js'
 
 const metadata: RunMetadata = {
   root: '/src/app', repoOwner: 'o', repoName: 'a', repoUrl: '', sha: 'abc', branch: 'main', ref: 'refs/heads/main',
@@ -141,5 +141,30 @@ describe('shipping the checkout', () => {
     expect((await runPlan(sleeperPlan(shipping), failing, () => {}, async () => ({bytes: Buffer.from('tar'), gzipped: false}), DEFAULT_LIMITS)).exitCode).toBe(3)
     expect(failing.execCalls).toBe(1)
     expect(twice.objects.size + failing.objects.size).toBe(0)
+  })
+})
+
+describe('endMarkReader', () => {
+  const mark = '::wpk8s-end-r1::'
+  const read = (lines: string[]) => {
+    const out: string[] = []
+    const reader = endMarkReader(mark, (l) => out.push(l))
+    let success = false
+    void reader.success.then(() => (success = true))
+    for (const line of lines) reader.onLine(line)
+    return new Promise<{out: string[]; success: boolean}>((resolve) => setTimeout(() => resolve({out, success}), 0))
+  }
+
+  it('hides the mark and tells a successful end', async () => {
+    expect(await read(['+ make', 'built', `${mark}0`])).toEqual({out: ['+ make', 'built'], success: true})
+  })
+
+  it('keeps output that had no newline before the mark', async () => {
+    expect(await read([`no newline${mark}0`])).toEqual({out: ['no newline'], success: true})
+  })
+
+  it('leaves a failure to the pod status, and passes on lines that only look like a mark', async () => {
+    expect(await read([`${mark}137`])).toEqual({out: [], success: false})
+    expect(await read([`${mark}`, `${mark}x`, '::wpk8s-end-other::0'])).toEqual({out: [mark, `${mark}x`, '::wpk8s-end-other::0'], success: false})
   })
 })
