@@ -168,8 +168,11 @@ export function gatedPod(pod: V1Pod): V1Pod {
   return {...pod, spec: {...pod.spec!, containers: [gated], volumes}}
 }
 
-/** The command, run in a gated pod's container, that releases it with the values known only now. */
+/**
+ * The command, run in a gated pod's container, that releases it with the values known only now. Run
+ * twice, the second time changes nothing (the step may already be reading `env`).
+ */
 export function gateRelease(start: StartContext): string[] {
   const env = `export CI_PIPELINE_STATUS=${shellQuote(start.pipelineStatus)} CI_STEP_STARTED=${shellQuote(String(start.startedAt))}\n`
-  return ['/bin/sh', '-c', `printf '%s' "$1" > ${GATE_DIR}/env && : > ${GATE_DIR}/go`, 'release', env]
+  return ['/bin/sh', '-c', `[ -e ${GATE_DIR}/go ] || { printf '%s' "$1" > ${GATE_DIR}/env && : > ${GATE_DIR}/go; }`, 'release', env]
 }

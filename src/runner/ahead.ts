@@ -1,6 +1,8 @@
 import type {V1Pod} from '@kubernetes/client-node'
 import {gateRelease, gatedPod, STEP_CONTAINER, type StartContext} from '../compile/pod.js'
 import type {Cluster} from '../cluster/cluster.js'
+import {ExecDroppedError} from '../cluster/errors.js'
+import {ClusterError} from '../errors.js'
 
 interface AheadPod {
   name: string
@@ -46,11 +48,26 @@ export class AheadPods {
     if (!(await ahead.created)) return undefined
     if (ahead.aliases === JSON.stringify(start.hostAliases) && (await this.running(ahead.name, startTimeoutMs))) {
       const releasedAt = Date.now()
-      const released = await this.cluster.execWithInput(this.namespace, ahead.name, STEP_CONTAINER, gateRelease(start), Buffer.alloc(0)).then((r) => r.exitCode === 0, () => false)
-      if (released) return {name: ahead.name, releasedAt}
+      if (await this.release(step, ahead.name, start)) return {name: ahead.name, releasedAt}
     }
     await this.deleteAndWait(ahead.name)
     return undefined
+  }
+
+  /**
+   * Opens the gate; false when it surely stayed shut. A connection dropped before the exit status
+   * leaves that unknown, so the release (which changes nothing the second time) is sent again; a
+   * step that may have started is never replaced by a new pod, which would run its commands twice.
+   */
+  private async release(step: string, name: string, start: StartContext): Promise<boolean> {
+    const send = () => this.cluster.execWithInput(this.namespace, name, STEP_CONTAINER, gateRelease(start), Buffer.alloc(0))
+    try {
+      const {exitCode} = await send().catch((error) => (error instanceof ExecDroppedError ? send() : Promise.reject(error)))
+      return exitCode === 0
+    } catch (error) {
+      if (error instanceof ExecDroppedError) throw new ClusterError(`step ${step}: cannot tell whether its pod ${name} was started: ${error.message}`)
+      return false
+    }
   }
 
   /** Deletes the pod of a step that will not run. */

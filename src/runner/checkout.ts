@@ -15,20 +15,27 @@ const WORTH_GZIP_RATIO = 1.5
 
 /** The checkout at `root`, packed (see checkoutTar) and gzipped at the fastest level if it compresses well. */
 export async function checkoutArchive(root: string): Promise<Archive> {
-  const tar = await checkoutTar(root)
-  if (!worthGzip(tar)) return {bytes: tar, gzipped: false}
-  return {bytes: await promisify(gzip)(tar, {level: 1}), gzipped: true}
+  return forShipping(await checkoutTar(root))
 }
 
 /**
- * Whether gzip pays off, judged on three samples (start, middle, end): source code compresses 3-5x,
- * but a checkout of binaries, images or archives does not and would only cost time.
+ * The tar as it is best sent: gzipped when that pays off. Source code compresses 3-5x; binaries,
+ * images or archives do not, and gzip would only cost time. A small tar is simply compressed and
+ * compared; a large one is judged on three samples (start, middle, end) first.
  */
-export function worthGzip(tar: Buffer): boolean {
-  if (tar.length < 4 * SAMPLE_BYTES) return tar.length > 0 && gzipSync(tar, {level: 1}).length * WORTH_GZIP_RATIO <= tar.length
+export async function forShipping(tar: Buffer): Promise<Archive> {
+  if (tar.length < 4 * SAMPLE_BYTES) {
+    const small = gzipSync(tar, {level: 1})
+    return tar.length > 0 && pays(small.length, tar.length) ? {bytes: small, gzipped: true} : {bytes: tar, gzipped: false}
+  }
   const offsets = [0, Math.floor(tar.length / 2), tar.length - SAMPLE_BYTES]
-  const compressed = offsets.reduce((sum, at) => sum + gzipSync(tar.subarray(at, at + SAMPLE_BYTES), {level: 1}).length, 0)
-  return compressed * WORTH_GZIP_RATIO <= offsets.length * SAMPLE_BYTES
+  const sampled = offsets.reduce((sum, at) => sum + gzipSync(tar.subarray(at, at + SAMPLE_BYTES), {level: 1}).length, 0)
+  if (!pays(sampled, offsets.length * SAMPLE_BYTES)) return {bytes: tar, gzipped: false}
+  return {bytes: await promisify(gzip)(tar, {level: 1}), gzipped: true}
+}
+
+function pays(compressed: number, original: number): boolean {
+  return compressed * WORTH_GZIP_RATIO <= original
 }
 
 /**

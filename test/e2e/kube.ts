@@ -1,6 +1,8 @@
 import * as k8s from '@kubernetes/client-node'
-import {type ChildProcess, spawn} from 'node:child_process'
-import {existsSync} from 'node:fs'
+import {type ChildProcess, execFileSync, spawn} from 'node:child_process'
+import {existsSync, mkdtempSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url))
@@ -100,4 +102,16 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
     await new Promise((r) => setTimeout(r, 200))
   }
+}
+
+/** A git repository (branch main, one commit) holding the pipeline; `files` are added after the commit, as local changes. */
+export function pipelineRepo(pipeline: string, files: Record<string, string> = {}): string {
+  const dir = mkdtempSync(join(tmpdir(), 'wpk8s-e2e-repo-'))
+  writeFileSync(join(dir, '.woodpecker.yml'), pipeline)
+  const git = (...args: string[]) => execFileSync('git', args, {cwd: dir, stdio: 'ignore'})
+  git('init', '-q', '-b', 'main')
+  git('add', '.')
+  git('-c', 'user.name=T', '-c', 'user.email=t@example.com', 'commit', '-qm', 'init')
+  for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, name), content)
+  return dir
 }

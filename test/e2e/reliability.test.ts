@@ -1,9 +1,7 @@
 import {execFileSync} from 'node:child_process'
-import {mkdtempSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import {core, createNamespace, deleteNamespace, events, KUBECONFIG, kubeConfig, leftovers, ROOT, startWpk8s, uniqueName, waitFor, wpk8s} from './kube.js'
+import {core, createNamespace, deleteNamespace, events, KUBECONFIG, kubeConfig, leftovers, pipelineRepo, ROOT, startWpk8s, uniqueName, waitFor, wpk8s} from './kube.js'
 import {requireCluster} from './setup.js'
 import {KubeCluster} from '../../src/cluster/kube.js'
 
@@ -13,13 +11,6 @@ const base = ['--namespace', ns, '--no-storage-rwx']
 
 beforeAll(() => createNamespace(ns))
 afterAll(() => deleteNamespace(ns))
-
-function repo(pipeline: string): string {
-  const dir = mkdtempSync(join(tmpdir(), 'wpk8s-rel-'))
-  writeFileSync(join(dir, '.woodpecker.yml'), pipeline)
-  execFileSync('git', ['init', '-q'], {cwd: dir})
-  return dir
-}
 
 /** A pipeline whose first step runs for long, under a name of its own so tests never see each other's pods. */
 const sleeper = (name: string) => `skip_clone: true\nsteps:\n  ${name}:\n    image: busybox:1.35\n    commands: [echo started, sleep 300]\n  next:\n    image: busybox:1.35\n    commands: [echo never]\n`
@@ -36,7 +27,7 @@ async function runningPod(name: string): Promise<string> {
 
 describe('failing fast, with the reason', () => {
   it('reports an OOM kill as such, with the memory limit', async () => {
-    const run = await wpk8s(['exec', '--json', ...base], {cwd: repo(`skip_clone: true
+    const run = await wpk8s(['exec', '--json', ...base], {cwd: pipelineRepo(`skip_clone: true
 steps:
   hungry:
     image: busybox:1.35
@@ -51,7 +42,7 @@ steps:
 
   it('refuses a step whose ServiceAccount or Secret is missing before creating anything', async () => {
     const started = Date.now()
-    const run = await wpk8s(['exec', ...base], {cwd: repo(`skip_clone: true
+    const run = await wpk8s(['exec', ...base], {cwd: pipelineRepo(`skip_clone: true
 steps:
   first:
     image: busybox:1.35
@@ -75,7 +66,7 @@ steps:
   it('stops at once with the kubelet\'s CreateContainerConfigError when a Secret lacks the key', async () => {
     await core().createNamespacedSecret({namespace: ns, body: {metadata: {name: 'keyless'}, stringData: {other: 'x'}}})
     const started = Date.now()
-    const run = await wpk8s(['exec', ...base], {cwd: repo(withKubernetes('secrets: [{name: keyless, key: k, target: {env: K}}]'))})
+    const run = await wpk8s(['exec', ...base], {cwd: pipelineRepo(withKubernetes('secrets: [{name: keyless, key: k, target: {env: K}}]'))})
     await core().deleteNamespacedSecret({namespace: ns, name: 'keyless'})
     expect(run.code).toBe(3)
     expect(run.stdout).toMatch(/CreateContainerConfigError: .*key k.*keyless/)
@@ -85,7 +76,7 @@ steps:
   })
 
   it('refuses an invalid image name before creating anything; the kubelet\'s InvalidImageName counts as a start failure', async () => {
-    const run = await wpk8s(['exec', ...base], {cwd: repo('skip_clone: true\nsteps:\n  a:\n    image: Busybox:1.35\n    commands: [true]\n')})
+    const run = await wpk8s(['exec', ...base], {cwd: pipelineRepo('skip_clone: true\nsteps:\n  a:\n    image: Busybox:1.35\n    commands: [true]\n')})
     expect(run.code).toBe(2)
     expect(run.stderr + run.stdout).toMatch(/\.woodpecker\.yml:4:12 steps\.a\.image: not a valid image reference: `Busybox`: repository names must be lower-case/)
     expect(await leftovers(ns)).toEqual([])
@@ -107,7 +98,7 @@ steps:
     await core().createNode({body: {metadata: {name: node, labels}, spec: {taints: [{key: 'wpk8s.dev/e2e-dedicated', value: 'gpu', effect: 'NoSchedule'}]}}})
     try {
       const started = Date.now()
-      const run = await wpk8s(['exec', ...base], {cwd: repo(withKubernetes(`nodeSelector: {kubernetes.io/hostname: ${node}}`))})
+      const run = await wpk8s(['exec', ...base], {cwd: pipelineRepo(withKubernetes(`nodeSelector: {kubernetes.io/hostname: ${node}}`))})
       expect(run.code).toBe(3)
       expect(run.stdout).toMatch(/Unschedulable: .*had taint \{wpk8s.dev\/e2e-dedicated: gpu\}, that the pod didn't tolerate/)
       expect(run.stdout).toMatch(/hint: check nodeSelector, tolerations/)
@@ -120,7 +111,7 @@ steps:
 
   it('stops at once with the scheduler\'s message when no node has the resources', async () => {
     const started = Date.now()
-    const run = await wpk8s(['exec', ...base], {cwd: repo(withKubernetes('resources: {requests: {cpu: "64"}}'))})
+    const run = await wpk8s(['exec', ...base], {cwd: pipelineRepo(withKubernetes('resources: {requests: {cpu: "64"}}'))})
     expect(run.code).toBe(3)
     expect(Date.now() - started).toBeLessThan(30_000)
     expect(run.stdout).toMatch(/Unschedulable: .*Insufficient cpu/)
@@ -128,12 +119,12 @@ steps:
   })
 
   it('reports a step pod deleted by someone else as an error, never as success', async () => {
-    const {result} = startWpk8s(['exec', '--json', ...base], {cwd: repo(sleeper('deleted'))})
+    const {result} = startWpk8s(['exec', '--json', ...base], {cwd: pipelineRepo(sleeper('deleted'))})
     const pod = await runningPod('deleted')
     await core().deleteNamespacedPod({namespace: ns, name: pod, gracePeriodSeconds: 0})
     const run = await result
     expect(run.code).toBe(3)
-    expect(events(run).find((e) => e.type === 'run-end').error).toMatch(/deleted/)
+    expect(events(run).find((e) => e.type === 'run-end')!.error).toMatch(/deleted/)
     expect(events(run).filter((e) => e.type === 'step-end' && e.step === 'deleted')).toMatchObject([{status: 'failure'}])
     expect(await leftovers(ns)).toEqual([])
   })
@@ -141,13 +132,13 @@ steps:
 
 describe('someone else\'s eviction', () => {
   it('reports a step pod evicted mid-step at once, not after its grace period as an exit code', async () => {
-    const {result} = startWpk8s(['exec', '--json', ...base], {cwd: repo(sleeper('evicted'))})
+    const {result} = startWpk8s(['exec', '--json', ...base], {cwd: pipelineRepo(sleeper('evicted'))})
     const pod = await runningPod('evicted')
     const evicted = Date.now()
     await core().createNamespacedPodEviction({namespace: ns, name: pod, body: {metadata: {name: pod, namespace: ns}}})
     const run = await result
     expect(run.code).toBe(3)
-    expect(events(run).find((e) => e.type === 'run-end').error).toMatch(/being deleted by someone else \(deleted or evicted\)/)
+    expect(events(run).find((e) => e.type === 'run-end')!.error).toMatch(/being deleted by someone else \(deleted or evicted\)/)
     expect(events(run).filter((e) => e.type === 'step-end' && e.step === 'evicted')).toMatchObject([{status: 'failure'}])
     // The pod's 30 s grace period is not waited for before reporting.
     expect(Date.now() - evicted).toBeLessThan(20_000)
@@ -157,7 +148,7 @@ describe('someone else\'s eviction', () => {
 
 describe('interruptions', () => {
   it('stops on SIGINT: cleans up everything and exits 130', async () => {
-    const {child, result} = startWpk8s(['exec', ...base], {cwd: repo(sleeper('interrupted'))})
+    const {child, result} = startWpk8s(['exec', ...base], {cwd: pipelineRepo(sleeper('interrupted'))})
     await runningPod('interrupted')
     const signalled = Date.now()
     child.kill('SIGINT')
@@ -171,7 +162,7 @@ describe('interruptions', () => {
   })
 
   it('forces immediate deletion on a second signal, and exits 143 for SIGTERM', async () => {
-    const {child, result} = startWpk8s(['exec', ...base], {cwd: repo(sleeper('terminated'))})
+    const {child, result} = startWpk8s(['exec', ...base], {cwd: pipelineRepo(sleeper('terminated'))})
     await runningPod('terminated')
     const signalled = Date.now()
     child.kill('SIGTERM')
@@ -186,7 +177,7 @@ describe('interruptions', () => {
   })
 
   it('still cleans up when its output went away first (the terminal or tee of a pipe died)', async () => {
-    const {child, result} = startWpk8s(['exec', ...base], {cwd: repo(sleeper('orphaned'))})
+    const {child, result} = startWpk8s(['exec', ...base], {cwd: pipelineRepo(sleeper('orphaned'))})
     await runningPod('orphaned')
     child.stdout!.destroy()
     child.stderr!.destroy()
@@ -199,7 +190,7 @@ describe('interruptions', () => {
   })
 
   it('leaves objects behind when killed with SIGKILL, and `wpk8s clean` finds and deletes them', async () => {
-    const {child, result} = startWpk8s(['exec', ...base], {cwd: repo(sleeper('killed'))})
+    const {child, result} = startWpk8s(['exec', ...base], {cwd: pipelineRepo(sleeper('killed'))})
     await runningPod('killed')
     child.kill('SIGKILL')
     await result
@@ -217,7 +208,7 @@ describe('interruptions', () => {
 
 describe('soak', () => {
   it('runs 20 pipelines back to back and leaves no pod, claim, Secret, Service or helper behind', async () => {
-    const dir = repo(`services:
+    const dir = pipelineRepo(`services:
   cache:
     image: busybox:1.35
     commands: [sleep 60]
@@ -241,7 +232,7 @@ describe('the API server going away mid-step', () => {
   const harness = KUBECONFIG === `${process.env.WPK8S_CLUSTER_HOME ?? '/var/tmp/wpk8s-cluster'}/kubeconfig`
 
   it.runIf(harness)('keeps waiting, then delivers every log line exactly once, in order', async () => {
-    const {result, output} = startWpk8s(['exec', '--json', ...base], {cwd: repo(`skip_clone: true
+    const {result, output} = startWpk8s(['exec', '--json', ...base], {cwd: pipelineRepo(`skip_clone: true
 steps:
   counting:
     image: busybox:1.35

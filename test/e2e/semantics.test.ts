@@ -3,7 +3,7 @@ import {mkdtempSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import {createNamespace, deleteNamespace, events, leftovers, type Run, uniqueName, wpk8s} from './kube.js'
+import {createNamespace, deleteNamespace, events, leftovers, pipelineRepo, type Run, uniqueName, wpk8s} from './kube.js'
 import {requireCluster} from './setup.js'
 
 requireCluster()
@@ -12,19 +12,8 @@ const ns = uniqueName('e2e-semantics')
 beforeAll(() => createNamespace(ns))
 afterAll(() => deleteNamespace(ns))
 
-function repo(pipeline: string, files: Record<string, string> = {}): string {
-  const dir = mkdtempSync(join(tmpdir(), 'wpk8s-sem-'))
-  writeFileSync(join(dir, '.woodpecker.yml'), pipeline)
-  const git = (...args: string[]) => execFileSync('git', args, {cwd: dir, stdio: 'ignore'})
-  git('init', '-q', '-b', 'main')
-  git('add', '.')
-  git('-c', 'user.name=T', '-c', 'user.email=t@example.com', 'commit', '-qm', 'init')
-  for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, name), content)
-  return dir
-}
-
 async function exec(pipeline: string, args: string[] = [], files: Record<string, string> = {}): Promise<Run> {
-  return wpk8s(['exec', '--json', '--namespace', ns, '--no-storage-rwx', ...args], {cwd: repo(pipeline, files)})
+  return wpk8s(['exec', '--json', '--namespace', ns, '--no-storage-rwx', ...args], {cwd: pipelineRepo(pipeline, files)})
 }
 
 function outcome(run: Run): Record<string, string> {
@@ -179,7 +168,7 @@ steps:
       - echo "token is $TOKEN"
       - test "$TOKEN" = s3cr3t-value
 `
-    const dry = await wpk8s(['exec', '--dry-run', '--namespace', ns, '--secret', 'api_token=s3cr3t-value'], {cwd: repo(pipeline)})
+    const dry = await wpk8s(['exec', '--dry-run', '--namespace', ns, '--secret', 'api_token=s3cr3t-value'], {cwd: pipelineRepo(pipeline)})
     expect(dry.code).toBe(0)
     expect(dry.stdout).not.toContain('s3cr3t-value')
     expect(dry.stdout).toContain('secretKeyRef')

@@ -5,25 +5,30 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {gunzipSync} from 'node:zlib'
 import {describe, expect, it} from 'vitest'
-import {checkoutArchive, worthGzip} from '../../src/runner/checkout.js'
+import {checkoutArchive, forShipping} from '../../src/runner/checkout.js'
 
 const sourceLike = (bytes: number) => Buffer.from('export function add(a: number, b: number): number {\n  return a + b\n}\n'.repeat(Math.ceil(bytes / 66))).subarray(0, bytes)
 
-describe('worthGzip', () => {
-  it('compresses text, large or small', () => {
-    expect(worthGzip(sourceLike(5_000_000))).toBe(true)
-    expect(worthGzip(sourceLike(10_000))).toBe(true)
+describe('forShipping', () => {
+  const gzipped = async (tar: Buffer) => (await forShipping(tar)).gzipped
+
+  it('compresses text, large or small, into what gunzips back to the tar', async () => {
+    expect(await gzipped(sourceLike(5_000_000))).toBe(true)
+    const small = await forShipping(sourceLike(10_000))
+    expect(small.gzipped).toBe(true)
+    expect(gunzipSync(small.bytes)).toEqual(sourceLike(10_000))
   })
 
-  it('leaves incompressible content (binaries, archives) and empty input as they are', () => {
-    expect(worthGzip(randomBytes(5_000_000))).toBe(false)
-    expect(worthGzip(randomBytes(10_000))).toBe(false)
-    expect(worthGzip(Buffer.alloc(0))).toBe(false)
+  it('leaves incompressible content (binaries, archives) and empty input as they are', async () => {
+    const binary = randomBytes(5_000_000)
+    expect(await forShipping(binary)).toEqual({bytes: binary, gzipped: false})
+    expect(await gzipped(randomBytes(10_000))).toBe(false)
+    expect(await gzipped(Buffer.alloc(0))).toBe(false)
   })
 
-  it('judges by samples from start, middle and end', () => {
+  it('judges a large tar by samples from start, middle and end', async () => {
     const mostlyRandom = Buffer.concat([sourceLike(300_000), randomBytes(5_000_000)])
-    expect(worthGzip(mostlyRandom)).toBe(false)
+    expect(await gzipped(mostlyRandom)).toBe(false)
   })
 })
 

@@ -163,6 +163,9 @@ describe('pods created ahead of their turn', () => {
     expect(release.at(-1)).toBe("export CI_PIPELINE_STATUS='failure' CI_STEP_STARTED='1700000123'\n")
     const dir = mkdtempSync(join(tmpdir(), 'gate-'))
     execFileSync('/bin/sh', ['-c', release[2].replaceAll('/wpk8s-gate', dir), ...release.slice(3)])
+    // Sent again (after a dropped connection), the release leaves the values as they were.
+    const again = gateRelease({pipelineStatus: 'success', startedAt: 1700000999, hostAliases: []})
+    execFileSync('/bin/sh', ['-c', again[2].replaceAll('/wpk8s-gate', dir), ...again.slice(3)])
     const gated = gatedPod(build.pod).spec!.containers[0].command![2].replaceAll('/wpk8s-gate', dir)
     const script = Buffer.from('echo "$CI_PIPELINE_STATUS $CI_STEP_STARTED"\nexit 3\n').toString('base64')
     const run = spawnSync('/bin/sh', ['-c', gated], {env: {PATH: process.env.PATH, CI_SCRIPT: script, WPK8S_END: '::end::'}, encoding: 'utf8'})

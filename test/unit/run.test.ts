@@ -8,6 +8,7 @@ import {planRun} from '../../src/compile/plan.js'
 import type {RunMetadata} from '../../src/pipeline/metadata.js'
 import {toWorkflow} from '../../src/pipeline/normalize.js'
 import {parsePipelineText} from '../../src/pipeline/parse.js'
+import {AheadPods} from '../../src/runner/ahead.js'
 import {Interrupt} from '../../src/runner/interrupt.js'
 import {DEFAULT_LIMITS, endMarkReader, runPlan} from '../../src/runner/run.js'
 
@@ -166,5 +167,46 @@ describe('endMarkReader', () => {
   it('leaves a failure to the pod status, and passes on lines that only look like a mark', async () => {
     expect(await read([`${mark}137`])).toEqual({out: [], success: false})
     expect(await read([`${mark}`, `${mark}x`, '::wpk8s-end-other::0'])).toEqual({out: [mark, `${mark}x`, '::wpk8s-end-other::0'], success: false})
+  })
+})
+
+describe('AheadPods', () => {
+  const start = {pipelineStatus: 'success' as const, startedAt: 1700000000, hostAliases: []}
+  const dropped = () => new ExecDroppedError('running /bin/sh in pod p: the connection closed without an exit status')
+
+  async function aheadWith(execResults: (Error | number)[]) {
+    const cluster = new StuckNodeCluster(false, execResults)
+    const ahead = new AheadPods(cluster, 'ns', 'wpk8s.dev/run=r1')
+    ahead.create('long', sleeperPlan().steps[0].pod, (pod) => cluster.createPod(pod))
+    return {cluster, ahead}
+  }
+
+  it('releases a waiting pod, sending the release again when the connection dropped before its status', async () => {
+    const {cluster, ahead} = await aheadWith([dropped(), 0])
+    expect(await ahead.take('long', start, 1000)).toMatchObject({name: 'wp-r1-long'})
+    expect(cluster.execCalls).toBe(2)
+    expect(cluster.podDeletes).toEqual([])
+  })
+
+  it('never replaces a pod that may have started: two dropped releases are an error', async () => {
+    const {cluster, ahead} = await aheadWith([dropped(), dropped()])
+    await expect(ahead.take('long', start, 1000)).rejects.toThrow(/cannot tell whether its pod wp-r1-long was started/)
+    expect(cluster.podDeletes).toEqual([])
+  })
+
+  it('deletes the pod and leaves the step to a new one when the release surely failed', async () => {
+    for (const result of [new Error('forbidden'), 1]) {
+      const {cluster, ahead} = await aheadWith([result])
+      expect(await ahead.take('long', start, 1000)).toBeUndefined()
+      expect(cluster.podDeletes).toEqual([{name: 'wp-r1-long', grace: 0}])
+      expect(cluster.objects.size).toBe(0)
+    }
+  })
+
+  it('deletes the pod of a step that will not run, and hands out nothing for it', async () => {
+    const {cluster, ahead} = await aheadWith([])
+    await ahead.discard('long')
+    expect(cluster.objects.size).toBe(0)
+    expect(await ahead.take('long', start, 1000)).toBeUndefined()
   })
 })
