@@ -17,6 +17,15 @@ export interface RunObject {
 /** Undefined when output can take more now, else a promise of when it can. */
 export type OutputReady = () => Promise<void> | undefined
 
+export interface FollowOptions {
+  /** While it returns a promise (the output is backed up), reading pauses until the promise resolves. */
+  ready?: OutputReady
+  /** Once it resolves, a stream that has not ended by itself (a silently broken connection) is dropped and the rest read at once. */
+  containerEnded?: Promise<void>
+  /** Once it resolves, every line that matters has been read (the step's end mark, and the container ended): the stream is closed. */
+  complete?: Promise<void>
+}
+
 /** The small surface the runner needs; the only implementation talking to a real API server is kube.ts. */
 export interface Cluster {
   readonly server: string
@@ -29,13 +38,8 @@ export interface Cluster {
   createSecret(secret: V1Secret): Promise<void>
   /** Resolves at the first state `until` accepts; rejects with a ClusterError after the timeout. */
   watchPod(namespace: string, name: string, until: (state: PodState) => boolean, timeoutMs: number): Promise<PodState>
-  /**
-   * Follows the container's log to its end, each line once, resuming after broken streams. When
-   * `ready` returns a promise (the output is backed up), reading pauses until it resolves. Once
-   * `containerEnded` resolves, a stream that has not ended by itself (a connection that broke
-   * silently) is dropped and the rest of the log is read at once.
-   */
-  followLog(namespace: string, pod: string, container: string, onLine: (line: string) => void, ready?: OutputReady, containerEnded?: Promise<void>): Promise<void>
+  /** Follows the container's log to its end, each line once, resuming after broken streams. */
+  followLog(namespace: string, pod: string, container: string, onLine: (line: string) => void, options?: FollowOptions): Promise<void>
   /** Runs a command in a container with `input` on stdin; resolves with its exit code. */
   execWithInput(namespace: string, pod: string, container: string, command: string[], input: Buffer): Promise<{exitCode: number; stderr: string}>
   deletePod(namespace: string, name: string, graceSeconds?: number): Promise<void>

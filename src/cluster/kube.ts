@@ -1,10 +1,11 @@
-import * as k8s from '@kubernetes/client-node'
+import type * as k8s from '@kubernetes/client-node'
 import {existsSync} from 'node:fs'
 import {homedir} from 'node:os'
 import {join} from 'node:path'
 import {PassThrough, Writable} from 'node:stream'
 import {ClusterError} from '../errors.js'
-import type {Cluster, ClusterTarget, OutputReady, RunObject} from './cluster.js'
+import type {Cluster, ClusterTarget, FollowOptions, RunObject} from './cluster.js'
+import {CoreV1Api, Exec, KubeConfig, Log, Watch} from './k8s-client.js'
 import {ExecDroppedError, isConflict, isForbidden, isNotFound, toClusterError} from './errors.js'
 import {LogCursor} from './log-lines.js'
 import {type PodState, podState} from './pod-state.js'
@@ -15,7 +16,7 @@ export function loadKubeConfig(target: ClusterTarget): k8s.KubeConfig {
   if (!target.kubeconfig && !process.env.KUBECONFIG && !existsSync(home) && !process.env.KUBERNETES_SERVICE_HOST) {
     throw new ClusterError(`no kubeconfig: KUBECONFIG is not set and ${home} does not exist`, 'point KUBECONFIG or --kubeconfig at your cluster\'s kubeconfig (npm run cluster:up starts a local one)')
   }
-  const kc = new k8s.KubeConfig()
+  const kc = new KubeConfig()
   try {
     if (target.kubeconfig) kc.loadFromFile(target.kubeconfig)
     else kc.loadFromDefault()
@@ -39,7 +40,7 @@ export class KubeCluster implements Cluster {
 
   constructor(private readonly kc: k8s.KubeConfig) {
     this.server = kc.getCurrentCluster()?.server ?? 'unknown'
-    this.core = kc.makeApiClient(k8s.CoreV1Api)
+    this.core = kc.makeApiClient(CoreV1Api)
   }
 
   private async call<T>(doing: string, request: () => Promise<T>): Promise<T> {
@@ -129,7 +130,7 @@ export class KubeCluster implements Cluster {
       const timer = setTimeout(() => finish(new ClusterError(`timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}`)), timeoutMs)
       const start = () => {
         if (finished) return
-        new k8s.Watch(this.kc)
+        new Watch(this.kc)
           .watch(path, {fieldSelector: `metadata.name=${name}`}, (type, obj) => {
             try {
               if (type === 'DELETED' ? onDeleted?.() : type !== 'ERROR' && done(obj as T)) finish()
@@ -154,7 +155,7 @@ export class KubeCluster implements Cluster {
     const promise = new Promise<k8s.CoreV1Event>((resolve) => {
       const start = () => {
         if (stopped) return
-        new k8s.Watch(this.kc)
+        new Watch(this.kc)
           .watch(`/api/v1/namespaces/${namespace}/events`, {fieldSelector: `involvedObject.kind=${kind},involvedObject.name=${name}`}, (type, event: k8s.CoreV1Event) => {
             if (type !== 'DELETED' && event.reason && reasons.includes(event.reason)) resolve(event)
           }, () => setTimeout(start, 200))
@@ -172,15 +173,16 @@ export class KubeCluster implements Cluster {
     }}
   }
 
-  async followLog(namespace: string, pod: string, container: string, onLine: (line: string) => void, ready?: OutputReady, containerEnded?: Promise<void>): Promise<void> {
+  async followLog(namespace: string, pod: string, container: string, onLine: (line: string) => void, options: FollowOptions = {}): Promise<void> {
     const cursor = new LogCursor(onLine)
     for (let attempt = 0; ; attempt++) {
-      const ended = await this.streamLog(namespace, pod, container, cursor, true, ready, containerEnded)
+      const outcome = await this.streamLog(namespace, pod, container, cursor, true, options)
+      if (outcome === 'complete') return
       const state = await this.readPodState(namespace, pod)
       if (state.kind !== 'running' && state.kind !== 'pending') {
-        if (!ended) {
+        if (outcome === 'dropped') {
           cursor.restart()
-          await this.streamLog(namespace, pod, container, cursor, false, ready)
+          await this.streamLog(namespace, pod, container, cursor, false, {ready: options.ready})
         }
         return
       }
@@ -198,8 +200,9 @@ export class KubeCluster implements Cluster {
     }
   }
 
-  /** One log request; true when the server ended the stream normally. */
-  private async streamLog(namespace: string, pod: string, container: string, cursor: LogCursor, follow: boolean, ready?: OutputReady, giveUp?: Promise<void>): Promise<boolean> {
+  /** One log request: `ended` when the server ended the stream, `dropped` when it broke or stalled, `complete` on `options.complete`. */
+  private async streamLog(namespace: string, pod: string, container: string, cursor: LogCursor, follow: boolean, options: FollowOptions): Promise<'ended' | 'dropped' | 'complete'> {
+    const {ready, containerEnded, complete} = options
     const sink = new PassThrough()
     sink.setEncoding('utf8')
     sink.on('data', (chunk: string) => {
@@ -211,27 +214,27 @@ export class KubeCluster implements Cluster {
         void wait.then(() => sink.resume())
       }
     })
-    const ended = new Promise<boolean>((resolve) => {
-      sink.on('end', () => resolve(true))
-      sink.on('error', () => resolve(false))
+    const ended = new Promise<'ended' | 'dropped'>((resolve) => {
+      sink.on('end', () => resolve('ended'))
+      sink.on('error', () => resolve('dropped'))
     })
     let controller: AbortController
     try {
       const sinceTime = cursor.resumeFrom
-      controller = await new k8s.Log(this.kc).log(namespace, pod, container, sink, {follow, timestamps: true, ...(sinceTime ? {sinceTime} : {})})
+      controller = await new Log(this.kc).log(namespace, pod, container, sink, {follow, timestamps: true, ...(sinceTime ? {sinceTime} : {})})
     } catch {
-      return false
+      return 'dropped'
     }
     // A broken connection may never end the stream: after the container ended, give it a moment, then drop it.
-    const stalled = giveUp?.then(() => new Promise<boolean>((resolve) => setTimeout(() => resolve(false), LOG_END_GRACE_MS)))
-    const ok = await (stalled ? Promise.race([ended, stalled]) : ended)
-    if (!ok) {
+    const stalled = containerEnded?.then(() => new Promise<'dropped'>((resolve) => setTimeout(() => resolve('dropped'), LOG_END_GRACE_MS)))
+    const outcome = await Promise.race([ended, ...(stalled ? [stalled] : []), ...(complete ? [complete.then(() => 'complete' as const)] : [])])
+    if (outcome !== 'ended') {
       controller.abort()
       sink.removeAllListeners('data')
-      return false
+      return outcome
     }
     cursor.end()
-    return ok
+    return outcome
   }
 
   async execWithInput(namespace: string, pod: string, container: string, command: string[], input: Buffer): Promise<{exitCode: number; stderr: string}> {
@@ -250,7 +253,7 @@ export class KubeCluster implements Cluster {
         stdin.end()
         resolve({exitCode, stderr})
       }
-      new k8s.Exec(this.kc)
+      new Exec(this.kc)
         .exec(namespace, pod, container, command, null, errors, stdin, false, (status) => {
           const code = status.details?.causes?.find((c) => c.reason === 'ExitCode')?.message
           settle(status.status === 'Success' ? 0 : Number(code ?? 1))

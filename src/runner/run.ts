@@ -34,6 +34,8 @@ export interface RunLimits {
   outputReady?: OutputReady
 }
 
+/** How often cleanup looks whether what it deleted is gone (three list calls each time). */
+const CLEANUP_POLL_MS = 100
 /** Seconds past a stopping pod's grace period after which cleanup deletes its object without waiting for the node. */
 const STUCK_POD_SLACK_S = 5
 
@@ -300,7 +302,7 @@ async function startBackground(state: RunState, step: PlannedStep, status: Pipel
   await create(state, pod)
   const started = await startedPod(cluster, pod, state.limits)
   emit({type: 'step-start', step: step.name, pod: name, background: true})
-  state.background.push(cluster.followLog(plan.namespace, name, STEP_CONTAINER, (line) => emit({type: 'log', step: step.name, line}), state.limits.outputReady).catch(() => {}))
+  state.background.push(cluster.followLog(plan.namespace, name, STEP_CONTAINER, (line) => emit({type: 'log', step: step.name, line}), {ready: state.limits.outputReady}).catch(() => {}))
   const ended = started.kind === 'terminated' ? Promise.resolve(started) : cluster.watchPod(plan.namespace, name, (s) => s.kind === 'terminated' || s.kind === 'lost', state.limits.timeoutMs)
   state.background.push(ended.then((end) => {
     if (end.kind === 'terminated' && !state.stopped) state.backgroundEnds.set(step.name, end)
@@ -329,12 +331,14 @@ async function runStep(state: RunState, step: PlannedStep, ahead: AheadPods, onR
   let containerEnded!: () => void
   const ended = new Promise<void>((resolve) => (containerEnded = resolve))
   const marked = endMarkReader(endMark(plan.runId), (line) => emit({type: 'log', step: step.name, line}))
-  const log = cluster.followLog(plan.namespace, name, STEP_CONTAINER, marked.onLine, state.limits.outputReady, ended)
+  // After the end mark (the script's last line) and the container's end, the log has nothing more to say.
+  const complete = marked.success.then(() => ended)
+  const log = cluster.followLog(plan.namespace, name, STEP_CONTAINER, marked.onLine, {ready: state.limits.outputReady, containerEnded: ended, complete})
   const status = cluster.watchPod(plan.namespace, name, (s) => s.kind === 'terminated' || s.kind === 'lost', state.limits.timeoutMs)
   const first = await Promise.race([status, marked.success])
   if (first === 'success') {
     // The script said it ended with 0: later steps may start now. The pod's status (seen only at the
-    // kubelet's next relist) and any last log line are awaited in the background.
+    // kubelet's next relist) and the log's end are awaited in the background.
     state.background.push(status.then(containerEnded, containerEnded).then(() => log).catch(() => {}))
     state.running.delete(step.name)
     return {name: step.name, status: 'success', exitCode: 0, durationMs: Date.now() - started}
@@ -414,7 +418,7 @@ async function cleanUp(plan: RunPlan, cluster: Cluster, emit: Emit, limits: RunL
       const seconds = grace()
       await Promise.all(objects.map((o) => (o.kind === 'Pod' ? cluster.deletePod(o.namespace, o.name, seconds) : cluster.deleteObject(o))))
       deleted = Math.max(deleted, objects.length)
-      await new Promise((r) => setTimeout(r, 250))
+      await new Promise((r) => setTimeout(r, CLEANUP_POLL_MS))
     }
   } catch (error) {
     left = [`(cleanup failed: ${errorMessage(error)})`]
