@@ -79,7 +79,27 @@ function timed(command, args, options = {}) {
 
 /** 6 steps, trivial and of 2 s each: wpk8s against the kubectl script doing the same. */
 async function stepOverhead() {
-  return [...(await stepsOf(0)), ...(await stepsOf(2))]
+  return [...(await stepsOf(0)), ...(await stepsOf(2)), ...(await marginalStep(2))]
+}
+
+/**
+ * What one more step costs, start-up and cleanup aside: 12 steps against 6 (wpk8s only), the
+ * difference per added step minus its own run time.
+ */
+async function marginalStep(seconds) {
+  const pipeline = (n) => repo(`skip_clone: true\nsteps:\n${Array.from({length: n}, (_, i) => `  s${i + 1}:\n    image: busybox:1.35\n    commands: [sleep ${seconds}]\n`).join('')}`)
+  const six = pipeline(6)
+  const twelve = pipeline(12)
+  const a = []
+  const b = []
+  for (let i = 0; i < RUNS; i++) {
+    a.push((await wpk8s(six)).wall)
+    b.push((await wpk8s(twelve)).wall)
+  }
+  return [
+    [`6 vs 12 steps of ${seconds} s: wpk8s exec`, `${ms(median(a))} vs ${ms(median(b))}`],
+    ['  overhead of one more step (difference / 6 - own time)', ms((median(b) - median(a)) / 6 - seconds * 1000)],
+  ]
 }
 
 async function stepsOf(seconds) {

@@ -1,3 +1,4 @@
+import {randomBytes} from 'node:crypto'
 import {stringify} from 'yaml'
 import {type BackendConfig, type BackendFlags, resolveBackendConfig} from '../config.js'
 import {InvalidPipelineError, UsageError} from '../errors.js'
@@ -50,7 +51,7 @@ export function planWorkflows(run: PreparedRun, archOf: (workflow: Workflow) => 
     workflow,
     plan: planRun({
       workflow, config: run.config, metadata: run.metadata, runId: run.workflows.length === 1 ? runId : `${runId}-${i + 1}`, arch: archOf(workflow),
-      matrix: workflow.matrixRow, extraEnv: run.extraEnv, secrets: run.secrets, helperImage: run.helperImage,
+      matrix: workflow.matrixRow, extraEnv: run.extraEnv, secrets: run.secrets, helperImage: run.helperImage, shipToken: randomBytes(16).toString('hex'),
     }),
   }))
 }

@@ -26,6 +26,12 @@ export interface FollowOptions {
   complete?: Promise<void>
 }
 
+export interface PodRequest {
+  method: 'GET' | 'POST'
+  body?: Buffer
+  idleTimeoutMs: number
+}
+
 /** The small surface the runner needs; the only implementation talking to a real API server is kube.ts. */
 export interface Cluster {
   readonly server: string
@@ -42,6 +48,11 @@ export interface Cluster {
   followLog(namespace: string, pod: string, container: string, onLine: (line: string) => void, options?: FollowOptions): Promise<void>
   /** Runs a command in a container with `input` on stdin; resolves with its exit code. */
   execWithInput(namespace: string, pod: string, container: string, command: string[], input: Buffer): Promise<{exitCode: number; stderr: string}>
+  /**
+   * An HTTP request to a port of a pod through the API server's pod proxy; resolves with the answer,
+   * rejects when the proxy refuses, cannot reach the pod, or the connection is idle for `idleTimeoutMs`.
+   */
+  requestPod(namespace: string, pod: string, port: number, path: string, options: PodRequest): Promise<{statusCode: number; body: string}>
   deletePod(namespace: string, name: string, graceSeconds?: number): Promise<void>
   deletePvc(namespace: string, name: string): Promise<void>
   deleteSecret(namespace: string, name: string): Promise<void>

@@ -1,10 +1,12 @@
 import type * as k8s from '@kubernetes/client-node'
 import {existsSync} from 'node:fs'
+import http from 'node:http'
+import https from 'node:https'
 import {homedir} from 'node:os'
 import {join} from 'node:path'
 import {PassThrough, Writable} from 'node:stream'
 import {ClusterError} from '../errors.js'
-import type {Cluster, ClusterTarget, FollowOptions, RunObject} from './cluster.js'
+import type {Cluster, ClusterTarget, FollowOptions, PodRequest, RunObject} from './cluster.js'
 import {CoreV1Api, Exec, KubeConfig, Log, Watch} from './k8s-client.js'
 import {ExecDroppedError, isConflict, isForbidden, isNotFound, toClusterError} from './errors.js'
 import {LogCursor} from './log-lines.js'
@@ -266,6 +268,32 @@ export class KubeCluster implements Cluster {
           for (let offset = 0; offset < input.length; offset += EXEC_CHUNK) stdin.write(input.subarray(offset, offset + EXEC_CHUNK))
         })
         .catch((error) => reject(toClusterError(error, `running ${command[0]} in pod ${pod}`, this.server)))
+    })
+  }
+
+  async requestPod(namespace: string, pod: string, port: number, path: string, options: PodRequest): Promise<{statusCode: number; body: string}> {
+    const server = new URL(this.server)
+    const request: https.RequestOptions = {
+      method: options.method,
+      hostname: server.hostname.replace(/^\[(.*)\]$/, '$1'),
+      port: server.port || undefined,
+      path: `${server.pathname.replace(/\/$/, '')}/api/v1/namespaces/${namespace}/pods/${pod}:${port}/proxy${path}`,
+      headers: options.body ? {'content-type': 'application/octet-stream', 'content-length': options.body.length} : {},
+    }
+    await this.kc.applyToHTTPSOptions(request)
+    return new Promise((resolve, reject) => {
+      const req = (server.protocol === 'http:' ? http : https).request(request, (res) => {
+        let body = ''
+        res.setEncoding('utf8')
+        res.on('data', (chunk: string) => (body += chunk))
+        res.on('end', () => resolve({statusCode: res.statusCode ?? 0, body}))
+        res.on('error', reject)
+      })
+      req.setTimeout(options.idleTimeoutMs, () => req.destroy(new Error(`no answer from pod ${pod} for ${options.idleTimeoutMs} ms`)))
+      req.on('error', reject)
+      const body = options.body ?? Buffer.alloc(0)
+      for (let offset = 0; offset < body.length; offset += EXEC_CHUNK) req.write(body.subarray(offset, offset + EXEC_CHUNK))
+      req.end()
     })
   }
 

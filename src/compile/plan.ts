@@ -8,6 +8,7 @@ import {ciVariables, type StepContext} from './env.js'
 import {LABELS, MANAGER, objectName, toLabelValue} from './names.js'
 import {podMetadata, type PodNames, sorted, stepPod, WORKSPACE_VOLUME} from './pod.js'
 import {runSecret, secretRefs} from './secrets.js'
+import {HELPER_COMMAND, tokenHash, UNPACK_CGI_VAR, unpackCgi} from './ship.js'
 
 export const DEFAULT_HELPER_IMAGE = 'docker.io/library/busybox:1.35'
 
@@ -41,6 +42,8 @@ export interface RunPlan {
   /** Holds the `from_secret` values the steps use; absent when none does. */
   secret?: V1Secret
   helperPod: V1Pod
+  /** The token of the helper's upload endpoint; absent when it has none. */
+  shipToken?: string
   services: PlannedStep[]
   steps: PlannedStep[]
 }
@@ -53,6 +56,8 @@ export interface PlanInput {
   arch: string
   matrix?: Record<string, string>
   helperImage?: string
+  /** Authorizes the upload of the checkout to the helper (see ship.ts); without it the helper takes it through exec only. */
+  shipToken?: string
   extraEnv?: Record<string, string>
   /** Secret values by name (`--secret`, `--secrets-file`). */
   secrets?: Record<string, string>
@@ -96,7 +101,8 @@ export function planRun(input: PlanInput): RunPlan {
     shipCheckout: !workflow.skipClone,
     pvc: workspacePvc(claimName, runId, config, workflow.name),
     ...(secretName ? {secret: runSecret(secretName, config.namespace, runId, secretValues)} : {}),
-    helperPod: helperPod(runId, claimName, config, workflow, input.arch, input.helperImage ?? DEFAULT_HELPER_IMAGE),
+    helperPod: helperPod(runId, claimName, config, workflow, input.arch, input.helperImage ?? DEFAULT_HELPER_IMAGE, input.shipToken),
+    ...(input.shipToken ? {shipToken: input.shipToken} : {}),
     services: workflow.services.map((s, i) => plannedFor(s, workflow.steps.length + i)),
     steps,
   }
@@ -150,7 +156,7 @@ function workspacePvc(name: string, runId: string, config: BackendConfig, workfl
 }
 
 /** A short-lived pod that mounts the workspace so the local checkout can be streamed into it. */
-function helperPod(runId: string, claimName: string, config: BackendConfig, workflow: Workflow, arch: string, image: string): V1Pod {
+function helperPod(runId: string, claimName: string, config: BackendConfig, workflow: Workflow, arch: string, image: string, shipToken: string | undefined): V1Pod {
   const step = {name: 'ship', kubernetes: {}} as Step
   const metadata = podMetadata(step, {name: objectName(runId, 'ship'), namespace: config.namespace, runId, claimName}, config, workflow.name)
   metadata.labels = sorted({...metadata.labels, [LABELS.role]: 'ship'})
@@ -168,7 +174,8 @@ function helperPod(runId: string, claimName: string, config: BackendConfig, work
         name: 'ship',
         image,
         imagePullPolicy: 'IfNotPresent',
-        command: ['sh', '-c', 'trap "exit 0" TERM; sleep 3600 & wait'],
+        command: HELPER_COMMAND,
+        ...(shipToken ? {env: [{name: UNPACK_CGI_VAR, value: unpackCgi(tokenHash(shipToken), workspaceDir(workflow))}]} : {}),
         volumeMounts: [{name: WORKSPACE_VOLUME, mountPath: workflow.workspace.base}],
       }],
       volumes: [{name: WORKSPACE_VOLUME, persistentVolumeClaim: {claimName}}],

@@ -1,9 +1,9 @@
 import {execFileSync} from 'node:child_process'
-import {mkdtempSync, writeFileSync} from 'node:fs'
+import {mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import {core, createNamespace, deleteNamespace, KUBECONFIG, kubeConfig, leftovers, ROOT, uniqueName, waitFor, wpk8s} from './kube.js'
+import {core, createNamespace, deleteNamespace, events, KUBECONFIG, kubeConfig, leftovers, ROOT, type Run, uniqueName, waitFor, wpk8s} from './kube.js'
 import {requireCluster} from './setup.js'
 
 requireCluster()
@@ -36,6 +36,8 @@ beforeAll(async () => {
 })
 afterAll(() => deleteNamespace(ns))
 
+const shipDetail = (run: Run): string | undefined => events(run).find((e) => e.type === 'phase' && e.phase === 'ship' && e.status === 'done')?.detail
+
 describe('least privilege: a user bound only to the README\'s Role', () => {
   it('runs a pipeline with a shipped checkout, a secret and a service, and cleans up', async () => {
     const arch = (await core().listNode()).items[0].metadata!.labels!['kubernetes.io/arch']
@@ -55,9 +57,20 @@ steps:
     const noNodes = await wpk8s(args, {cwd: dir})
     expect(noNodes.code).toBe(3)
     expect(noNodes.stderr).toMatch(/may not list nodes.*\n.*--platform/)
-    const run = await wpk8s([...args, '--platform', `linux/${arch}`], {cwd: dir})
+    const run = await wpk8s([...args, '--platform', `linux/${arch}`, '--json'], {cwd: dir})
     expect(run.stderr).toBe('')
     expect(run.code).toBe(0)
+    expect(shipDetail(run)).toMatch(/through the pod proxy$/)
+    expect(await leftovers(ns)).toEqual([])
+    // Without pods/proxy in the Role, the checkout goes through exec.
+    const role = readFileSync(join(ROOT, 'examples', 'rbac.yaml'), 'utf8').replace(/\n {2}# Ships the checkout[^\n]*\n(?: {2}- apiGroups[^\n]*\n) {4}resources: \[pods\/proxy\]\n[^\n]*\n/, '\n')
+    expect(role).not.toContain('pods/proxy')
+    execFileSync('kubectl', ['apply', '-n', ns, '-f', '-'], {env: {...process.env, KUBECONFIG}, input: role, stdio: ['pipe', 'ignore', 'ignore']})
+    const viaExec = await waitFor('the Role without pods/proxy to apply', async () => {
+      const r = await wpk8s([...args, '--platform', `linux/${arch}`, '--json'], {cwd: dir})
+      return r.code === 0 && /through exec$/.test(shipDetail(r) ?? '') ? r : undefined
+    }, 60_000)
+    expect(viaExec.stderr).toBe('')
     expect(await leftovers(ns)).toEqual([])
     const clean = await wpk8s(['clean', '--kubeconfig', limitedKubeconfig, '--namespace', ns])
     expect(clean.code).toBe(0)

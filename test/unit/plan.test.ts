@@ -23,7 +23,7 @@ const metadata: RunMetadata = {
 function plan(text: string, env: NodeJS.ProcessEnv = {}, secrets: Record<string, string> = {}) {
   const data = parsePipelineText('p.yml', text).data as Record<string, unknown>
   const workflow = toWorkflow('ci', 'p.yml', data)
-  return planRun({workflow, config: resolveBackendConfig({}, env).config, metadata, runId: 'r1a2b3', arch: 'amd64', extraEnv: {EXTRA: 'x'}, secrets})
+  return planRun({workflow, config: resolveBackendConfig({}, env).config, metadata, runId: 'r1a2b3', arch: 'amd64', extraEnv: {EXTRA: 'x'}, secrets, shipToken: 'test-token'})
 }
 
 const SEED = `steps:

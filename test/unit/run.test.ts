@@ -1,6 +1,6 @@
 import type {V1PersistentVolumeClaim, V1Pod, V1Secret} from '@kubernetes/client-node'
 import {describe, expect, it} from 'vitest'
-import type {Cluster, RunObject} from '../../src/cluster/cluster.js'
+import type {Cluster, PodRequest, RunObject} from '../../src/cluster/cluster.js'
 import {ExecDroppedError} from '../../src/cluster/errors.js'
 import type {PodState} from '../../src/cluster/pod-state.js'
 import {resolveBackendConfig} from '../../src/config.js'
@@ -54,6 +54,15 @@ class StuckNodeCluster implements Cluster {
     onLine('started')
     return Promise.resolve()
   }
+  /** Answers of the pod proxy in turn (after them: 503, as for a pod nobody listens on). */
+  proxyAnswers: (Error | {statusCode: number; body: string})[] = []
+  readonly proxyCalls: {method: string; path: string; bytes: number}[] = []
+  async requestPod(_ns: string, _pod: string, _port: number, path: string, options: PodRequest): Promise<{statusCode: number; body: string}> {
+    this.proxyCalls.push({method: options.method, path, bytes: options.body?.length ?? 0})
+    const answer = this.proxyAnswers.shift() ?? {statusCode: 503, body: 'error trying to reach service: connection refused'}
+    if (answer instanceof Error) throw answer
+    return answer
+  }
   async execWithInput(): Promise<{exitCode: number; stderr: string}> {
     const result = this.execResults[this.execCalls++] ?? 0
     if (result instanceof Error) throw result
@@ -85,9 +94,9 @@ class StuckNodeCluster implements Cluster {
   }
 }
 
-function sleeperPlan(text = 'skip_clone: true\nsteps:\n  long:\n    image: busybox:1.35\n    commands: [sleep 300]\n') {
+function sleeperPlan(text = 'skip_clone: true\nsteps:\n  long:\n    image: busybox:1.35\n    commands: [sleep 300]\n', shipToken?: string) {
   const workflow = toWorkflow('ci', 'p.yml', parsePipelineText('p.yml', text).data as Record<string, unknown>)
-  return planRun({workflow, config: resolveBackendConfig({}, {}).config, metadata, runId: 'r1', arch: 'amd64', extraEnv: {}})
+  return planRun({workflow, config: resolveBackendConfig({}, {}).config, metadata, runId: 'r1', arch: 'amd64', extraEnv: {}, ...(shipToken ? {shipToken} : {})})
 }
 
 describe('cleanup after an interrupt', () => {
@@ -142,6 +151,63 @@ describe('shipping the checkout', () => {
     expect((await runPlan(sleeperPlan(shipping), failing, () => {}, async () => ({bytes: Buffer.from('tar'), gzipped: false}), DEFAULT_LIMITS)).exitCode).toBe(3)
     expect(failing.execCalls).toBe(1)
     expect(twice.objects.size + failing.objects.size).toBe(0)
+  })
+})
+
+describe('shipping through the pod proxy', () => {
+  const shipping = 'steps:\n  build:\n    image: busybox:1.35\n    commands: [ls]\n'
+  const ok = {statusCode: 200, body: 'ok\n'}
+  const archive = async () => ({bytes: Buffer.from('tar bytes'), gzipped: true})
+  async function ship(cluster: StuckNodeCluster) {
+    const events: {type: string; detail?: string}[] = []
+    const result = await runPlan(sleeperPlan(shipping, 'f00d'), cluster, (e) => events.push(e as {type: string}), archive, DEFAULT_LIMITS)
+    return {result, detail: events.find((e) => e.type === 'phase' && e.detail)?.detail}
+  }
+
+  it('posts the archive with the token once the helper answers, and uses no exec', async () => {
+    const cluster = new StuckNodeCluster(true)
+    cluster.proxyAnswers = [ok, {statusCode: 200, body: 'exit 0\n'}]
+    const {result, detail} = await ship(cluster)
+    expect(result.exitCode).toBe(0)
+    expect(cluster.proxyCalls).toEqual([{method: 'GET', path: '/ok', bytes: 0}, {method: 'POST', path: '/cgi-bin/unpack?t=f00d&z=1', bytes: 9}])
+    expect(cluster.execCalls).toBe(0)
+    expect(detail).toBe('0 KiB gzipped, through the pod proxy')
+  })
+
+  it('waits for a helper whose server is starting', async () => {
+    const cluster = new StuckNodeCluster(true)
+    cluster.proxyAnswers = [{statusCode: 503, body: 'connection refused'}, ok, {statusCode: 200, body: 'exit 0\n'}]
+    expect((await ship(cluster)).result.exitCode).toBe(0)
+    expect(cluster.execCalls).toBe(0)
+  })
+
+  it('falls back to exec when RBAC refuses the proxy, the upload fails or breaks, or the helper never answers', async () => {
+    const cases: {answers: (Error | {statusCode: number; body: string})[]; calls: number}[] = [
+      {answers: [{statusCode: 403, body: 'forbidden'}], calls: 1},
+      {answers: [ok, {statusCode: 200, body: 'exit 2\ntar: short read'}], calls: 2},
+      {answers: [ok, new Error('socket hang up')], calls: 2},
+    ]
+    for (const {answers, calls} of cases) {
+      const cluster = new StuckNodeCluster(true)
+      cluster.proxyAnswers = [...answers]
+      const {result, detail} = await ship(cluster)
+      expect(result.exitCode).toBe(0)
+      expect(cluster.proxyCalls).toHaveLength(calls)
+      expect(cluster.execCalls).toBe(1)
+      expect(detail).toBe('0 KiB gzipped, through exec')
+    }
+    const silent = new StuckNodeCluster(true)
+    const started = Date.now()
+    expect((await ship(silent)).result.exitCode).toBe(0)
+    expect(Date.now() - started).toBeLessThan(4000)
+    expect(silent.execCalls).toBe(1)
+  })
+
+  it('uses exec only when the plan has no upload token', async () => {
+    const cluster = new StuckNodeCluster(true)
+    expect((await runPlan(sleeperPlan(shipping), cluster, () => {}, archive, DEFAULT_LIMITS)).exitCode).toBe(0)
+    expect(cluster.proxyCalls).toHaveLength(0)
+    expect(cluster.execCalls).toBe(1)
   })
 })
 

@@ -1,0 +1,67 @@
+import {createHash} from 'node:crypto'
+import {shellQuote} from './script.js'
+
+/**
+ * How the checkout gets into the workspace. The helper pod mounts the workspace and, when its image
+ * has busybox's `httpd`, serves an upload endpoint that the API server's pod proxy can reach: a plain
+ * HTTP stream, about twice as fast as `kubectl exec`'s path on the test cluster, where the container
+ * runtime's websocket exec handling costs ~0.8 s of CPU per 50 MB. Without `httpd`, or where the proxy
+ * is refused or cannot reach the pod, the archive goes through exec instead.
+ *
+ * Only a request carrying the run's token may unpack: the pod holds just its SHA-256, so neither the
+ * pod spec nor another pod on the network can write into the workspace.
+ */
+export const SHIP_PORT = 8777
+const HOME = '/tmp/wpk8s-ship'
+
+export function tokenHash(token: string): string {
+  return createHash('sha256').update(token).digest('hex')
+}
+
+/** The CGI script that unpacks the request body; its answer is `exit N`, then tar's error output. */
+export function unpackCgi(hash: string, dir: string): string {
+  return [
+    '#!/bin/sh',
+    String.raw`printf 'Content-Type: text/plain\r\n\r\n'`,
+    't=${QUERY_STRING#t=}; t=${t%%&*}',
+    `[ "$(printf %s "$t" | sha256sum | cut -c1-64)" = ${hash} ] || { echo 'exit 403'; exit 0; }`,
+    `d=${shellQuote(dir)}`,
+    `mkdir -p "$d" 2>${HOME}/err || { echo 'exit 1'; cat ${HOME}/err; exit 0; }`,
+    'case "$QUERY_STRING" in',
+    `  *z=1*) head -c "$CONTENT_LENGTH" | gzip -dc | tar -x -o -f - -C "$d" 2>${HOME}/err ;;`,
+    `  *) head -c "$CONTENT_LENGTH" | tar -x -o -f - -C "$d" 2>${HOME}/err ;;`,
+    'esac',
+    'echo "exit $?"',
+    `cat ${HOME}/err`,
+    '',
+  ].join('\n')
+}
+
+/** The environment variable that carries the CGI script into the helper. */
+export const UNPACK_CGI_VAR = 'WPK8S_UNPACK_CGI'
+
+/** The helper's command: serve the upload endpoint if it can, then wait to be deleted. */
+export const HELPER_COMMAND = ['sh', '-c', [
+  'trap "exit 0" TERM',
+  `if [ -n "$${UNPACK_CGI_VAR}" ] && command -v httpd >/dev/null && mkdir -p ${HOME}/cgi-bin && printf '%s' "$${UNPACK_CGI_VAR}" > ${HOME}/cgi-bin/unpack && chmod 700 ${HOME}/cgi-bin/unpack && echo ok > ${HOME}/ok; then httpd -p ${SHIP_PORT} -h ${HOME}; fi`,
+  'sleep 3600 & wait',
+].join('\n')]
+
+/** The path the archive is posted to; the helper answers `ok` on PING_PATH once it serves. */
+export function uploadPath(token: string, gzipped: boolean): string {
+  return `/cgi-bin/unpack?t=${token}&z=${gzipped ? 1 : 0}`
+}
+
+export const PING_PATH = '/ok'
+
+/** The exit code in the upload endpoint's answer, or undefined when the answer is not one. */
+export function uploadExitCode(body: string): number | undefined {
+  const match = /^exit (\d+)/.exec(body)
+  return match ? Number(match[1]) : undefined
+}
+
+/** The command that unpacks the archive from stdin through exec: `head -c` because exec may never end stdin (see kube.ts). */
+export function unpackScript(gzipped: boolean): string {
+  if (!gzipped) return 'mkdir -p "$1" && head -c "$2" | tar -x -o -f - -C "$1"'
+  return 'command -v gzip >/dev/null || { echo "the helper image has no gzip (--helper-image)" >&2; exit 127; }; mkdir -p "$1" && head -c "$2" | gzip -dc | tar -x -o -f - -C "$1"'
+}
