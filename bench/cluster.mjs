@@ -174,7 +174,14 @@ async function shipping() {
 
 async function shippingOf(content) {
   const dir = repo('steps:\n  check:\n    image: busybox:1.35\n    commands: [find . -type f | wc -l]\n', 5000, 10_000, content)
+  // kubectl: a helper pod on a claim, then git ls-files | tar | kubectl exec -i ... tar x. Runs alternate
+  // with wpk8s's, so both meet the same background work (such as a finished run's volume being deleted).
+  const id = `ship-${Date.now()}`
+  const manifest = `apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: ${id}}\nspec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: ${id}}\nspec:\n  containers: [{name: h, image: busybox:1.35, imagePullPolicy: IfNotPresent, command: [sleep, '600'], volumeMounts: [{name: w, mountPath: /woodpecker}]}]\n  volumes: [{name: w, persistentVolumeClaim: {claimName: ${id}}}]\n`
+  timed('kubectl', ['-n', NS, 'apply', '-f', '-'], {input: manifest})
+  timed('kubectl', ['-n', NS, 'wait', '--for=condition=Ready', `pod/${id}`, '--timeout=120s'])
   const w = []
+  const k = []
   let sent = ''
   for (let i = 0; i < RUNS; i++) {
     const run = await wpk8s(dir)
@@ -183,14 +190,6 @@ async function shippingOf(content) {
     const at = (status) => Date.parse(run.events.find((e) => e.type === 'phase' && e.phase === 'ship' && e.status === status).time)
     sent = run.events.find((e) => e.type === 'phase' && e.phase === 'ship' && e.status === 'done').detail
     w.push(at('done') - at('start'))
-  }
-  // kubectl: a helper pod on a claim, then git ls-files | tar | kubectl exec -i ... tar x
-  const id = `ship-${Date.now()}`
-  const manifest = `apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: ${id}}\nspec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: ${id}}\nspec:\n  containers: [{name: h, image: busybox:1.35, imagePullPolicy: IfNotPresent, command: [sleep, '600'], volumeMounts: [{name: w, mountPath: /woodpecker}]}]\n  volumes: [{name: w, persistentVolumeClaim: {claimName: ${id}}}]\n`
-  timed('kubectl', ['-n', NS, 'apply', '-f', '-'], {input: manifest})
-  timed('kubectl', ['-n', NS, 'wait', '--for=condition=Ready', `pod/${id}`, '--timeout=120s'])
-  const k = []
-  for (let i = 0; i < RUNS; i++) {
     k.push(timed('bash', ['-c', `git ls-files -z | tar -c --null -T - -f - | kubectl -n ${NS} exec -i ${id} -- sh -c 'mkdir -p /woodpecker/src${i} && tar -x -o -f - -C /woodpecker/src${i}'`], {cwd: dir}).wall)
     const files = timed('kubectl', ['-n', NS, 'exec', id, '--', 'sh', '-c', `find /woodpecker/src${i} -type f | wc -l`]).stdout.trim()
     if (files !== '5001') throw new Error(`kubectl shipped ${files} files, not 5001`)
