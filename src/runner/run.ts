@@ -3,16 +3,15 @@ import {externalReferences} from '../compile/references.js'
 import {LABELS} from '../compile/names.js'
 import {canCreateAhead, podAtStart, STEP_CONTAINER} from '../compile/pod.js'
 import {endMark} from '../compile/script.js'
-import {PING_PATH, SHIP_PORT, unpackScript, uploadExitCode, uploadPath} from '../compile/ship.js'
 import type {PlannedStep, RunPlan} from '../compile/plan.js'
 import type {Cluster, OutputReady} from '../cluster/cluster.js'
 import type {PodState} from '../cluster/pod-state.js'
-import {ExecDroppedError} from '../cluster/errors.js'
 import {ClusterError, errorMessage, ExitCode, WpkError} from '../errors.js'
 import {decide, type PipelineStatus} from '../pipeline/when.js'
 import {masker} from '../compile/secrets.js'
 import {dns1123Subdomain} from '../validate/kube-rules.js'
 import {AheadPods} from './ahead.js'
+import {shipArchive} from './ship.js'
 import type {Archive} from './checkout.js'
 import type {Emit, StepResult} from './events.js'
 import type {Interrupt} from './interrupt.js'
@@ -35,10 +34,6 @@ export interface RunLimits {
   outputReady?: OutputReady
 }
 
-/** How long the helper's upload endpoint may take to answer its first ping. */
-const PING_TIMEOUT_MS = 2000
-/** An upload with no progress for this long has stalled (the body streams while tar unpacks it). */
-const UPLOAD_IDLE_MS = 30_000
 /** How often cleanup looks whether what it deleted is gone (three list calls each time). */
 const CLEANUP_POLL_MS = 100
 /** Seconds past a stopping pod's grace period after which cleanup deletes its object without waiting for the node. */
@@ -152,7 +147,7 @@ async function prepareWorkspace(state: RunState, checkout: () => Promise<Archive
   emit({type: 'phase', phase: 'workspace', status: 'done'})
   emit({type: 'phase', phase: 'ship', status: 'start'})
   const archive = await tar
-  const way = (await uploadThroughProxy(state, name, archive)) ? 'through the pod proxy' : await unpackThroughExec(state, name, archive)
+  const way = await shipArchive(cluster, plan, name, archive)
   emit({type: 'phase', phase: 'ship', status: 'done', detail: `${(archive.bytes.length / 1024).toFixed(0)} KiB${archive.gzipped ? ' gzipped' : ''}, ${way}`})
   void cluster.deletePod(plan.namespace, name, 0).catch(() => {})
 }
@@ -172,38 +167,6 @@ async function checkReferences(state: RunState): Promise<void> {
 }
 
 /** Reads exactly the archive's size from stdin (stdin stays open until the exit status arrives) and unpacks it. */
-/**
- * Posts the archive to the helper's upload endpoint (see compile/ship.ts); false when that is not
- * possible here (no endpoint, the proxy refused or cannot reach the pod, the upload broke), so the
- * caller sends it through exec: unpacking twice is harmless.
- */
-async function uploadThroughProxy(state: RunState, helper: string, archive: Archive): Promise<boolean> {
-  const {plan, cluster} = state
-  if (!plan.shipToken) return false
-  const request = (path: string, body?: Buffer) => cluster.requestPod(plan.namespace, helper, SHIP_PORT, path, {method: body ? 'POST' : 'GET', body, idleTimeoutMs: body ? UPLOAD_IDLE_MS : PING_TIMEOUT_MS})
-  const giveUpAt = Date.now() + PING_TIMEOUT_MS
-  for (;;) {
-    const ping = await request(PING_PATH).catch(() => undefined)
-    if (ping?.statusCode === 200) break
-    // The helper may be starting its server still (a quick "connection refused" from the proxy). RBAC's
-    // refusal, an image without httpd or an API server that cannot reach pods will not change.
-    if (ping?.statusCode === 403 || Date.now() >= giveUpAt) return false
-    await new Promise((r) => setTimeout(r, 100))
-  }
-  const answer = await request(uploadPath(plan.shipToken, archive.gzipped), archive.bytes).catch(() => undefined)
-  return answer?.statusCode === 200 && uploadExitCode(answer.body) === 0
-}
-
-/** Sends the archive on the stdin of a command in the helper; returns how it went, for the ship event. */
-async function unpackThroughExec(state: RunState, helper: string, archive: Archive): Promise<string> {
-  const {plan, cluster} = state
-  const ship = () => cluster.execWithInput(plan.namespace, helper, 'ship', ['sh', '-c', unpackScript(archive.gzipped), 'ship', plan.workspaceDir, String(archive.bytes.length)], archive.bytes)
-  // Unpacking again is harmless, and Kubernetes 1.20's kubelet sometimes drops the connection of a
-  // command that ends right after a large input, before sending its status.
-  const {exitCode, stderr} = await ship().catch((error) => (error instanceof ExecDroppedError ? ship() : Promise.reject(error)))
-  if (exitCode !== 0) throw new ClusterError(`copying the checkout into the workspace failed (exit ${exitCode}): ${stderr.trim()}`)
-  return 'through exec'
-}
 
 /** Services start before the steps; steps reach them by name through host aliases (no cluster DNS needed). */
 async function startServices(state: RunState): Promise<void> {

@@ -241,8 +241,8 @@ steps:
 
   it('shows listr2 progress on a terminal, with every log line and a summary', async () => {
     const command = `stty cols 120 rows 40; ${process.execPath} bin/run.js exec examples/hello.yml ${base.join(' ')}`
-    const env = {...process.env, KUBECONFIG, CI: '', COLUMNS: '120', TERM: 'xterm'}
-    delete env.CI
+    const {CI: _ci, ...outsideCi} = process.env
+    const env = {...outsideCi, KUBECONFIG, COLUMNS: '120', TERM: 'xterm'}
     const screen = execFileSync('script', ['-qec', command, '/dev/null'], {cwd: ROOT, env, encoding: 'utf8'}).replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '')
     expect(screen).toMatch(/✔ greet \(success, exit 0, [\d.]+s\)/)
     expect(screen).toMatch(/✔ check ← greet \(success, exit 0, [\d.]+s\)/)
