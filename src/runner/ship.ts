@@ -5,8 +5,13 @@ import {PING_PATH, SHIP_PORT, unpackScript, uploadExitCode, uploadPath} from '..
 import {ClusterError} from '../errors.js'
 import type {Archive} from './checkout.js'
 
-/** How long the helper's upload endpoint may take to answer its first ping. */
+/** How long one ping of the helper's upload endpoint may take. */
 const PING_TIMEOUT_MS = 2000
+/**
+ * How long a refused ping is tried again. The helper starts its server right after its container
+ * starts, well before the pod is seen running; a refusal after that means an image without httpd.
+ */
+const PING_RETRY_MS = 500
 /** An upload with no progress for this long has stalled (the body streams while tar unpacks it). */
 const UPLOAD_IDLE_MS = 30_000
 
@@ -25,7 +30,7 @@ export async function shipArchive(cluster: Cluster, plan: RunPlan, helper: strin
 async function uploadThroughProxy(cluster: Cluster, plan: RunPlan, helper: string, archive: Archive): Promise<boolean> {
   if (!plan.shipToken) return false
   const request = (path: string, body?: Buffer) => cluster.requestPod(plan.namespace, helper, SHIP_PORT, path, {method: body ? 'POST' : 'GET', body, idleTimeoutMs: body ? UPLOAD_IDLE_MS : PING_TIMEOUT_MS})
-  const giveUpAt = Date.now() + PING_TIMEOUT_MS
+  const giveUpAt = Date.now() + PING_RETRY_MS
   for (;;) {
     const ping = await request(PING_PATH).catch(() => undefined)
     if (ping?.statusCode === 200) break

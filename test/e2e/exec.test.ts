@@ -79,6 +79,20 @@ describe('wpk8s exec', () => {
     expect(await leftovers(ns)).toEqual([])
   })
 
+  it('ships through exec when the helper image has no httpd', async () => {
+    const dir = checkout('steps:\n  s:\n    image: busybox:1.35\n    commands: [cat tracked.txt]\n')
+    const started = Date.now()
+    const run = await wpk8s(['exec', '--json', ...base, '--helper-image', 'debian:bookworm-slim'], {cwd: dir})
+    expect(run.code).toBe(0)
+    const ship = events(run).filter((e) => e.type === 'phase' && e.phase === 'ship')
+    expect(ship.at(-1)?.detail).toMatch(/, through exec$/)
+    // The refused pings cost half a second at most, not a timeout.
+    expect(Date.parse(ship.at(-1)!.time) - Date.parse(ship[0].time)).toBeLessThan(5000)
+    expect(events(run).filter((e) => e.type === 'log').map((e) => e.line)).toContain('tracked content')
+    expect(Date.now() - started).toBeLessThan(60_000)
+    expect(await leftovers(ns)).toEqual([])
+  })
+
   it('unpacks an upload to the helper only with the run\'s token, whose hash alone is in the pod', async () => {
     const dir = checkout('steps:\n  s:\n    image: busybox:1.35\n    commands: [ls]\n')
     const workflow = toWorkflow('.woodpecker', '.woodpecker.yml', parsePipelineText('.woodpecker.yml', readFileSync(join(dir, '.woodpecker.yml'), 'utf8')).data as Record<string, unknown>)
