@@ -13,6 +13,8 @@ import {shellQuote} from './script.js'
  */
 export const SHIP_PORT = 8777
 const HOME = '/tmp/wpk8s-ship'
+/** Outside the served folder: tar's complaints name files of the checkout. */
+const ERRORS = '/tmp/wpk8s-ship.err'
 
 export function tokenHash(token: string): string {
   return createHash('sha256').update(token).digest('hex')
@@ -26,13 +28,13 @@ export function unpackCgi(hash: string, dir: string): string {
     't=${QUERY_STRING#t=}; t=${t%%&*}',
     `[ "$(printf %s "$t" | sha256sum | cut -c1-64)" = ${hash} ] || { echo 'exit 403'; exit 0; }`,
     `d=${shellQuote(dir)}`,
-    `mkdir -p "$d" 2>${HOME}/err || { echo 'exit 1'; cat ${HOME}/err; exit 0; }`,
+    `mkdir -p "$d" 2>${ERRORS} || { echo 'exit 1'; cat ${ERRORS}; exit 0; }`,
     'case "$QUERY_STRING" in',
-    `  *z=1*) head -c "$CONTENT_LENGTH" | gzip -dc | tar -x -o -f - -C "$d" 2>${HOME}/err ;;`,
-    `  *) head -c "$CONTENT_LENGTH" | tar -x -o -f - -C "$d" 2>${HOME}/err ;;`,
+    `  *z=1*) head -c "$CONTENT_LENGTH" | gzip -dc | tar -x -o -f - -C "$d" 2>${ERRORS} ;;`,
+    `  *) head -c "$CONTENT_LENGTH" | tar -x -o -f - -C "$d" 2>${ERRORS} ;;`,
     'esac',
     'echo "exit $?"',
-    `cat ${HOME}/err`,
+    `cat ${ERRORS}`,
     '',
   ].join('\n')
 }
