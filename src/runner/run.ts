@@ -1,67 +1,28 @@
-import type {V1Pod} from '@kubernetes/client-node'
 import {externalReferences} from '../compile/references.js'
 import {LABELS} from '../compile/names.js'
-import {canCreateAhead, podAtStart, STEP_CONTAINER} from '../compile/pod.js'
-import {endMark} from '../compile/script.js'
+import {canCreateAhead, podAtStart} from '../compile/pod.js'
 import type {PlannedStep, RunPlan} from '../compile/plan.js'
-import type {Cluster, OutputReady} from '../cluster/cluster.js'
-import type {PodState} from '../cluster/pod-state.js'
+import type {Cluster} from '../cluster/cluster.js'
 import {ClusterError, errorMessage, ExitCode, WpkError} from '../errors.js'
-import {decide, type PipelineStatus} from '../pipeline/when.js'
+import {decide} from '../pipeline/when.js'
 import {masker} from '../compile/secrets.js'
-import {dns1123Subdomain} from '../validate/kube-rules.js'
 import {AheadPods} from './ahead.js'
 import {shipArchive} from './ship.js'
 import type {Archive} from './checkout.js'
 import type {Emit, StepResult} from './events.js'
-import type {Interrupt} from './interrupt.js'
+import {backgroundResult, isHostname, runStep, startBackground} from './step.js'
+import {create, DEFAULT_LIMITS, pipelineStatus, type RunLimits, type RunState, startedPod, track} from './state.js'
 
-export interface RunLimits {
-  /** The whole run, cleanup excluded. */
-  timeoutMs: number
-  /** A pod from creation to its container starting (image pull included). */
-  startTimeoutMs: number
-  /** The workspace claim from creation to bound. */
-  bindTimeoutMs: number
-  /** Cleanup: how long to wait for everything to be gone. */
-  cleanupTimeoutMs: number
-  /** Steps running at once (0: no limit). */
-  parallel: number
-  /** Seconds a running pod gets to stop after an interrupt (a second signal makes it 0). */
-  stopGraceSeconds: number
-  interrupt?: Interrupt
-  /** Flow control of the output: log reading pauses while it is backed up. */
-  outputReady?: OutputReady
-}
+export {DEFAULT_LIMITS, type RunLimits} from './state.js'
 
 /** How often cleanup looks whether what it deleted is gone (three list calls each time). */
 const CLEANUP_POLL_MS = 100
 /** Seconds past a stopping pod's grace period after which cleanup deletes its object without waiting for the node. */
 const STUCK_POD_SLACK_S = 5
 
-export const DEFAULT_LIMITS: RunLimits = {timeoutMs: 60 * 60_000, startTimeoutMs: 5 * 60_000, bindTimeoutMs: 2 * 60_000, cleanupTimeoutMs: 60_000, parallel: 0, stopGraceSeconds: 10}
-
 export interface RunResult {
   exitCode: number
   steps: StepResult[]
-}
-
-/** What a run knows while it goes; shared by the phases below. */
-interface RunState {
-  plan: RunPlan
-  cluster: Cluster
-  emit: Emit
-  limits: RunLimits
-  results: Map<string, StepResult>
-  running: Set<string>
-  hostAliases: {hostnames: string[]; ip: string}[]
-  background: Promise<void>[]
-  /** Set when the run is over (error, timeout): nothing new may start while cleanup deletes. */
-  stopped: boolean
-  /** How services and detached steps ended, if they ended before the run did. */
-  backgroundEnds: Map<string, PodState>
-  /** Create calls under way: cleanup waits for them, so nothing is created after it looked. */
-  creating: Set<Promise<void>>
 }
 
 /** Runs a plan: workspace, checkout, services, steps as their dependencies allow; then deletes everything, always. */
@@ -103,15 +64,6 @@ async function runAll(state: RunState, checkout: () => Promise<Archive>): Promis
   await prepareWorkspace(state, checkout)
   await startServices(state)
   await runSteps(state)
-}
-
-/** Failed steps that are not `failure: ignore` make the pipeline fail (Woodpecker's rule). */
-function pipelineStatus(state: RunState): PipelineStatus {
-  for (const step of state.plan.steps) {
-    const r = state.results.get(step.name)
-    if (r?.status === 'failure' && step.failure !== 'ignore') return 'failure'
-  }
-  return 'success'
 }
 
 /** Records a step's result once; a late result (after an error or interrupt decided it) is dropped. */
@@ -172,11 +124,6 @@ async function checkReferences(state: RunState): Promise<void> {
 async function startServices(state: RunState): Promise<void> {
   const started = await Promise.all(state.plan.services.map((service) => startBackground(state, service, 'success')))
   state.hostAliases = started.filter((s) => s.ip && isHostname(s.name)).map((s) => ({hostnames: [s.name], ip: s.ip!}))
-}
-
-/** Only names that are valid host names can be aliases (a step called "Build it" is not reachable by name). */
-function isHostname(name: string): boolean {
-  return dns1123Subdomain(name) === undefined
 }
 
 /** Runs steps as soon as their dependencies are done (up to `parallel` at once), deciding `when` at that moment. */
@@ -242,139 +189,6 @@ function createAhead(state: RunState, inFlight: Map<string, unknown>, ahead: Ahe
     const pod = podAtStart(step.pod, {pipelineStatus: 'success', startedAt: Math.floor(Date.now() / 1000), hostAliases: state.hostAliases})
     ahead.create(step.name, pod, (p) => create(state, p))
   }
-}
-
-/** Waits until the pod's container started (or already ended); a pod that cannot start is an error. */
-async function startedPod(cluster: Cluster, pod: V1Pod, limits: RunLimits): Promise<PodState> {
-  const name = pod.metadata!.name!
-  const state = await cluster.watchPod(pod.metadata!.namespace!, name, (s) => s.kind !== 'pending', limits.startTimeoutMs)
-  if (state.kind === 'stuck' || state.kind === 'lost') throw new ClusterError(`pod ${name} cannot start: ${state.reason}: ${state.message}`, startHint(state.reason))
-  return state
-}
-
-function startHint(reason: string): string | undefined {
-  if (/Image/.test(reason)) return 'check the image name and tag, and that the cluster can pull it'
-  if (reason === 'Unschedulable') return 'check nodeSelector, tolerations and resource requests against the nodes'
-  if (reason === 'CreateContainerConfigError') return 'a Secret, ConfigMap or ServiceAccount the step refers to may be missing'
-  return undefined
-}
-
-/** Creates a pod unless the run has stopped; cleanup waits for creations under way. */
-function create(state: RunState, pod: V1Pod): Promise<void> {
-  return track(state, () => state.cluster.createPod(pod))
-}
-
-async function track(state: RunState, creation: () => Promise<void>): Promise<void> {
-  if (state.stopped) throw new ClusterError('the run stopped')
-  const call = creation()
-  state.creating.add(call)
-  try {
-    await call
-  } finally {
-    state.creating.delete(call)
-  }
-}
-
-/** The step's running pod: the one created ahead, released now, or else a new one. */
-async function startStepPod(state: RunState, step: PlannedStep, ahead: AheadPods): Promise<{name: string; releasedAt?: number}> {
-  const start = {pipelineStatus: pipelineStatus(state), startedAt: Math.floor(Date.now() / 1000), hostAliases: state.hostAliases}
-  const taken = await ahead.take(step.name, start, state.limits.startTimeoutMs)
-  if (taken) return taken
-  const pod = podAtStart(step.pod, start)
-  await create(state, pod)
-  await startedPod(state.cluster, pod, state.limits)
-  return {name: pod.metadata!.name!}
-}
-
-/** A service or detached step: started, its log followed in the background, done for the scheduler once running. */
-async function startBackground(state: RunState, step: PlannedStep, status: PipelineStatus): Promise<{name: string; ip?: string}> {
-  const {plan, cluster, emit} = state
-  const pod = podAtStart(step.pod, {pipelineStatus: status, startedAt: Math.floor(Date.now() / 1000), hostAliases: state.hostAliases})
-  const name = pod.metadata!.name!
-  await create(state, pod)
-  const started = await startedPod(cluster, pod, state.limits)
-  emit({type: 'step-start', step: step.name, pod: name, background: true})
-  state.background.push(cluster.followLog(plan.namespace, name, STEP_CONTAINER, (line) => emit({type: 'log', step: step.name, line}), {ready: state.limits.outputReady}).catch(() => {}))
-  const ended = started.kind === 'terminated' ? Promise.resolve(started) : cluster.watchPod(plan.namespace, name, (s) => s.kind === 'terminated' || s.kind === 'lost', state.limits.timeoutMs)
-  state.background.push(ended.then((end) => {
-    if (end.kind === 'terminated' && !state.stopped) state.backgroundEnds.set(step.name, end)
-  }, () => {}))
-  return {name: step.name, ip: started.kind === 'running' ? started.ip : undefined}
-}
-
-/** A service's result: how it exited if it ended on its own, else stopped by the run's end. */
-function backgroundResult(name: string, end: PodState | undefined): StepResult {
-  if (end?.kind !== 'terminated') return {name, status: 'success', durationMs: 0, reason: 'stopped at the end'}
-  return {name, status: end.exitCode === 0 ? 'success' : 'failure', exitCode: end.exitCode, durationMs: 0, reason: 'ended before the run did'}
-}
-
-async function runStep(state: RunState, step: PlannedStep, ahead: AheadPods, onRunning: () => void): Promise<StepResult> {
-  const {plan, cluster, emit} = state
-  const started = Date.now()
-  if (step.background) {
-    const {ip} = await startBackground(state, step, pipelineStatus(state))
-    if (ip && isHostname(step.name)) state.hostAliases = [...state.hostAliases, {hostnames: [step.name], ip}]
-    return {name: step.name, status: 'success', durationMs: Date.now() - started, reason: 'detached: runs until the end'}
-  }
-  state.running.add(step.name)
-  const {name, releasedAt} = await startStepPod(state, step, ahead)
-  emit({type: 'step-start', step: step.name, pod: name})
-  onRunning()
-  let containerEnded!: () => void
-  const ended = new Promise<void>((resolve) => (containerEnded = resolve))
-  const marked = endMarkReader(endMark(plan.runId), (line) => emit({type: 'log', step: step.name, line}))
-  // After the end mark (the script's last line) and the container's end, the log has nothing more to say.
-  const complete = marked.success.then(() => ended)
-  const log = cluster.followLog(plan.namespace, name, STEP_CONTAINER, marked.onLine, {ready: state.limits.outputReady, containerEnded: ended, complete})
-  const status = cluster.watchPod(plan.namespace, name, (s) => s.kind === 'terminated' || s.kind === 'lost', state.limits.timeoutMs)
-  const first = await Promise.race([status, marked.success])
-  if (first === 'success') {
-    // The script said it ended with 0: later steps may start now. The pod's status (seen only at the
-    // kubelet's next relist) and the log's end are awaited in the background.
-    state.background.push(status.then(containerEnded, containerEnded).then(() => log).catch(() => {}))
-    state.running.delete(step.name)
-    return {name: step.name, status: 'success', exitCode: 0, durationMs: Date.now() - started}
-  }
-  const end = first
-  containerEnded()
-  await log
-  if (end.kind !== 'terminated') throw new ClusterError(`step ${step.name}: ${end.kind === 'lost' ? end.message : 'did not finish'}`)
-  state.running.delete(step.name)
-  // The ended pod stays until cleanup: deleting it now makes the node tear it down while it starts the
-  // next step's pod (6 trivial steps: 12.0 s → 9.2 s on the test cluster), and its log stays readable.
-  const durationMs = Date.now() - started
-  const reason = end.reason === 'OOMKilled' ? `killed for exceeding its memory limit${memoryLimit(step.pod)}` : undefined
-  const containerMs = ownRunTime(end, releasedAt)
-  return {name: step.name, status: end.exitCode === 0 ? 'success' : 'failure', exitCode: end.exitCode, durationMs, ...(reason ? {reason} : {}), ...(containerMs === undefined ? {} : {containerMs})}
-}
-
-/**
- * Passes log lines on, except the end mark the commands wrapper prints last (text before it on the
- * same line is passed on). A mark with exit code 0 resolves `success`; a failure is left to the pod's
- * status, which also tells an OOM kill from a plain failure.
- */
-export function endMarkReader(mark: string, emitLine: (line: string) => void): {onLine: (line: string) => void; success: Promise<'success'>} {
-  let succeeded!: (value: 'success') => void
-  const success = new Promise<'success'>((resolve) => (succeeded = resolve))
-  const onLine = (line: string) => {
-    const at = line.lastIndexOf(mark)
-    const code = at < 0 ? '' : line.slice(at + mark.length)
-    if (!/^\d+$/.test(code)) return emitLine(line)
-    if (at > 0) emitLine(line.slice(0, at))
-    if (code === '0') succeeded('success')
-  }
-  return {onLine, success}
-}
-
-/** The container's own run time from its status; for a pod created ahead, from its release (it waited before). */
-function ownRunTime(end: PodState & {kind: 'terminated'}, releasedAt: number | undefined): number | undefined {
-  if (!end.startedAt || !end.finishedAt) return undefined
-  return Math.max(0, end.finishedAt.getTime() - Math.max(end.startedAt.getTime(), releasedAt ?? 0))
-}
-
-function memoryLimit(pod: V1Pod): string {
-  const limit = pod.spec?.containers[0].resources?.limits?.memory
-  return limit ? ` (${limit})` : ''
 }
 
 /** After an error: steps that were running failed with it; the ones not started did not run. */

@@ -10,7 +10,8 @@ import {toWorkflow} from '../../src/pipeline/normalize.js'
 import {parsePipelineText} from '../../src/pipeline/parse.js'
 import {AheadPods} from '../../src/runner/ahead.js'
 import {Interrupt} from '../../src/runner/interrupt.js'
-import {DEFAULT_LIMITS, endMarkReader, runPlan} from '../../src/runner/run.js'
+import {DEFAULT_LIMITS, runPlan} from '../../src/runner/run.js'
+import {endMarkReader} from '../../src/runner/step.js'
 
 const metadata: RunMetadata = {
   root: '/src/app', repoOwner: 'o', repoName: 'a', repoUrl: '', sha: 'abc', branch: 'main', ref: 'refs/heads/main',
