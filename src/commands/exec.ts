@@ -26,7 +26,7 @@ Exit codes: 0 success, 1 a step failed, 2 invalid pipeline or usage, 3 cluster o
     env: Flags.string({summary: 'Extra variable for every step, KEY=VALUE (repeatable).', multiple: true}),
     event: Flags.string({summary: 'Pipeline event (default push).'}),
     branch: Flags.string({summary: 'Branch name (default: the checkout\'s).'}),
-    'helper-image': Flags.string({summary: 'Image with sh, head, tar and gzip used to copy the checkout (default busybox:1.35).'}),
+    'helper-image': Flags.string({summary: 'Image with sh, head, tar and gzip used to copy the checkout; with busybox httpd the copy is an upload through the pod proxy, else it goes through exec (default busybox:1.35).'}),
     secret: Flags.string({summary: 'A secret for `from_secret`, name=value (repeatable).', multiple: true}),
     'secrets-file': Flags.string({summary: 'Secrets for `from_secret` from a YAML map or a dotenv file.'}),
     step: Flags.string({summary: 'Run only this step and the steps it depends on (repeatable).', multiple: true}),
