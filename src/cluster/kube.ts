@@ -291,9 +291,7 @@ export class KubeCluster implements Cluster {
       })
       req.setTimeout(options.idleTimeoutMs, () => req.destroy(new Error(`no answer from pod ${pod} for ${options.idleTimeoutMs} ms`)))
       req.on('error', reject)
-      const body = options.body ?? Buffer.alloc(0)
-      for (let offset = 0; offset < body.length; offset += EXEC_CHUNK) req.write(body.subarray(offset, offset + EXEC_CHUNK))
-      req.end()
+      req.end(options.body)
     })
   }
 

@@ -30,8 +30,8 @@ export function unpackCgi(hash: string, dir: string): string {
     `d=${shellQuote(dir)}`,
     `mkdir -p "$d" 2>${ERRORS} || { echo 'exit 1'; cat ${ERRORS}; exit 0; }`,
     'case "$QUERY_STRING" in',
-    `  *z=1*) head -c "$CONTENT_LENGTH" | gzip -dc | tar -x -o -f - -C "$d" 2>${ERRORS} ;;`,
-    `  *) head -c "$CONTENT_LENGTH" | tar -x -o -f - -C "$d" 2>${ERRORS} ;;`,
+    `  *z=1*) ${unpackPipeline(true, '"$CONTENT_LENGTH"', '"$d"')} 2>${ERRORS} ;;`,
+    `  *) ${unpackPipeline(false, '"$CONTENT_LENGTH"', '"$d"')} 2>${ERRORS} ;;`,
     'esac',
     'echo "exit $?"',
     `cat ${ERRORS}`,
@@ -62,8 +62,17 @@ export function uploadExitCode(body: string): number | undefined {
   return match ? Number(match[1]) : undefined
 }
 
-/** The command that unpacks the archive from stdin through exec: `head -c` because exec may never end stdin (see kube.ts). */
+/** The command that unpacks the archive from stdin through exec, into "$1", of "$2" bytes. */
 export function unpackScript(gzipped: boolean): string {
-  if (!gzipped) return 'mkdir -p "$1" && head -c "$2" | tar -x -o -f - -C "$1"'
-  return 'command -v gzip >/dev/null || { echo "the helper image has no gzip (--helper-image)" >&2; exit 127; }; mkdir -p "$1" && head -c "$2" | gzip -dc | tar -x -o -f - -C "$1"'
+  const unpack = `mkdir -p "$1" && ${unpackPipeline(gzipped, '"$2"', '"$1"')}`
+  if (!gzipped) return unpack
+  return `command -v gzip >/dev/null || { echo "the helper image has no gzip (--helper-image)" >&2; exit 127; }; ${unpack}`
+}
+
+/**
+ * Reads exactly `bytes` from stdin (exec on Kubernetes < 1.30 cannot end stdin, see kube.ts; an HTTP
+ * body is followed by nothing) and unpacks them into `dir`, keeping no owners from the archive.
+ */
+function unpackPipeline(gzipped: boolean, bytes: string, dir: string): string {
+  return `head -c ${bytes} | ${gzipped ? 'gzip -dc | ' : ''}tar -x -o -f - -C ${dir}`
 }
