@@ -46,6 +46,8 @@ export interface Cluster {
   watchPod(namespace: string, name: string, until: (state: PodState) => boolean, timeoutMs: number): Promise<PodState>
   /** Follows the container's log to its end, each line once, resuming after broken streams. */
   followLog(namespace: string, pod: string, container: string, onLine: (line: string) => void, options?: FollowOptions): Promise<void>
+  /** The container's log so far. */
+  readLog(namespace: string, pod: string, container: string): Promise<string>
   /** Runs a command in a container with `input` on stdin; resolves with its exit code. */
   execWithInput(namespace: string, pod: string, container: string, command: string[], input: Buffer): Promise<{exitCode: number; stderr: string}>
   /**

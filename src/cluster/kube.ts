@@ -239,6 +239,14 @@ export class KubeCluster implements Cluster {
     return outcome
   }
 
+  async readLog(namespace: string, pod: string, container: string): Promise<string> {
+    try {
+      return await this.core.readNamespacedPodLog({namespace, name: pod, container})
+    } catch (error) {
+      throw toClusterError(error, `reading the log of pod ${pod}`, this.server)
+    }
+  }
+
   async execWithInput(namespace: string, pod: string, container: string, command: string[], input: Buffer): Promise<{exitCode: number; stderr: string}> {
     const stdin = new PassThrough()
     let stderr = ''

@@ -42,10 +42,15 @@ export function unpackCgi(hash: string, dir: string): string {
 /** The environment variable that carries the CGI script into the helper. */
 export const UNPACK_CGI_VAR = 'WPK8S_UNPACK_CGI'
 
-/** The helper's command: serve the upload endpoint if it can, then wait to be deleted. */
+/** What the helper logs once its upload endpoint listens (busybox httpd binds before it returns). */
+export const HELPER_SERVING = 'wpk8s helper: serving uploads'
+/** What the helper logs when it cannot serve one (no httpd in its image, no CGI script). */
+export const HELPER_NO_ENDPOINT = 'wpk8s helper: no upload endpoint'
+
+/** The helper's command: serve the upload endpoint if it can, say which, then wait to be deleted. */
 export const HELPER_COMMAND = ['sh', '-c', [
   'trap "exit 0" TERM',
-  `if [ -n "$${UNPACK_CGI_VAR}" ] && command -v httpd >/dev/null && mkdir -p ${HOME}/cgi-bin && printf '%s' "$${UNPACK_CGI_VAR}" > ${HOME}/cgi-bin/unpack && chmod 700 ${HOME}/cgi-bin/unpack && echo ok > ${HOME}/ok; then httpd -p ${SHIP_PORT} -h ${HOME}; fi`,
+  `if [ -n "$${UNPACK_CGI_VAR}" ] && command -v httpd >/dev/null && mkdir -p ${HOME}/cgi-bin && printf '%s' "$${UNPACK_CGI_VAR}" > ${HOME}/cgi-bin/unpack && chmod 700 ${HOME}/cgi-bin/unpack && echo ok > ${HOME}/ok && httpd -p ${SHIP_PORT} -h ${HOME}; then echo '${HELPER_SERVING}'; else echo '${HELPER_NO_ENDPOINT}'; fi`,
   'sleep 3600 & wait',
 ].join('\n')]
 

@@ -99,7 +99,7 @@ async function prepareWorkspace(state: RunState, checkout: () => Promise<Archive
   emit({type: 'phase', phase: 'workspace', status: 'done'})
   emit({type: 'phase', phase: 'ship', status: 'start'})
   const archive = await tar
-  const way = await shipArchive(cluster, plan, name, archive)
+  const way = await shipArchive(cluster, plan, name, archive, limits.helperServeTimeoutMs)
   emit({type: 'phase', phase: 'ship', status: 'done', detail: `${(archive.bytes.length / 1024).toFixed(0)} KiB${archive.gzipped ? ' gzipped' : ''}, ${way}`})
   void cluster.deletePod(plan.namespace, name, 0).catch(() => {})
 }

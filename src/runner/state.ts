@@ -16,6 +16,8 @@ export interface RunLimits {
   bindTimeoutMs: number
   /** Cleanup: how long to wait for everything to be gone. */
   cleanupTimeoutMs: number
+  /** The helper pod from running to serving its upload endpoint; after it the checkout goes through exec. */
+  helperServeTimeoutMs: number
   /** Steps running at once (0: no limit). */
   parallel: number
   /** Seconds a running pod gets to stop after an interrupt (a second signal makes it 0). */
@@ -25,7 +27,7 @@ export interface RunLimits {
   outputReady?: OutputReady
 }
 
-export const DEFAULT_LIMITS: RunLimits = {timeoutMs: 60 * 60_000, startTimeoutMs: 5 * 60_000, bindTimeoutMs: 2 * 60_000, cleanupTimeoutMs: 60_000, parallel: 0, stopGraceSeconds: 10}
+export const DEFAULT_LIMITS: RunLimits = {timeoutMs: 60 * 60_000, startTimeoutMs: 5 * 60_000, bindTimeoutMs: 2 * 60_000, cleanupTimeoutMs: 60_000, helperServeTimeoutMs: 10_000, parallel: 0, stopGraceSeconds: 10}
 
 /** What a run knows while it goes; shared by the phases below. */
 export interface RunState {

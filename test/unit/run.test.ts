@@ -6,6 +6,7 @@ import type {PodState} from '../../src/cluster/pod-state.js'
 import {resolveBackendConfig} from '../../src/config.js'
 import {planRun} from '../../src/compile/plan.js'
 import {endMark} from '../../src/compile/script.js'
+import {HELPER_NO_ENDPOINT, HELPER_SERVING} from '../../src/compile/ship.js'
 import type {RunMetadata} from '../../src/pipeline/metadata.js'
 import {toWorkflow} from '../../src/pipeline/normalize.js'
 import {parsePipelineText} from '../../src/pipeline/parse.js'
@@ -64,6 +65,11 @@ class StuckNodeCluster implements Cluster {
     const answer = this.proxyAnswers.shift() ?? {statusCode: 503, body: 'error trying to reach service: connection refused'}
     if (answer instanceof Error) throw answer
     return answer
+  }
+  /** The helper's log as read in turn (the last one stays). */
+  helperLogs: string[] = ['']
+  async readLog(): Promise<string> {
+    return this.helperLogs.length > 1 ? this.helperLogs.shift()! : this.helperLogs[0]
   }
   async execWithInput(): Promise<{exitCode: number; stderr: string}> {
     const result = this.execResults[this.execCalls++] ?? 0
@@ -160,9 +166,10 @@ describe('shipping through the pod proxy', () => {
   const shipping = 'steps:\n  build:\n    image: busybox:1.35\n    commands: [ls]\n'
   const ok = {statusCode: 200, body: 'ok\n'}
   const archive = async () => ({bytes: Buffer.from('tar bytes'), gzipped: true})
-  async function ship(cluster: StuckNodeCluster) {
+  const refused = {statusCode: 503, body: 'connection refused'}
+  async function ship(cluster: StuckNodeCluster, limits = DEFAULT_LIMITS) {
     const events: {type: string; detail?: string}[] = []
-    const result = await runPlan(sleeperPlan(shipping, 'f00d'), cluster, (e) => events.push(e as {type: string}), archive, DEFAULT_LIMITS)
+    const result = await runPlan(sleeperPlan(shipping, 'f00d'), cluster, (e) => events.push(e as {type: string}), archive, limits)
     return {result, detail: events.find((e) => e.type === 'phase' && e.detail)?.detail}
   }
 
@@ -178,30 +185,41 @@ describe('shipping through the pod proxy', () => {
 
   it('waits for a helper whose server is starting', async () => {
     const cluster = new StuckNodeCluster(true)
-    cluster.proxyAnswers = [{statusCode: 503, body: 'connection refused'}, ok, {statusCode: 200, body: 'exit 0\n'}]
+    cluster.proxyAnswers = [refused, refused, ok, {statusCode: 200, body: 'exit 0\n'}]
+    cluster.helperLogs = ['', HELPER_SERVING]
     expect((await ship(cluster)).result.exitCode).toBe(0)
+    expect(cluster.proxyCalls).toHaveLength(4)
     expect(cluster.execCalls).toBe(0)
   })
 
-  it('falls back to exec when RBAC refuses the proxy, the upload fails or breaks, or the helper never answers', async () => {
-    const cases: {answers: (Error | {statusCode: number; body: string})[]; calls: number}[] = [
+  it('falls back to exec when RBAC refuses the proxy, the upload fails or breaks, or the helper does not serve', async () => {
+    const cases: {answers: (Error | {statusCode: number; body: string})[]; log?: string; calls: number}[] = [
       {answers: [{statusCode: 403, body: 'forbidden'}], calls: 1},
       {answers: [ok, {statusCode: 200, body: 'exit 2\ntar: short read'}], calls: 2},
       {answers: [ok, new Error('socket hang up')], calls: 2},
+      // An image without httpd: no waiting once the helper said so.
+      {answers: [], log: HELPER_NO_ENDPOINT, calls: 1},
+      // Serving, yet refused twice: the API server cannot reach the pod.
+      {answers: [], log: HELPER_SERVING, calls: 2},
     ]
-    for (const {answers, calls} of cases) {
+    for (const {answers, log, calls} of cases) {
       const cluster = new StuckNodeCluster(true)
       cluster.proxyAnswers = [...answers]
+      cluster.helperLogs = [log ?? '']
       const {result, detail} = await ship(cluster)
       expect(result.exitCode).toBe(0)
       expect(cluster.proxyCalls).toHaveLength(calls)
       expect(cluster.execCalls).toBe(1)
       expect(detail).toBe('0 KiB gzipped, through exec')
     }
+  })
+
+  it('gives up on a helper that says nothing after its serve timeout', async () => {
     const silent = new StuckNodeCluster(true)
     const started = Date.now()
-    expect((await ship(silent)).result.exitCode).toBe(0)
-    expect(Date.now() - started).toBeLessThan(1500)
+    expect((await ship(silent, {...DEFAULT_LIMITS, helperServeTimeoutMs: 400})).result.exitCode).toBe(0)
+    expect(Date.now() - started).toBeGreaterThanOrEqual(400)
+    expect(silent.proxyCalls.length).toBeGreaterThan(2)
     expect(silent.execCalls).toBe(1)
   })
 
