@@ -167,6 +167,7 @@ function helperPod(runId: string, claimName: string, config: BackendConfig, work
     spec: {
       restartPolicy: 'Never',
       enableServiceLinks: false,
+      automountServiceAccountToken: false,
       terminationGracePeriodSeconds: 0,
       nodeSelector: {'kubernetes.io/arch': arch},
       securityContext: {fsGroup: 1000},
