@@ -49,3 +49,8 @@ export function isForbidden(error: unknown): boolean {
 
 /** An exec whose connection ended before the command's exit status arrived: it may or may not have finished. */
 export class ExecDroppedError extends ClusterError {}
+
+/** Runs an exec again once if its connection dropped; only for commands that change nothing the second time. */
+export function retryIfDropped<T>(exec: () => Promise<T>): Promise<T> {
+  return exec().catch((error) => (error instanceof ExecDroppedError ? exec() : Promise.reject(error)))
+}

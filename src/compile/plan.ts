@@ -8,7 +8,7 @@ import {ciVariables, type StepContext} from './env.js'
 import {LABELS, MANAGER, objectName, toLabelValue} from './names.js'
 import {podMetadata, type PodNames, sorted, stepPod, WORKSPACE_VOLUME} from './pod.js'
 import {runSecret, secretRefs} from './secrets.js'
-import {HELPER_COMMAND, tokenHash, UNPACK_CGI_VAR, unpackCgi} from './ship.js'
+import {HELPER_COMMAND, HELPER_CONTAINER, tokenHash, UNPACK_CGI_VAR, unpackCgi} from './ship.js'
 
 export const DEFAULT_HELPER_IMAGE = 'docker.io/library/busybox:1.35'
 
@@ -172,7 +172,7 @@ function helperPod(runId: string, claimName: string, config: BackendConfig, work
       nodeSelector: {'kubernetes.io/arch': arch},
       securityContext: {fsGroup: 1000},
       containers: [{
-        name: 'ship',
+        name: HELPER_CONTAINER,
         image,
         imagePullPolicy: 'IfNotPresent',
         command: HELPER_COMMAND,

@@ -12,6 +12,7 @@ import {shellQuote} from './script.js'
  * pod spec nor another pod on the network can write into the workspace.
  */
 export const SHIP_PORT = 8777
+export const HELPER_CONTAINER = 'ship'
 const HOME = '/tmp/wpk8s-ship'
 /** Outside the served folder: tar's complaints name files of the checkout. */
 const ERRORS = '/tmp/wpk8s-ship.err'

@@ -1,7 +1,7 @@
 import type {V1Pod} from '@kubernetes/client-node'
 import {gateRelease, gatedPod, STEP_CONTAINER, type StartContext} from '../compile/pod.js'
 import type {Cluster} from '../cluster/cluster.js'
-import {ExecDroppedError} from '../cluster/errors.js'
+import {ExecDroppedError, retryIfDropped} from '../cluster/errors.js'
 import {ClusterError} from '../errors.js'
 
 interface AheadPod {
@@ -62,7 +62,7 @@ export class AheadPods {
   private async release(step: string, name: string, start: StartContext): Promise<boolean> {
     const send = () => this.cluster.execWithInput(this.namespace, name, STEP_CONTAINER, gateRelease(start), Buffer.alloc(0))
     try {
-      const {exitCode} = await send().catch((error) => (error instanceof ExecDroppedError ? send() : Promise.reject(error)))
+      const {exitCode} = await retryIfDropped(send)
       return exitCode === 0
     } catch (error) {
       if (error instanceof ExecDroppedError) throw new ClusterError(`step ${step}: cannot tell whether its pod ${name} was started: ${error.message}`)

@@ -118,8 +118,6 @@ async function checkReferences(state: RunState): Promise<void> {
   throw new ClusterError(`namespace ${plan.namespace} has no ${list}`, 'create it there first, or fix serviceAccountName / secrets in backend_options.kubernetes')
 }
 
-/** Reads exactly the archive's size from stdin (stdin stays open until the exit status arrives) and unpacks it. */
-
 /** Services start before the steps; steps reach them by name through host aliases (no cluster DNS needed). */
 async function startServices(state: RunState): Promise<void> {
   const started = await Promise.all(state.plan.services.map((service) => startBackground(state, service, 'success')))

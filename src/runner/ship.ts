@@ -1,7 +1,7 @@
 import type {Cluster} from '../cluster/cluster.js'
-import {ExecDroppedError} from '../cluster/errors.js'
+import {retryIfDropped} from '../cluster/errors.js'
 import type {RunPlan} from '../compile/plan.js'
-import {HELPER_NO_ENDPOINT, HELPER_SERVING, PING_PATH, SHIP_PORT, unpackScript, uploadExitCode, uploadPath} from '../compile/ship.js'
+import {HELPER_CONTAINER, HELPER_NO_ENDPOINT, HELPER_SERVING, PING_PATH, SHIP_PORT, unpackScript, uploadExitCode, uploadPath} from '../compile/ship.js'
 import {ClusterError} from '../errors.js'
 import type {Archive} from './checkout.js'
 
@@ -42,7 +42,7 @@ async function endpointAnswers(cluster: Cluster, namespace: string, helper: stri
     const answer = await ping().catch(() => undefined)
     if (answer?.statusCode === 200) return true
     if (answer?.statusCode === 403 || Date.now() >= giveUpAt) return false
-    const log = await cluster.readLog(namespace, helper, 'ship').catch(() => '')
+    const log = await cluster.readLog(namespace, helper, HELPER_CONTAINER).catch(() => '')
     if (log.includes(HELPER_NO_ENDPOINT)) return false
     // The first such ping may have come just before the server listened; a second one did not.
     if (log.includes(HELPER_SERVING) && ++refusedWhileServing > 1) return false
@@ -52,9 +52,9 @@ async function endpointAnswers(cluster: Cluster, namespace: string, helper: stri
 
 /** Sends the archive on the stdin of a command in the helper. */
 async function unpackThroughExec(cluster: Cluster, plan: RunPlan, helper: string, archive: Archive): Promise<void> {
-  const ship = () => cluster.execWithInput(plan.namespace, helper, 'ship', ['sh', '-c', unpackScript(archive.gzipped), 'ship', plan.workspaceDir, String(archive.bytes.length)], archive.bytes)
+  const ship = () => cluster.execWithInput(plan.namespace, helper, HELPER_CONTAINER, ['sh', '-c', unpackScript(archive.gzipped), 'ship', plan.workspaceDir, String(archive.bytes.length)], archive.bytes)
   // Unpacking again is harmless, and Kubernetes 1.20's kubelet sometimes drops the connection of a
   // command that ends right after a large input, before sending its status.
-  const {exitCode, stderr} = await ship().catch((error) => (error instanceof ExecDroppedError ? ship() : Promise.reject(error)))
+  const {exitCode, stderr} = await retryIfDropped(ship)
   if (exitCode !== 0) throw new ClusterError(`copying the checkout into the workspace failed (exit ${exitCode}): ${stderr.trim()}`)
 }

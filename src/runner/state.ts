@@ -47,7 +47,6 @@ export interface RunState {
   creating: Set<Promise<void>>
 }
 
-
 /** Failed steps that are not `failure: ignore` make the pipeline fail (Woodpecker's rule). */
 export function pipelineStatus(state: RunState): PipelineStatus {
   for (const step of state.plan.steps) {
