@@ -5,7 +5,8 @@ import {InvalidPipelineError, UsageError} from '../errors.js'
 import {newRunId} from '../compile/names.js'
 import {planRun, type RunPlan} from '../compile/plan.js'
 import {resolveArch} from '../compile/platform.js'
-import {readMetadata, type RunMetadata} from '../pipeline/metadata.js'
+import {pipelineEnvironment} from '../pipeline/ci-variables.js'
+import {type MetadataOverrides, PULL_REQUEST_EVENTS, readMetadata, type RunMetadata} from '../pipeline/metadata.js'
 import type {Workflow} from '../pipeline/model.js'
 import {loadSecrets} from '../pipeline/secrets-file.js'
 import {loadWorkflows} from '../pipeline/workflow.js'
@@ -18,6 +19,10 @@ export interface ExecFlags extends BackendFlags {
   event?: string
   branch?: string
   tag?: string
+  'default-branch'?: string
+  'pull-request'?: number
+  'deploy-to'?: string
+  'pipeline-number'?: number
   secret?: string[]
   'secrets-file'?: string
   'helper-image'?: string
@@ -35,11 +40,12 @@ export interface PreparedRun {
 
 /** Validates flags, environment and pipeline; nothing touches a cluster, and any problem stops here. */
 export function prepareRun(target: string | undefined, flags: ExecFlags): PreparedRun {
-  const {config, issues} = resolveBackendConfig(flags, process.env)
+  const {config, issues} = resolveBackendConfig(flags, process.env, (line) => process.stderr.write(line))
   if (issues.length > 0) throw new InvalidPipelineError(formatIssueReport(issueReport([], issues, false), false))
   const extraEnv = parseEnvFlags(flags.env ?? [])
-  const metadata = readMetadata(process.cwd(), {event: flags.event, branch: flags.branch, tag: flags.tag}, new Date())
-  const {workflows, warnings} = loadWorkflows(target, process.cwd(), {...substitutionVars(metadata), ...extraEnv})
+  const metadata = readMetadata(process.cwd(), metadataOverrides(flags), new Date())
+  // Woodpecker's order: global variables only where the metadata has nothing, the matrix over both.
+  const {workflows, warnings} = loadWorkflows(target, process.cwd(), (workflow) => ({...extraEnv, ...pipelineEnvironment(metadata, workflow)}))
   for (const w of warnings) process.stderr.write(`warning ${w.file}:${w.line}:${w.col} ${w.path ? `${w.path}: ` : ''}${w.message}\n`)
   const secrets = loadSecrets(flags['secrets-file'], flags.secret ?? [])
   return {config, metadata, workflows, extraEnv, secrets, helperImage: flags['helper-image']}
@@ -51,7 +57,7 @@ export function planWorkflows(run: PreparedRun, archOf: (workflow: Workflow) => 
     workflow,
     plan: planRun({
       workflow, config: run.config, metadata: run.metadata, runId: run.workflows.length === 1 ? runId : `${runId}-${i + 1}`, arch: archOf(workflow),
-      matrix: workflow.matrixRow, extraEnv: run.extraEnv, secrets: run.secrets, helperImage: run.helperImage, shipToken: randomBytes(16).toString('hex'),
+      matrix: workflow.matrixRow, extraEnv: run.extraEnv, workflowNumber: i + 1, secrets: run.secrets, helperImage: run.helperImage, shipToken: randomBytes(16).toString('hex'),
     }),
   }))
 }
@@ -89,10 +95,10 @@ function parseEnvFlags(values: string[]): Record<string, string> {
   return env
 }
 
-/** Woodpecker substitutes its CI_* variables into the pipeline text; the same values from the local checkout. */
-function substitutionVars(m: RunMetadata): Record<string, string> {
+function metadataOverrides(flags: ExecFlags): MetadataOverrides {
+  if (flags['pull-request'] !== undefined && !PULL_REQUEST_EVENTS.includes(flags.event ?? '')) throw new UsageError('--pull-request goes with --event pull_request (or pull_request_closed, pull_request_metadata)')
   return {
-    CI_COMMIT_SHA: m.sha, CI_COMMIT_BRANCH: m.branch, CI_COMMIT_REF: m.ref, CI_COMMIT_MESSAGE: m.message,
-    CI_COMMIT_AUTHOR: m.author, CI_REPO: `${m.repoOwner}/${m.repoName}`, CI_REPO_NAME: m.repoName, CI_REPO_OWNER: m.repoOwner, CI_PIPELINE_EVENT: m.event,
+    event: flags.event, branch: flags.branch, tag: flags.tag, defaultBranch: flags['default-branch'], pullRequest: flags['pull-request'],
+    deployTo: flags['deploy-to'], pipelineNumber: flags['pipeline-number'],
   }
 }

@@ -32,6 +32,10 @@ Exit codes: 0 success, 1 a step failed, 2 invalid pipeline or usage, 3 cluster o
     step: Flags.string({summary: 'Run only this step and the steps it depends on (repeatable).', multiple: true}),
     parallel: Flags.integer({summary: 'Run at most this many steps at once (default: as many as the dependencies allow).', min: 1}),
     tag: Flags.string({summary: 'Run as a tag event for this tag (sets CI_COMMIT_TAG, ref refs/tags/TAG, event tag).'}),
+    'default-branch': Flags.string({summary: 'The repository\'s default branch, CI_REPO_DEFAULT_BRANCH (default: origin\'s HEAD, else init.defaultBranch, else main).'}),
+    'pull-request': Flags.integer({summary: 'Pull request number for --event pull_request (default 1): ref refs/pull/N/head, CI_COMMIT_PULL_REQUEST.', min: 1}),
+    'deploy-to': Flags.string({summary: 'Deployment target for --event deployment (CI_PIPELINE_DEPLOY_TARGET).'}),
+    'pipeline-number': Flags.integer({summary: 'CI_PIPELINE_NUMBER (default 0, as woodpecker-cli exec).', min: 0}),
   }
 
   async run(): Promise<void> {

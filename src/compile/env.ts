@@ -1,46 +1,33 @@
 import type {Step, Workflow} from '../pipeline/model.js'
+import {pipelineEnvironment, runtimeVariables} from '../pipeline/ci-variables.js'
 import type {RunMetadata} from '../pipeline/metadata.js'
 
 export interface StepContext {
   workflow: Workflow
   metadata: RunMetadata
   arch: string
-  stepNumber: number
+  /** The workflow's 1-based number in the pipeline (files in order, times matrix rows). */
+  workflowNumber?: number
   workdir: string
   pipelineStatus: 'success' | 'failure'
   extraEnv: Record<string, string>
 }
 
-/** The `CI_*` variables Woodpecker injects, from the local checkout; empty values are left out. */
+/** Woodpecker's step types, as `CI_STEP_TYPE` names them. */
+export function stepType(step: Step): string {
+  if (step.kind === 'service') return 'service'
+  return step.commands.length === 0 && !step.entrypoint ? 'plugin' : 'commands'
+}
+
+/** The `CI_*` variables a step sees: the pipeline's metadata (empty strings left out) and the running step's own. */
 export function ciVariables(step: Step, ctx: StepContext): Record<string, string> {
   const {metadata: m, workflow} = ctx
-  const vars: Record<string, string> = {
-    CI: 'woodpecker',
-    CI_WORKSPACE: `${workflow.workspace.base}/${workflow.workspace.path}`.replace(/\/+$/, ''),
-    CI_REPO: `${m.repoOwner}/${m.repoName}`,
-    CI_REPO_NAME: m.repoName,
-    CI_REPO_OWNER: m.repoOwner,
-    CI_REPO_URL: m.repoUrl,
-    CI_COMMIT_SHA: m.sha,
-    CI_COMMIT_REF: m.ref,
-    CI_COMMIT_BRANCH: m.branch,
-    CI_COMMIT_TAG: m.tag,
-    CI_COMMIT_MESSAGE: m.message,
-    CI_COMMIT_AUTHOR: m.author,
-    CI_COMMIT_AUTHOR_EMAIL: m.authorEmail,
-    CI_PIPELINE_EVENT: m.event,
-    CI_PIPELINE_NUMBER: '1',
+  const workspace = `${workflow.workspace.base}/${workflow.workspace.path}`.replace(/\/+$/, '')
+  return {
+    ...pipelineEnvironment(m, {name: workflow.name, number: ctx.workflowNumber ?? 1}),
+    ...runtimeVariables({name: step.name, type: stepType(step)}, workspace, `linux/${ctx.arch}`, m.started),
     CI_PIPELINE_STATUS: ctx.pipelineStatus,
-    CI_PIPELINE_STARTED: String(m.started),
-    CI_WORKFLOW_NAME: workflow.name,
-    CI_WORKFLOW_NUMBER: '1',
-    CI_STEP_NAME: step.name,
-    CI_STEP_NUMBER: String(ctx.stepNumber),
-    CI_STEP_STARTED: String(m.started),
-    CI_SYSTEM_NAME: 'woodpecker',
-    CI_SYSTEM_PLATFORM: `linux/${ctx.arch}`,
   }
-  return Object.fromEntries(Object.entries(vars).filter(([, v]) => v !== ''))
 }
 
 /** `settings: {foo_bar: x}` → `PLUGIN_FOO_BAR=x`; lists of values are comma-joined, anything else is JSON. */

@@ -4,7 +4,8 @@ import type {BackendConfig} from '../config.js'
 import type {RunMetadata} from '../pipeline/metadata.js'
 import type {Step, Workflow} from '../pipeline/model.js'
 import {type WhenContext, type WhenRule, whenRules} from '../pipeline/when.js'
-import {ciVariables, type StepContext} from './env.js'
+import {pipelineEnvironment} from '../pipeline/ci-variables.js'
+import type {StepContext} from './env.js'
 import {LABELS, MANAGER, objectName, toLabelValue} from './names.js'
 import {podMetadata, type PodNames, sorted, stepPod, WORKSPACE_VOLUME} from './pod.js'
 import {runSecret, secretRefs} from './secrets.js'
@@ -13,7 +14,10 @@ import {HELPER_COMMAND, HELPER_CONTAINER, tokenHash, UNPACK_CGI_VAR, unpackCgi} 
 export const DEFAULT_HELPER_IMAGE = 'docker.io/library/busybox:1.35'
 
 export interface PlannedStep {
+  /** Unique in the plan: a second step of the same name (list form) or a service named like a step gets a suffix. */
   name: string
+  /** The name steps reach a service or detached step by, when it differs from `name`. */
+  host?: string
   kind: Step['kind']
   failure: Step['failure']
   /** Steps (present in the plan) that must finish first. */
@@ -24,6 +28,8 @@ export interface PlannedStep {
   background: boolean
   /** Set when the step is left out whatever its conditions say (`--step` chose others). */
   skip?: string
+  /** Why the step cannot run: a `from_secret` it needs was not given. Fails the step if it is due. */
+  missingSecret?: string
   pod: V1Pod
 }
 
@@ -61,6 +67,8 @@ export interface PlanInput {
   extraEnv?: Record<string, string>
   /** Secret values by name (`--secret`, `--secrets-file`). */
   secrets?: Record<string, string>
+  /** The workflow's 1-based number in the pipeline, for `CI_WORKFLOW_NUMBER`. */
+  workflowNumber?: number
 }
 
 export function workspaceDir(workflow: Workflow): string {
@@ -72,24 +80,29 @@ export function planRun(input: PlanInput): RunPlan {
   const {workflow, config, runId} = input
   const claimName = objectName(runId, 'workspace')
   const dir = workspaceDir(workflow)
-  const secretValues = referencedSecrets([...workflow.steps, ...workflow.services], input.secrets ?? {})
+  const secretValues = providedSecrets([...workflow.steps, ...workflow.services], input.secrets ?? {})
   const secretName = Object.keys(secretValues).length > 0 ? objectName(runId, 'secrets') : undefined
-  const plannedFor = (step: Step, i: number): PlannedStep => {
-    const names: PodNames = {name: objectName(runId, step.name), namespace: config.namespace, runId, claimName, ...(secretName ? {secretName} : {})}
+  const uniqueName = uniqueNamer(workflow.steps)
+  const plannedFor = (step: Step): PlannedStep => {
+    const name = uniqueName(step)
+    const names: PodNames = {name: objectName(runId, name), namespace: config.namespace, runId, claimName, ...(secretName ? {secretName} : {})}
     const workdir = step.directory ? (step.directory.startsWith('/') ? step.directory : `${dir}/${step.directory}`) : dir
-    const ctx: StepContext = {workflow, metadata: input.metadata, arch: input.arch, stepNumber: i + 1, workdir, pipelineStatus: 'success', extraEnv: {...input.matrix, ...input.extraEnv}}
+    const ctx: StepContext = {workflow, metadata: input.metadata, arch: input.arch, workflowNumber: input.workflowNumber, workdir, pipelineStatus: 'success', extraEnv: {...input.matrix, ...input.extraEnv}}
+    const missing = missingSecret(step, input.secrets ?? {})
     return {
-      name: step.name,
+      name,
+      ...(name !== step.name ? {host: step.name} : {}),
       kind: step.kind,
       failure: step.failure,
       dependsOn: [],
-      rules: whenRules(step.when, whenContext(input, ciVariables(step, ctx))),
+      rules: whenRules(step.when, whenContext(input)),
       background: step.kind === 'service' || step.detach,
+      ...(missing ? {missingSecret: missing} : {}),
       pod: stepPod(step, names, config, ctx),
     }
   }
   const steps = withDependencies(workflow.steps, workflow.steps.map(plannedFor))
-  const workflowRules = whenRules(workflow.when, whenContext(input, {}))
+  const workflowRules = whenRules(workflow.when, whenContext(input))
   const skip = workflowRules.length > 0 && !workflowRules.some((r) => r.matches) ? `when: ${workflowRules.find((r) => !r.matches)!.reason}` : undefined
   return {
     runId,
@@ -103,21 +116,49 @@ export function planRun(input: PlanInput): RunPlan {
     ...(secretName ? {secret: runSecret(secretName, config.namespace, runId, secretValues)} : {}),
     helperPod: helperPod(runId, claimName, config, workflow, input.arch, input.helperImage ?? DEFAULT_HELPER_IMAGE, input.shipToken),
     ...(input.shipToken ? {shipToken: input.shipToken} : {}),
-    services: workflow.services.map((s, i) => plannedFor(s, workflow.steps.length + i)),
+    services: workflow.services.map(plannedFor),
     steps,
   }
 }
 
-/** The values of every secret the steps reference; a missing one stops the run before it starts. */
-function referencedSecrets(steps: Step[], provided: Record<string, string>): Record<string, string> {
+/** The values given for the secrets the steps reference; those not given are reported per step. */
+function providedSecrets(steps: Step[], provided: Record<string, string>): Record<string, string> {
   const values: Record<string, string> = {}
-  for (const step of steps) {
-    for (const ref of secretRefs(step)) {
-      if (provided[ref.secret] === undefined) throw new UsageError(`step ${step.name}: ${ref.variable} needs the secret \`${ref.secret}\`, which was not given`, `pass --secret ${ref.secret}=VALUE or put it in a --secrets-file`)
-      values[ref.secret] = provided[ref.secret]
-    }
-  }
+  for (const ref of steps.flatMap(secretRefs)) if (provided[ref.secret] !== undefined) values[ref.secret] = provided[ref.secret]
   return values
+}
+
+function missingSecret(step: Step, provided: Record<string, string>): string | undefined {
+  const ref = secretRefs(step).find((r) => provided[r.secret] === undefined)
+  return ref && `${step.kind} ${step.name}: ${ref.variable} needs the secret \`${ref.secret}\`, which was not given`
+}
+
+export const MISSING_SECRET_HINT = 'pass --secret NAME=VALUE or put it in a --secrets-file'
+
+/**
+ * Stops a run before anything is created when a step or service that will run (as far as `when` is
+ * known before the run) lacks a secret; the others fail only if they become due.
+ */
+export function requireSecrets(plan: RunPlan): void {
+  if (plan.skipReason) return
+  const willRun = (s: PlannedStep) => !s.skip && (s.rules.length === 0 || s.rules.some((r) => r.matches && r.statuses.includes('success')))
+  const blocking = [...plan.services, ...plan.steps].find((s) => s.missingSecret && willRun(s))
+  if (blocking) throw new UsageError(blocking.missingSecret!, MISSING_SECRET_HINT)
+}
+
+/**
+ * Woodpecker allows a service named like a step, and repeated names among list-form steps without
+ * `depends_on`; the run needs one name per pod. Call it for the steps first, then the services.
+ */
+function uniqueNamer(steps: readonly Step[]): (step: Step) => string {
+  const stepNames = new Set(steps.map((s) => s.name))
+  const taken = new Set<string>()
+  return (step) => {
+    let name = step.kind === 'service' && stepNames.has(step.name) ? `${step.name} (service)` : step.name
+    for (let i = 2; taken.has(name); i++) name = `${step.name} (${i})`
+    taken.add(name)
+    return name
+  }
 }
 
 /**
@@ -129,16 +170,18 @@ function withDependencies(steps: readonly Step[], planned: PlannedStep[]): Plann
   const names = new Set(steps.map((s) => s.name))
   return planned.map((p, i) => ({
     ...p,
-    dependsOn: dag ? (steps[i].dependsOn ?? []).map((d) => d.name).filter((n) => names.has(n)) : i > 0 ? [steps[i - 1].name] : [],
+    dependsOn: dag ? (steps[i].dependsOn ?? []).map((d) => d.name).filter((n) => names.has(n)) : i > 0 ? [planned[i - 1].name] : [],
   }))
 }
 
-function whenContext(input: PlanInput, vars: Record<string, string>): WhenContext {
+/** What `when` is decided against; `evaluate` sees the global variables and matrix, with the pipeline's metadata over them. */
+function whenContext(input: PlanInput): WhenContext {
   const m = input.metadata
+  const pipelineVars = pipelineEnvironment(m, {name: input.workflow.name, number: input.workflowNumber ?? 1})
   return {
-    event: m.event, branch: m.branch, ref: m.ref, tag: m.tag, repo: `${m.repoOwner}/${m.repoName}`, platform: `linux/${input.arch}`,
+    event: m.event, branch: pipelineVars.CI_COMMIT_BRANCH ?? '', ref: m.ref, tag: m.tag, repo: `${m.repoOwner}/${m.repoName}`, platform: `linux/${input.arch}`,
     instance: 'localhost', cron: '', matrix: input.matrix ?? {}, changedFiles: m.changedFiles, commitMessage: m.message,
-    vars: {...vars, ...input.matrix, ...input.extraEnv},
+    vars: {...input.extraEnv, ...input.matrix, ...pipelineVars},
   }
 }
 

@@ -33,11 +33,21 @@ export function parsePipelineText(file: string, text: string): SourceFile {
   const first = doc.errors[0]
   if (first) {
     const at = lineCounter.linePos(first.pos[0])
-    throw new ParseProblem(`not valid YAML: ${firstLine(first.message)}`, {line: at.line, col: at.col})
+    throw new ParseProblem(`not valid YAML: ${OWN_WORDS[first.code] ?? firstLine(first.message)}`, {line: at.line, col: at.col})
   }
   const builder = new Builder(doc, lineCounter)
   const data = doc.contents ? builder.build(doc.contents as Node, [], 0) : null
   return {file, data, map: builder.map}
+}
+
+/** The parser's messages for the mistakes people make, in this tool's words (the others are plain enough). */
+const OWN_WORDS: Record<string, string> = {
+  MULTIPLE_DOCS: 'a second document starts here (`---`); a workflow file holds one document (use one file per workflow in .woodpecker/)',
+  DUPLICATE_KEY: 'this key appears twice in the same map',
+  TAB_AS_INDENT: 'a tab is used for indentation; YAML indents with spaces',
+  BAD_INDENT: 'the indentation does not line up with the lines above',
+  BAD_ALIAS: 'an alias (`*name`) here is not valid',
+  MULTILINE_IMPLICIT_KEY: 'a key cannot span several lines (a missing `:` or quote above?)',
 }
 
 function firstLine(message: string): string {

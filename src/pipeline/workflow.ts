@@ -6,6 +6,7 @@ import {type CheckedWorkflow, checkWorkflowText} from '../validate/index.js'
 import {parseDataQuickly} from './fast-parse.js'
 import {discoverWorkflowFiles, readWorkflowFile, UnusableContent, type WorkflowText} from './load.js'
 import {matrixRows} from './matrix.js'
+import type {WorkflowIdentity} from './ci-variables.js'
 import type {Workflow} from './model.js'
 import {toWorkflow} from './normalize.js'
 import {parsePipelineText} from './parse.js'
@@ -17,10 +18,10 @@ export interface LoadedWorkflows {
 
 /**
  * Loads the workflows of a target for running: one instance per matrix combination, each with its
- * values substituted (`vars` plus the combination) and validated. Any error stops here with every
+ * values substituted (the workflow's variables, then the combination's over them) and validated. Any error stops here with every
  * issue listed, before anything touches a cluster.
  */
-export function loadWorkflows(target: string | undefined, cwd: string, vars: Record<string, string>): LoadedWorkflows {
+export function loadWorkflows(target: string | undefined, cwd: string, varsFor: (workflow: WorkflowIdentity) => Record<string, string>): LoadedWorkflows {
   const workflows: Workflow[] = []
   const issues: Issue[] = []
   const files = discoverWorkflowFiles(target, cwd)
@@ -30,7 +31,7 @@ export function loadWorkflows(target: string | undefined, cwd: string, vars: Rec
     const text = readForRun(file)
     names.push(text.name)
     matrixOf(text).forEach((row, i) => {
-      const checked = checkWorkflowText(text, {...vars, ...row}, true)
+      const checked = checkWorkflowText(text, {...varsFor({name: text.name, number: workflows.length + 1}), ...row}, true)
       if (i === 0) firsts.push(checked)
       issues.push(...checked.issues.filter((issue) => !issues.some((seen) => sameIssue(seen, issue))))
       if (checked.source && !hasErrors(checked.issues)) workflows.push(toWorkflow(text.name, file, checked.source.data as Record<string, unknown>, row))

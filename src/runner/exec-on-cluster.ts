@@ -2,7 +2,7 @@ import {once} from 'node:events'
 import type {PreparedRun} from '../app/exec.js'
 import {planWorkflows} from '../app/exec.js'
 import {KubeCluster, loadKubeConfig} from '../cluster/kube.js'
-import {selectSteps} from '../compile/plan.js'
+import {requireSecrets, selectSteps} from '../compile/plan.js'
 import {resolveArch} from '../compile/platform.js'
 import type {Emit} from './events.js'
 import {Interrupt} from './interrupt.js'
@@ -30,12 +30,13 @@ export async function runOnCluster(request: ExecRequest): Promise<number> {
   const nodes = needNodes ? await cluster.nodeArchitectures() : undefined
   const runs = planWorkflows(run, (w) => resolveArch({flag: flags.platform, label: w.labels.platform, nodes}))
     .map(({workflow, plan}) => ({workflow, plan: flags.step?.length ? selectSteps(plan, flags.step) : plan}))
+  runs.forEach(({plan}) => requireSecrets(plan))
   return Interrupt.around((interrupt) => {
     interrupt.signal.addEventListener('abort', () => process.stderr.write('\nwpk8s: stopping: running pods get a moment to end, then everything is deleted (Ctrl-C again to force)\n'))
     interrupt.onForce(() => process.stderr.write('wpk8s: forcing: deleting everything now\n'))
     const limits = {
       ...DEFAULT_LIMITS, timeoutMs: flags.timeout * 1000, startTimeoutMs: flags['start-timeout'] * 1000, bindTimeoutMs: flags['bind-timeout'] * 1000,
-      parallel: flags.parallel ?? 0, interrupt, outputReady: stdoutReady,
+      parallel: flags.parallel ?? 0, interrupt, outputReady: stdoutReady, stopGraceSeconds: run.config.stopTimeoutSeconds,
     }
     return runWorkflows(runs, cluster, request.emit, request.checkout, limits)
   })

@@ -1,7 +1,7 @@
 import {externalReferences} from '../compile/references.js'
 import {LABELS} from '../compile/names.js'
 import {canCreateAhead, podAtStart} from '../compile/pod.js'
-import type {PlannedStep, RunPlan} from '../compile/plan.js'
+import {MISSING_SECRET_HINT, type PlannedStep, type RunPlan} from '../compile/plan.js'
 import type {Cluster} from '../cluster/cluster.js'
 import {ClusterError, errorMessage, ExitCode, WpkError} from '../errors.js'
 import {decide} from '../pipeline/when.js'
@@ -120,7 +120,12 @@ async function checkReferences(state: RunState): Promise<void> {
 
 /** Services start before the steps; steps reach them by name through host aliases (no cluster DNS needed). */
 async function startServices(state: RunState): Promise<void> {
-  const started = await Promise.all(state.plan.services.map((service) => startBackground(state, service, 'success')))
+  const due = state.plan.services.filter((service) => {
+    const decision = decide(service.rules, 'success')
+    if (!decision.run) finish(state, {name: service.name, status: 'skipped', durationMs: 0, reason: decision.reason})
+    return decision.run
+  })
+  const started = await Promise.all(due.map((service) => startBackground(state, service, 'success')))
   state.hostAliases = started.filter((s) => s.ip && isHostname(s.name)).map((s) => ({hostnames: [s.name], ip: s.ip!}))
 }
 
@@ -141,6 +146,10 @@ async function runSteps(state: RunState): Promise<void> {
       if (!decision.run) {
         void ahead.discard(step.name).catch(() => {})
         finish(state, {name: step.name, status: 'skipped', durationMs: 0, reason: decision.reason})
+        continue
+      }
+      if (step.missingSecret) {
+        finish(state, {name: step.name, status: 'failure', durationMs: 0, reason: `${step.missingSecret} (${MISSING_SECRET_HINT})`})
         continue
       }
       const onRunning = () => setTimeout(() => inFlight.has(step.name) && createAhead(state, inFlight, ahead), AHEAD_AFTER_MS).unref()
@@ -181,7 +190,7 @@ function createAhead(state: RunState, inFlight: Map<string, unknown>, ahead: Ahe
   for (const step of plan.steps) {
     if (state.stopped || ahead.size >= room) return
     if (state.results.has(step.name) || inFlight.has(step.name) || ahead.has(step.name)) continue
-    if (step.background || step.skip || !canCreateAhead(step.pod)) continue
+    if (step.background || step.skip || step.missingSecret || !canCreateAhead(step.pod)) continue
     if (!step.dependsOn.every((d) => state.results.has(d) || inFlight.has(d) || ahead.has(d))) continue
     if (!decide(step.rules, pipelineStatus(state)).run) continue
     const pod = podAtStart(step.pod, {pipelineStatus: 'success', startedAt: Math.floor(Date.now() / 1000), hostAliases: state.hostAliases})

@@ -41,7 +41,7 @@ export async function startBackground(state: RunState, step: PlannedStep, status
   state.background.push(ended.then((end) => {
     if (end.kind === 'terminated' && !state.stopped) state.backgroundEnds.set(step.name, end)
   }, () => {}))
-  return {name: step.name, ip: started.kind === 'running' ? started.ip : undefined}
+  return {name: step.host ?? step.name, ip: started.kind === 'running' ? started.ip : undefined}
 }
 
 /** A service's result: how it exited if it ended on its own, else stopped by the run's end. */
@@ -55,7 +55,8 @@ export async function runStep(state: RunState, step: PlannedStep, ahead: AheadPo
   const started = Date.now()
   if (step.background) {
     const {ip} = await startBackground(state, step, pipelineStatus(state))
-    if (ip && isHostname(step.name)) state.hostAliases = [...state.hostAliases, {hostnames: [step.name], ip}]
+    const host = step.host ?? step.name
+    if (ip && isHostname(host)) state.hostAliases = [...state.hostAliases, {hostnames: [host], ip}]
     return {name: step.name, status: 'success', durationMs: Date.now() - started, reason: 'detached: runs until the end'}
   }
   state.running.add(step.name)

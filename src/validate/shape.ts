@@ -21,7 +21,8 @@ export interface Retired {
 }
 
 /** Reports keys outside `known`, with a "did you mean" for near misses and a hint for retired keys. */
-export function checkKeys(c: IssueCollector, path: Path, value: Data, known: readonly string[], retired: Record<string, Retired> = {}): void {
+/** Unknown keys are errors unless `unknown` says `warning` (Woodpecker's schema only warns, then ignores them). */
+export function checkKeys(c: IssueCollector, path: Path, value: Data, known: readonly string[], retired: Record<string, Retired> = {}, unknown: 'error' | 'warning' = 'error'): void {
   for (const key of Object.keys(value)) {
     if (known.includes(key)) continue
     const old = retired[key]
@@ -30,7 +31,9 @@ export function checkKeys(c: IssueCollector, path: Path, value: Data, known: rea
       else c.error([...path, key], old.message, {hint: old.hint, atKey: true})
       continue
     }
-    c.error([...path, key], `unknown key \`${key}\``, {expected: `one of ${known.join(', ')}`, hint: didYouMean(key, known), atKey: true})
+    const details = {expected: `one of ${known.join(', ')}`, hint: didYouMean(key, known), atKey: true}
+    if (unknown === 'warning') c.warn([...path, key], `unknown key \`${key}\`: Woodpecker ignores it`, details)
+    else c.error([...path, key], `unknown key \`${key}\``, details)
   }
 }
 

@@ -30,7 +30,7 @@ export function checkWorkflow(c: IssueCollector, data: unknown): void {
     return
   }
   if (!expectMap(c, [], data, 'a map with `steps`')) return
-  checkKeys(c, [], data, WORKFLOW_KEYS, RETIRED_WORKFLOW_KEYS)
+  checkKeys(c, [], data, WORKFLOW_KEYS, RETIRED_WORKFLOW_KEYS, 'warning')
   if (!('steps' in data)) {
     if (!('pipeline' in data)) c.error([], 'missing `steps`', {expected: 'a map or list of steps'})
   } else if (!isSection(data.steps)) {
@@ -117,7 +117,7 @@ function checkStep(c: IssueCollector, entry: Entry, kind: 'step' | 'service'): v
   const {path, value} = entry
   if (!expectMap(c, path, value, `a map describing the ${kind}`)) return
   if (kind === 'service' && !entry.named) c.error(path, 'a service in list form needs a `name`', {expected: '`name: ...` (steps reach the service by it)'})
-  checkKeys(c, path, value, STEP_KEYS, RETIRED_STEP_KEYS)
+  checkKeys(c, path, value, STEP_KEYS, RETIRED_STEP_KEYS, 'warning')
   const at = (key: string): Path => [...path, key]
   if (!('image' in value)) c.error(path, `the ${kind} \`${entry.name}\` has no \`image\``, {expected: 'an image such as golang:1.22'})
   else if (expectString(c, at('image'), value.image)) checkImage(c, at('image'), value.image)
@@ -138,9 +138,11 @@ function checkStep(c: IssueCollector, entry: Entry, kind: 'step' | 'service'): v
 
 function checkPluginSettings(c: IssueCollector, path: Path, step: Data): void {
   if (!expectMap(c, [...path, 'settings'], step.settings)) return
-  for (const key of ['commands', 'entrypoint', 'environment']) {
+  for (const key of ['commands', 'entrypoint']) {
     if (key in step) c.error([...path, key], `a plugin step (with \`settings\`) cannot have \`${key}\``, {atKey: true, hint: 'use `settings` for a plugin image, or `commands` for a script; not both'})
   }
+  // Woodpecker only warns here: the step runs, but is no longer treated as a plugin.
+  if ('environment' in step) c.warn([...path, 'environment'], 'a plugin step (with `settings`) should not also set `environment`', {atKey: true, hint: 'Woodpecker runs it, but no longer treats the image as a plugin; pass values through `settings`'})
 }
 
 function checkEnvironment(c: IssueCollector, path: Path, value: unknown): void {
@@ -152,8 +154,13 @@ function checkEnvironment(c: IssueCollector, path: Path, value: unknown): void {
   for (const [name, v] of Object.entries(value)) {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) c.error([...path, name], `\`${name}\` is not a valid environment variable name`, {atKey: true})
     if (isScalar(v) || v === null) continue
-    if (isMap(v) && Object.keys(v).length === 1 && typeof v.from_secret === 'string') continue
-    c.error([...path, name], 'must be a value or `{from_secret: name}`', {found: v})
+    if (isMap(v) && 'from_secret' in v) {
+      if (Object.keys(v).length !== 1 || typeof v.from_secret !== 'string') c.error([...path, name], 'a secret reference is `{from_secret: name}`', {found: v})
+      continue
+    }
+    // Woodpecker joins a list with commas and writes anything else as JSON.
+    if (Array.isArray(v) && v.every((item) => isScalar(item) || item === null)) continue
+    c.warn([...path, name], 'a structured value becomes its JSON text', {found: v})
   }
 }
 
@@ -169,12 +176,19 @@ function checkPorts(c: IssueCollector, path: Path, value: unknown): void {
   })
 }
 
+/**
+ * Woodpecker needs service names unique among services, and step names unique once steps form a graph
+ * (`depends_on`); a step may share its name with a service, and list-form steps may repeat a name.
+ */
 function checkNames(c: IssueCollector, steps: Entry[], services: Entry[]): void {
-  const seen = new Map<string, Entry>()
-  for (const entry of [...steps, ...services]) {
-    const earlier = seen.get(entry.name)
-    if (earlier) c.error(entry.path, `duplicate name \`${entry.name}\``, {hint: `also used at ${earlier.path.join('.')}`, atKey: true})
-    else seen.set(entry.name, entry)
+  const graph = steps.some((s) => isMap(s.value) && 'depends_on' in s.value)
+  for (const group of graph ? [steps, services] : [services]) {
+    const seen = new Map<string, Entry>()
+    for (const entry of group) {
+      const earlier = seen.get(entry.name)
+      if (earlier) c.error(entry.path, `duplicate name \`${entry.name}\``, {hint: `also used at ${earlier.path.join('.')}`, atKey: true})
+      else seen.set(entry.name, entry)
+    }
   }
 }
 

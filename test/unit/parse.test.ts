@@ -41,7 +41,7 @@ describe('parsePipelineText', () => {
       parsePipelineText('p.yml', 'steps:\n  a: b\n  a: c\n')
     } catch (e) {
       expect((e as ParseProblem).pos.line).toBe(3)
-      expect((e as ParseProblem).message).toMatch(/unique/)
+      expect((e as ParseProblem).message).toMatch(/appears twice/)
     }
   })
 
@@ -63,7 +63,8 @@ describe('substitute', () => {
 
   it('supports defaults, case, prefix/suffix removal, substrings and replacement', () => {
     const vars = {V: 'Hello-World', E: ''}
-    expect(substitute('${N=dflt} ${E:-empty} ${E-kept}', vars).text).toBe('dflt empty ')
+    expect(substitute('${N=dflt} ${E:-empty} ${V:+alt} ${E:+alt}', vars).text).toBe('dflt empty Hello-World alt')
+    expect(substitute('${E-kept}', vars).error).toBeDefined() // only the forms with a colon exist
     expect(substitute('${V^^} ${V,,} ${V#Hello-} ${V%-World} ${V:0:5} ${V/o/0} ${V//o/0}', vars).text).toBe('HELLO-WORLD hello-world World Hello Hello Hell0-World Hell0-W0rld')
   })
 

@@ -5,7 +5,6 @@ const ok = 'steps:\n  build:\n    image: golang\n    commands: [go build]\n'
 
 /** [rule, invalid pipeline, expected path, message pattern, valid counterpart] */
 const cases: [string, string, string, RegExp, string][] = [
-  ['unknown top-level key with suggestion', 'stepz: {}\nsteps:\n  a: {image: x}\n', 'stepz', /unknown key `stepz`/, ok],
   ['missing steps', 'services:\n  db: {image: mysql}\n', '', /missing `steps`/, ok],
   ['empty steps', 'steps: {}\n', 'steps', /has no steps/, ok],
   ['removed pipeline key', 'pipeline:\n  a: {image: x}\n', 'pipeline', /removed in Woodpecker 1.0/, ok],
@@ -17,12 +16,12 @@ const cases: [string, string, string, RegExp, string][] = [
   ['image digest', 'steps:\n  a:\n    image: golang@sha256:abc123\n', 'steps.a.image', /digest/, `steps:\n  a:\n    image: golang:1.22@sha256:${'0a'.repeat(32)}\n`],
   ['image digest length', `steps:\n  a:\n    image: golang@sha256:${'a'.repeat(40)}\n`, 'steps.a.image', /64 hex digits, not 40/, 'steps:\n  a:\n    image: golang:${TAG}\n'],
   ['image with a space', 'steps:\n  a:\n    image: golang 1.22\n', 'steps.a.image', /lower-case letters and digits/, 'steps:\n  a:\n    image: ghcr.io/org__x/tool-a.b:v1\n'],
-  ['unknown step key', 'steps:\n  a:\n    image: x\n    comands: [ls]\n', 'steps.a.comands', /unknown key `comands`/, ok],
   ['settings with commands', 'steps:\n  a:\n    image: x\n    settings: {repo: r}\n    commands: [ls]\n', 'steps.a.commands', /plugin step/, 'steps:\n  a:\n    image: x\n    settings: {repo: r}\n'],
   ['settings with entrypoint', 'steps:\n  a:\n    image: x\n    settings: {repo: r}\n    entrypoint: [sh]\n', 'steps.a.entrypoint', /plugin step/, ok],
   ['service without name in list form', 'steps:\n  - image: x\nservices:\n  - image: mysql\n', 'services[0]', /needs a `name`/, 'steps:\n  - image: x\nservices:\n  - name: db\n    image: mysql\n'],
-  ['duplicate names', 'steps:\n  - name: a\n    image: x\n  - name: a\n    image: y\n', 'steps[1]', /duplicate name `a`/, 'steps:\n  - name: a\n    image: x\n  - name: b\n    image: y\n'],
-  ['step and service sharing a name', 'steps:\n  db: {image: x}\nservices:\n  db: {image: mysql}\n', 'services.db', /duplicate name/, ok],
+  ['duplicate step names in a graph', 'steps:\n  - name: a\n    image: x\n  - name: a\n    image: y\n    depends_on: []\n', 'steps[1]', /duplicate name `a`/, 'steps:\n  - name: a\n    image: x\n  - name: a\n    image: y\n'],
+  ['duplicate service names', 'steps:\n  db: {image: x}\nservices:\n  - {name: db, image: mysql}\n  - {name: db, image: pg}\n', 'services[1]', /duplicate name `db`/, 'steps:\n  db: {image: x}\nservices:\n  db: {image: mysql}\n'],
+  ['settings with environment is only a warning', 'steps:\n  a: {image: x, settings: {a: 1}, commands: [ls]}\n', 'steps.a.commands', /plugin step/, 'steps:\n  a: {image: x, settings: {a: 1}, environment: {B: {from_secret: b}}}\n'],
   ['depends_on unknown step', 'steps:\n  a: {image: x, depends_on: [b]}\n', 'steps.a.depends_on[0]', /unknown step `b`/, 'steps:\n  a: {image: x, depends_on: [{name: b, optional: true}]}\n'],
   ['depends_on cycle', 'steps:\n  a: {image: x, depends_on: [b]}\n  b: {image: x, depends_on: a}\n', 'steps.a.depends_on', /cycle: a → b → a/, 'steps:\n  a: {image: x, depends_on: []}\n  b: {image: x, depends_on: a}\n'],
   ['depends_on itself', 'steps:\n  a: {image: x, depends_on: a}\n', 'steps.a.depends_on', /depends on itself/, ok],
@@ -30,7 +29,7 @@ const cases: [string, string, string, RegExp, string][] = [
   ['detach type', 'steps:\n  a: {image: x, detach: "yes"}\n', 'steps.a.detach', /true or false/, 'steps:\n  a: {image: x, detach: true}\n'],
   ['commands type', 'steps:\n  a: {image: x, commands: {a: b}}\n', 'steps.a.commands', /string or a list/, ok],
   ['environment list form', 'steps:\n  a: {image: x, environment: [A=1]}\n', 'steps.a.environment', /map of NAME: value/, 'steps:\n  a: {image: x, environment: {A: 1, B: {from_secret: b}}}\n'],
-  ['environment bad value', 'steps:\n  a: {image: x, environment: {A: {from: b}}}\n', 'steps.a.environment.A', /from_secret/, ok],
+  ['environment secret reference', 'steps:\n  a: {image: x, environment: {A: {from_secret: b, x: 1}}}\n', 'steps.a.environment.A', /from_secret/, ok],
   ['when unknown event', 'steps:\n  a: {image: x, when: {event: pushh}}\n', 'steps.a.when.event', /unknown event `pushh`/, 'steps:\n  a: {image: x, when: [{event: [push, tag]}, {status: failure}]}\n'],
   ['when unknown key', 'steps:\n  a: {image: x, when: {branches: main}}\n', 'steps.a.when.branches', /unknown key/, 'steps:\n  a: {image: x, when: {branch: {include: main, exclude: dev}}}\n'],
   ['when status value', 'steps:\n  a: {image: x, when: {status: failed}}\n', 'steps.a.when.status', /success` or `failure/, ok],
@@ -53,9 +52,19 @@ describe('structure rules', () => {
     })
   }
 
-  it('gives a "did you mean" hint for near misses', () => {
-    expect(errorsOf('matri: {A: [1]}\nsteps:\n  a: {image: x}\n')[0].hint).toBe('did you mean `matrix`?')
-    expect(errorsOf('steps:\n  a: {image: x, enviroment: {}}\n')[0].hint).toBe('did you mean `environment`?')
+  it('warns about unknown keys, as Woodpecker\'s schema does, with a "did you mean" hint', () => {
+    for (const [text, path, hint] of [
+      ['matri: {A: [1]}\nsteps:\n  a: {image: x}\n', 'matri', 'did you mean `matrix`?'],
+      ['steps:\n  a: {image: x, enviroment: {}}\n', 'steps.a.enviroment', 'did you mean `environment`?'],
+      ['kind: pipeline\nsteps:\n  a: {image: x}\n', 'kind', undefined],
+    ] as const) {
+      expect(errorsOf(text)).toEqual([])
+      expect(issuesOf(text)).toContainEqual(expect.objectContaining({severity: 'warning', path, ...(hint ? {hint} : {}), message: expect.stringMatching(/unknown key .*Woodpecker ignores it/)}))
+    }
+  })
+
+  it('warns that a structured environment value becomes JSON', () => {
+    expect(issuesOf('steps:\n  a: {image: x, environment: {A: {from: b}}}\n')).toContainEqual(expect.objectContaining({severity: 'warning', path: 'steps.a.environment.A'}))
   })
 
   it('points at the line and column of the offending field', () => {
