@@ -326,3 +326,25 @@ describe('AheadPods', () => {
     expect(await ahead.take('long', start, 1000)).toBeUndefined()
   })
 })
+
+describe('a secret that was not given', () => {
+  const text = 'skip_clone: true\nsteps:\n  build:\n    image: busybox:1.35\n    commands: [exit 1]\n  notify:\n    image: busybox:1.35\n    commands: [echo hi]\n    environment: {HOOK: {from_secret: hook}}\n    when: {status: failure}\n'
+
+  it('fails the step that needs it when it is due, with the reason, and creates no pod for it', async () => {
+    const cluster = new StuckNodeCluster(true)
+    cluster.watchPod = async () => ({kind: 'terminated', exitCode: 1})
+    const events: {type: string; step?: string; status?: string; reason?: string}[] = []
+    const result = await runPlan(sleeperPlan(text), cluster, (e) => events.push(e as never), async () => ({bytes: Buffer.alloc(0), gzipped: false}), DEFAULT_LIMITS)
+    expect(result.exitCode).toBe(1)
+    expect(events.find((e) => e.type === 'step-end' && e.step === 'notify')).toMatchObject({status: 'failure', reason: expect.stringMatching(/HOOK needs the secret `hook`, which was not given/)})
+    expect(cluster.podDeletes.map((d) => d.name).some((n) => n.includes('notify'))).toBe(false)
+  })
+
+  it('is not needed when the step that refers to it is skipped', async () => {
+    const cluster = new StuckNodeCluster(true)
+    const events: {type: string; step?: string; status?: string}[] = []
+    const result = await runPlan(sleeperPlan(text.replace('exit 1', 'true')), cluster, (e) => events.push(e as never), async () => ({bytes: Buffer.alloc(0), gzipped: false}), DEFAULT_LIMITS)
+    expect(result.exitCode).toBe(0)
+    expect(events.find((e) => e.type === 'step-end' && e.step === 'notify')).toMatchObject({status: 'skipped'})
+  })
+})
