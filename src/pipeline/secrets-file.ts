@@ -1,10 +1,11 @@
 import {readFileSync} from 'node:fs'
-import jsYaml from 'js-yaml'
+import {parse as parseDotenvText} from 'dotenv'
+import {isMap, isScalar, LineCounter, parseDocument} from 'yaml'
 import {UsageError} from '../errors.js'
 
 /**
- * Secret values for `from_secret`: a YAML map (`name: value`) or a dotenv file (`name=value`,
- * `#` comments, optional quotes), then `--secret name=value` flags over it.
+ * Secret values for `from_secret`: a YAML map (`name: value`) or a dotenv file (`name=value`, as the
+ * dotenv package reads it: comments, quotes, multi-line quoted values), then `--secret name=value` flags over it.
  */
 export function loadSecrets(file: string | undefined, flags: string[]): Record<string, string> {
   const secrets: Record<string, string> = file ? readSecretsFile(file) : {}
@@ -23,30 +24,27 @@ function readSecretsFile(file: string): Record<string, string> {
   } catch (error) {
     throw new UsageError(`--secrets-file ${file}: cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`)
   }
-  const looksLikeDotenv = text.split('\n').some((l) => /^\s*(export\s+)?[A-Za-z_][A-Za-z0-9_.-]*=/.test(l))
+  const looksLikeDotenv = text.split('\n').some((l) => /^\s*(export\s+)?[A-Za-z_][A-Za-z0-9_.-]*\s*=/.test(l))
   return looksLikeDotenv ? parseDotenv(text) : parseYamlSecrets(file, text)
 }
 
 export function parseDotenv(text: string): Record<string, string> {
-  const out: Record<string, string> = {}
-  for (const raw of text.split('\n')) {
-    const line = raw.trim()
-    if (!line || line.startsWith('#')) continue
-    const m = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)=(.*)$/.exec(line)
-    if (!m) continue
-    const value = m[2].trim()
-    out[m[1]] = /^(['"]).*\1$/.test(value) ? value.slice(1, -1).replace(/\\n/g, '\n') : value
-  }
-  return out
+  return {...parseDotenvText(text)}
 }
 
-function parseYamlSecrets(file: string, text: string): Record<string, string> {
-  let data: unknown
-  try {
-    data = jsYaml.load(text, {schema: jsYaml.CORE_SCHEMA})
-  } catch (error) {
-    throw new UsageError(`--secrets-file ${file}: not valid YAML or dotenv (${(error as Error).message.split('\n')[0]})`)
+/** Values stay the text written (`0123`, `1e3`, `yes`): a secret is a string, never a YAML number or boolean. */
+export function parseYamlSecrets(file: string, text: string): Record<string, string> {
+  const lines = new LineCounter()
+  const doc = parseDocument(text, {schema: 'failsafe', lineCounter: lines, uniqueKeys: true})
+  const where = (offset: number | undefined) => `${file}:${lines.linePos(offset ?? 0).line}`
+  if (doc.errors.length > 0) throw new UsageError(`--secrets-file ${where(doc.errors[0].pos[0])}: neither a YAML map nor a dotenv file`, 'write `name: value` lines (YAML) or `NAME=value` lines (dotenv)')
+  if (doc.contents === null) return {}
+  if (!isMap(doc.contents)) throw new UsageError(`--secrets-file ${where(doc.contents.range?.[0])}: expected a map of secret names to values`)
+  const out: Record<string, string> = {}
+  for (const pair of doc.contents.items) {
+    const key = isScalar(pair.key) ? String(pair.key.value) : ''
+    if (!isScalar(pair.value) && pair.value !== null) throw new UsageError(`--secrets-file ${where((pair.value as {range?: [number]}).range?.[0])}: the secret \`${key}\` must be a single value, not a list or map`)
+    out[key] = pair.value === null ? '' : String(pair.value.value)
   }
-  if (typeof data !== 'object' || data === null || Array.isArray(data)) throw new UsageError(`--secrets-file ${file}: expected a map of secret names to values`)
-  return Object.fromEntries(Object.entries(data).map(([k, v]) => [k, typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v ?? '')]))
+  return out
 }
