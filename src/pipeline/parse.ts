@@ -48,6 +48,7 @@ const OWN_WORDS: Record<string, string> = {
   BAD_INDENT: 'the indentation does not line up with the lines above',
   BAD_ALIAS: 'an alias (`*name`) here is not valid',
   MULTILINE_IMPLICIT_KEY: 'a key cannot span several lines (a missing `:` or quote above?)',
+  UNEXPECTED_TOKEN: 'unexpected text here (an unmatched bracket, brace or quote?)',
 }
 
 function firstLine(message: string): string {
