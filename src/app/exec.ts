@@ -9,6 +9,7 @@ import {pipelineEnvironment} from '../pipeline/ci-variables.js'
 import {type MetadataOverrides, PULL_REQUEST_EVENTS, readMetadata, type RunMetadata} from '../pipeline/metadata.js'
 import type {Workflow} from '../pipeline/model.js'
 import {loadSecrets} from '../pipeline/secrets-file.js'
+import {EVENTS} from '../validate/when.js'
 import {loadWorkflows} from '../pipeline/workflow.js'
 import {chooseOutput, type Renderer} from '../render/choose.js'
 import {formatIssueReport, issueReport} from '../render/issues.js'
@@ -96,6 +97,7 @@ function parseEnvFlags(values: string[]): Record<string, string> {
 }
 
 function metadataOverrides(flags: ExecFlags): MetadataOverrides {
+  if (flags.event !== undefined && !EVENTS.includes(flags.event)) throw new UsageError(`--event ${flags.event}: not a Woodpecker event`, `one of ${EVENTS.join(', ')}`)
   if (flags['pull-request'] !== undefined && !PULL_REQUEST_EVENTS.includes(flags.event ?? '')) throw new UsageError('--pull-request goes with --event pull_request (or pull_request_closed, pull_request_metadata)')
   return {
     event: flags.event, branch: flags.branch, tag: flags.tag, defaultBranch: flags['default-branch'], pullRequest: flags['pull-request'],

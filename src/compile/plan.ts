@@ -3,11 +3,11 @@ import {UsageError} from '../errors.js'
 import type {BackendConfig} from '../config.js'
 import type {RunMetadata} from '../pipeline/metadata.js'
 import type {Step, Workflow} from '../pipeline/model.js'
-import {type WhenContext, type WhenRule, whenRules} from '../pipeline/when.js'
+import {isLocal, type WhenContext, type WhenRule, whenRules} from '../pipeline/when.js'
 import {pipelineEnvironment} from '../pipeline/ci-variables.js'
 import type {StepContext} from './env.js'
 import {LABELS, MANAGER, objectName, toLabelValue} from './names.js'
-import {podMetadata, type PodNames, sorted, stepPod, WORKSPACE_VOLUME} from './pod.js'
+import {agentPodSpec, podMetadata, type PodNames, sorted, stepPod, WORKSPACE_VOLUME} from './pod.js'
 import {runSecret, secretRefs} from './secrets.js'
 import {HELPER_COMMAND, HELPER_CONTAINER, tokenHash, UNPACK_CGI_VAR, unpackCgi} from './ship.js'
 
@@ -28,8 +28,8 @@ export interface PlannedStep {
   background: boolean
   /** Set when the step is left out whatever its conditions say (`--step` chose others). */
   skip?: string
-  /** Why the step cannot run: a `from_secret` it needs was not given. Fails the step if it is due. */
-  missingSecret?: string
+  /** A `from_secret` the step needs that was not given: the step fails if it becomes due. */
+  missingSecret?: {secret: string; message: string}
   pod: V1Pod
 }
 
@@ -98,11 +98,13 @@ export function planRun(input: PlanInput): RunPlan {
       rules: whenRules(step.when, whenContext(input)),
       background: step.kind === 'service' || step.detach,
       ...(missing ? {missingSecret: missing} : {}),
+      // `local: false` keeps a step out of local runs (woodpecker-cli exec does the same).
+      ...(isLocal(step.when) ? {} : {skip: 'when: local: false (not run locally)'}),
       pod: stepPod(step, names, config, ctx),
     }
   }
   const steps = withDependencies(workflow.steps, workflow.steps.map(plannedFor))
-  const workflowRules = whenRules(workflow.when, whenContext(input))
+  const workflowRules = whenRules(workflow.when, {...whenContext(input), global: true})
   const skip = workflowRules.length > 0 && !workflowRules.some((r) => r.matches) ? `when: ${workflowRules.find((r) => !r.matches)!.reason}` : undefined
   return {
     runId,
@@ -128,12 +130,14 @@ function providedSecrets(steps: Step[], provided: Record<string, string>): Recor
   return values
 }
 
-function missingSecret(step: Step, provided: Record<string, string>): string | undefined {
+function missingSecret(step: Step, provided: Record<string, string>): PlannedStep['missingSecret'] {
   const ref = secretRefs(step).find((r) => provided[r.secret] === undefined)
-  return ref && `${step.kind} ${step.name}: ${ref.variable} needs the secret \`${ref.secret}\`, which was not given`
+  return ref && {secret: ref.secret, message: `${step.kind} ${step.name}: ${ref.variable} needs the secret \`${ref.secret}\`, which was not given`}
 }
 
-export const MISSING_SECRET_HINT = 'pass --secret NAME=VALUE or put it in a --secrets-file'
+export function missingSecretHint(secret: string): string {
+  return `pass --secret ${secret}=VALUE or put it in a --secrets-file`
+}
 
 /**
  * Stops a run before anything is created when a step or service that will run (as far as `when` is
@@ -143,7 +147,7 @@ export function requireSecrets(plan: RunPlan): void {
   if (plan.skipReason) return
   const willRun = (s: PlannedStep) => !s.skip && (s.rules.length === 0 || s.rules.some((r) => r.matches && r.statuses.includes('success')))
   const blocking = [...plan.services, ...plan.steps].find((s) => s.missingSecret && willRun(s))
-  if (blocking) throw new UsageError(blocking.missingSecret!, MISSING_SECRET_HINT)
+  if (blocking) throw new UsageError(blocking.missingSecret!.message, missingSecretHint(blocking.missingSecret!.secret))
 }
 
 /**
@@ -203,16 +207,19 @@ function helperPod(runId: string, claimName: string, config: BackendConfig, work
   const step = {name: 'ship', kubernetes: {}} as Step
   const metadata = podMetadata(step, {name: objectName(runId, 'ship'), namespace: config.namespace, runId, claimName}, config, workflow.name)
   metadata.labels = sorted({...metadata.labels, [LABELS.role]: 'ship'})
+  const agentSpec = agentPodSpec(config)
   return {
     apiVersion: 'v1',
     kind: 'Pod',
     metadata,
     spec: {
+      // Placed, pulled and prioritised like the steps, so it lands where they can mount the workspace.
+      ...agentSpec,
       restartPolicy: 'Never',
       enableServiceLinks: false,
       automountServiceAccountToken: false,
       terminationGracePeriodSeconds: 0,
-      nodeSelector: {'kubernetes.io/arch': arch},
+      nodeSelector: sorted({'kubernetes.io/arch': arch, ...agentSpec.nodeSelector}),
       securityContext: {fsGroup: 1000},
       containers: [{
         name: HELPER_CONTAINER,

@@ -1,15 +1,15 @@
-import type {V1Container, V1EnvVar, V1Pod, V1PodSecurityContext, V1SecurityContext, V1Volume, V1VolumeMount} from '@kubernetes/client-node'
+import type {V1Container, V1EnvVar, V1HostAlias, V1Pod, V1PodSecurityContext, V1SecurityContext, V1Volume, V1VolumeMount} from '@kubernetes/client-node'
 import type {BackendConfig} from '../config.js'
-import type {NativeSecret, Step} from '../pipeline/model.js'
+import type {Step} from '../pipeline/model.js'
 import {ciVariables, pluginVariables, type StepContext} from './env.js'
-import {LABELS, MANAGER, STEP_NAME_ANNOTATION, toLabelValue} from './names.js'
+import {LABELS, MANAGER, STEP_NAME_ANNOTATION, toDnsLabel, toLabelValue} from './names.js'
 import {commandsScript, END_MARK_VAR, endMark, SCRIPT_COMMAND, shellQuote} from './script.js'
-import {secretEnvVars, secretRefs} from './secrets.js'
+import {nativeSecretParts, secretEnvVars, secretRefs} from './secrets.js'
 
 export const WORKSPACE_VOLUME = 'workspace'
 export const STEP_CONTAINER = 'step'
+/** The agent's pod `fsGroup` unless the step sets one it may set. */
 const DEFAULT_FS_GROUP = 1000
-const POD_SECURITY_KEYS = ['runAsNonRoot', 'runAsUser', 'runAsGroup', 'fsGroup', 'fsGroupChangePolicy', 'seccompProfile']
 
 export interface PodNames {
   name: string
@@ -20,57 +20,122 @@ export interface PodNames {
   secretName?: string
 }
 
-/** Labels and annotations every pod of a run carries: configuration first, the step's own over them. */
+/**
+ * The step's `backend_options.kubernetes` as the agent applies them: options the settings do not
+ * allow from steps are left out (validate warns about each at its line).
+ */
+export function allowedOptions(step: Step, config: BackendConfig): Step['kubernetes'] {
+  const k = {...step.kubernetes}
+  if (!config.podLabelsAllowFromStep) delete k.labels
+  if (!config.podAnnotationsAllowFromStep) delete k.annotations
+  if (!config.podNodeSelectorAllowFromStep) delete k.nodeSelector
+  if (!config.podTolerationsAllowFromStep) delete k.tolerations
+  if (!config.podAffinityAllowFromStep) delete k.affinity
+  if (!config.serviceAccountNameAllowFromStep) delete k.serviceAccountName
+  if (!config.runtimeClassAllowFromStep) delete k.runtimeClassName
+  if (!config.allowNativeSecrets) delete k.secrets
+  return k
+}
+
+/**
+ * Labels and annotations of a pod: the step's own (where allowed), the agent's over them, as the
+ * agent merges them, then wpk8s's, which always win.
+ */
 export function podMetadata(step: Step, names: PodNames, config: BackendConfig, workflow: string) {
+  const k = allowedOptions(step, config)
   const labels = {
+    ...k.labels,
     ...config.podLabels,
-    ...step.kubernetes.labels,
     [LABELS.managedBy]: MANAGER,
     [LABELS.run]: names.runId,
     [LABELS.workflow]: toLabelValue(workflow),
     [LABELS.step]: toLabelValue(step.name),
   }
-  const annotations = {...config.podAnnotations, ...step.kubernetes.annotations, [STEP_NAME_ANNOTATION]: step.name}
+  const annotations = {...k.annotations, ...config.podAnnotations, [STEP_NAME_ANNOTATION]: step.name}
   return {name: names.name, namespace: names.namespace, labels: sorted(labels), annotations: sorted(annotations)}
 }
 
-/** The pod that runs one step: pure function of the step, the run's names, configuration and context. */
+/** Whether the pod mounts the workspace: `workspaceVolume: false` leaves it out of a service's pod, as the agent does. */
+export function mountsWorkspace(step: Step): boolean {
+  return !(step.kind === 'service' && step.kubernetes.workspaceVolume === false)
+}
+
+/** The step's `volumes` as pod volumes and mounts of existing claims. */
+function claimVolumes(step: Step): {volumes: V1Volume[]; mounts: V1VolumeMount[]} {
+  const claims = [...new Set(step.volumes.map((v) => v.claim))]
+  const volumeName = (claim: string) => `claim-${toDnsLabel(claim, 57)}`
+  return {
+    volumes: claims.map((claim) => ({name: volumeName(claim), persistentVolumeClaim: {claimName: claim}})),
+    mounts: step.volumes.map((v) => ({name: volumeName(v.claim), mountPath: v.path})),
+  }
+}
+
+/** The pod that runs one step: pure function of the step, the run's names, the agent's settings and context. */
 export function stepPod(step: Step, names: PodNames, config: BackendConfig, ctx: StepContext): V1Pod {
-  const k = step.kubernetes
+  const k = allowedOptions(step, config)
+  const native = nativeSecretParts(k.secrets ?? [])
+  const claims = claimVolumes(step)
+  const workspace = mountsWorkspace(step) ? [{name: WORKSPACE_VOLUME, persistentVolumeClaim: {claimName: names.claimName}}] : []
   const spec: V1Pod['spec'] = {
     restartPolicy: 'Never',
     enableServiceLinks: false,
-    nodeSelector: sorted({'kubernetes.io/arch': ctx.arch, ...k.nodeSelector}),
-    securityContext: podSecurityContext(k.securityContext),
-    containers: [stepContainer(step, ctx, names)],
-    volumes: [{name: WORKSPACE_VOLUME, persistentVolumeClaim: {claimName: names.claimName}}, ...secretVolumes(k.secrets)],
+    nodeSelector: sorted({'kubernetes.io/arch': ctx.arch, ...config.podNodeSelector, ...k.nodeSelector}),
+    securityContext: podSecurityContext(step, config),
+    containers: [stepContainer(step, ctx, names, native, claims.mounts)],
+    volumes: [...workspace, ...claims.volumes, ...native.volumes],
   }
   if (k.serviceAccountName) spec.serviceAccountName = k.serviceAccountName
   if (k.runtimeClassName) spec.runtimeClassName = k.runtimeClassName
-  if (k.tolerations) spec.tolerations = k.tolerations as NonNullable<V1Pod['spec']>['tolerations']
-  if (k.affinity) spec.affinity = k.affinity as NonNullable<V1Pod['spec']>['affinity']
+  const tolerations = [...config.podTolerations, ...(k.tolerations ?? [])]
+  if (tolerations.length > 0) spec.tolerations = tolerations as NonNullable<V1Pod['spec']>['tolerations']
+  const affinity = k.affinity ?? config.podAffinity
+  if (affinity) spec.affinity = affinity as NonNullable<V1Pod['spec']>['affinity']
   if (k.hostUsers !== undefined) spec.hostUsers = k.hostUsers
+  if (step.extraHosts.length > 0) spec.hostAliases = step.extraHosts.map((h) => ({ip: h.ip, hostnames: [h.hostname]}))
+  if (step.dns.length > 0 || step.dnsSearch.length > 0) {
+    spec.dnsConfig = {...(step.dns.length > 0 ? {nameservers: step.dns} : {}), ...(step.dnsSearch.length > 0 ? {searches: step.dnsSearch} : {})}
+  }
+  const {imagePullSecrets, priorityClassName} = agentPodSpec(config)
+  if (imagePullSecrets) spec.imagePullSecrets = imagePullSecrets
+  if (priorityClassName) spec.priorityClassName = priorityClassName
   return {apiVersion: 'v1', kind: 'Pod', metadata: podMetadata(step, names, config, ctx.workflow.name), spec}
 }
 
-function stepContainer(step: Step, ctx: StepContext, names: PodNames): V1Container {
+/**
+ * What the agent's settings put on every pod it starts: its node selector, tolerations and affinity,
+ * pull secrets and priority class. Also for pods wpk8s adds of its own, such as the helper that takes
+ * the checkout, so they land where the steps do (the caller adds `kubernetes.io/arch`).
+ */
+export function agentPodSpec(config: BackendConfig): Partial<NonNullable<V1Pod['spec']>> {
+  const spec: Partial<NonNullable<V1Pod['spec']>> = {}
+  if (Object.keys(config.podNodeSelector).length > 0) spec.nodeSelector = sorted(config.podNodeSelector)
+  if (config.podTolerations.length > 0) spec.tolerations = config.podTolerations as NonNullable<V1Pod['spec']>['tolerations']
+  if (config.podAffinity) spec.affinity = config.podAffinity as NonNullable<V1Pod['spec']>['affinity']
+  if (config.pullSecretNames.length > 0) spec.imagePullSecrets = config.pullSecretNames.map((name) => ({name}))
+  if (config.priorityClass) spec.priorityClassName = config.priorityClass
+  return spec
+}
+
+function stepContainer(step: Step, ctx: StepContext, names: PodNames, native: ReturnType<typeof nativeSecretParts>, claimMounts: V1VolumeMount[]): V1Container {
   const isPlugin = step.commands.length === 0 && step.settings !== undefined
   const env: Record<string, string> = {...ciVariables(step, ctx), ...pluginVariables(step.settings), ...ctx.extraEnv}
   for (const [name, value] of Object.entries(step.environment)) if (typeof value === 'string') env[name] = value
   if (step.commands.length > 0) env.CI_SCRIPT = Buffer.from(commandsScript(step.commands, ctx.workdir)).toString('base64')
   if (step.commands.length > 0 && !step.entrypoint && !isPlugin) env[END_MARK_VAR] = endMark(names.runId)
+  const workspace = mountsWorkspace(step) ? [{name: WORKSPACE_VOLUME, mountPath: ctx.workflow.workspace.base}] : []
   const container: V1Container = {
     name: STEP_CONTAINER,
     image: step.image,
-    imagePullPolicy: step.pull ? 'Always' : 'IfNotPresent',
     workingDir: ctx.workdir,
-    env: [...envVars(env), ...secretEnvVars(secretRefs(step), names.secretName ?? ''), ...secretEnv(step.kubernetes.secrets)],
-    volumeMounts: [{name: WORKSPACE_VOLUME, mountPath: ctx.workflow.workspace.base}, ...secretMounts(step.kubernetes.secrets)],
+    env: [...envVars(env), ...secretEnvVars(secretRefs(step), names.secretName ?? ''), ...native.env],
+    volumeMounts: [...workspace, ...claimMounts, ...native.mounts],
   }
+  // As the agent: `pull: true` always pulls; otherwise Kubernetes decides (`:latest` and untagged images are pulled).
+  if (step.pull) container.imagePullPolicy = 'Always'
+  if (step.ports.length > 0) container.ports = step.ports.map((p) => ({containerPort: p.number, protocol: p.protocol}))
   if (step.entrypoint) container.command = step.entrypoint
   else if (step.commands.length > 0 && !isPlugin) container.command = SCRIPT_COMMAND
-  const envFrom = (step.kubernetes.secrets ?? []).filter((s) => !s.key).map((s) => ({secretRef: {name: s.name}}))
-  if (envFrom.length > 0) container.envFrom = envFrom
+  if (native.envFrom.length > 0) container.envFrom = native.envFrom
   if (step.kubernetes.resources) container.resources = step.kubernetes.resources
   const security = containerSecurityContext(step)
   if (security) container.securityContext = security
@@ -81,36 +146,51 @@ function envVars(env: Record<string, string>): V1EnvVar[] {
   return Object.keys(env).sort().map((name) => ({name, value: env[name]}))
 }
 
-function podSecurityContext(sc: Record<string, unknown> | undefined): V1PodSecurityContext {
-  const out: Record<string, unknown> = {fsGroup: DEFAULT_FS_GROUP}
-  for (const key of POD_SECURITY_KEYS) if (sc?.[key] !== undefined) out[key] = sc[key]
-  return out as V1PodSecurityContext
+/** Whether the step may run as UID/GID 0: only privileged steps, or pods in their own user namespace. */
+function mayUseRoot(step: Step): boolean {
+  return step.privileged || step.kubernetes.hostUsers === false
 }
 
-function containerSecurityContext(step: Step): V1SecurityContext | undefined {
+/**
+ * The pod's security context as the agent builds it: `runAsNonRoot` from SECCTX_NONROOT (a step
+ * cannot turn it off), IDs of 0 only where root is allowed, `fsGroup` 1000 unless the step sets one.
+ */
+export function podSecurityContext(step: Step, config: BackendConfig): V1PodSecurityContext {
   const sc = step.kubernetes.securityContext ?? {}
-  const out: Record<string, unknown> = {}
-  if (step.privileged || sc.privileged !== undefined) out.privileged = step.privileged || sc.privileged === true
-  if (sc.allowPrivilegeEscalation !== undefined) out.allowPrivilegeEscalation = sc.allowPrivilegeEscalation
-  if (sc.capabilities !== undefined) out.capabilities = sc.capabilities
-  if (sc.apparmorProfile !== undefined) out.appArmorProfile = sc.apparmorProfile
-  return Object.keys(out).length > 0 ? (out as V1SecurityContext) : undefined
+  const out: Record<string, unknown> = {fsGroup: DEFAULT_FS_GROUP}
+  const nonRoot = config.secctxNonRoot ? true : sc.runAsNonRoot
+  if (nonRoot !== undefined) out.runAsNonRoot = nonRoot
+  for (const key of ['runAsUser', 'runAsGroup', 'fsGroup']) {
+    const id = sc[key]
+    if (typeof id === 'number' && (id !== 0 || mayUseRoot(step))) out[key] = id
+  }
+  if (sc.fsGroupChangePolicy !== undefined) out.fsGroupChangePolicy = sc.fsGroupChangePolicy
+  const seccomp = profile(sc.seccompProfile)
+  if (seccomp) out.seccompProfile = seccomp
+  const apparmor = profile(sc.apparmorProfile)
+  if (apparmor) out.appArmorProfile = apparmor
+  return sorted(out) as V1PodSecurityContext
 }
 
-function secretEnv(secrets: NativeSecret[] | undefined): V1EnvVar[] {
-  return (secrets ?? []).filter((s) => s.key && s.target?.env).map((s) => ({name: s.target!.env!, valueFrom: {secretKeyRef: {name: s.name, key: s.key!}}}))
+function profile(value: unknown): Record<string, unknown> | undefined {
+  const p = value as {type?: string; localhostProfile?: string} | undefined
+  if (!p?.type) return undefined
+  return {type: p.type, ...(p.localhostProfile ? {localhostProfile: p.localhostProfile} : {})}
 }
 
-function fileSecrets(secrets: NativeSecret[] | undefined): NativeSecret[] {
-  return (secrets ?? []).filter((s) => s.key && s.target?.file)
-}
-
-function secretVolumes(secrets: NativeSecret[] | undefined): V1Volume[] {
-  return fileSecrets(secrets).map((s, i) => ({name: `secret-${i}`, secret: {secretName: s.name, items: [{key: s.key!, path: 'value'}]}}))
-}
-
-function secretMounts(secrets: NativeSecret[] | undefined): V1VolumeMount[] {
-  return fileSecrets(secrets).map((s, i) => ({name: `secret-${i}`, mountPath: s.target!.file!, subPath: 'value', readOnly: true}))
+/**
+ * The container's security context as the agent builds it: privileged only through the step's own
+ * `privileged: true` (unless its securityContext says `privileged: false`), `allowPrivilegeEscalation`
+ * only when false, and of `capabilities` only `drop`.
+ */
+export function containerSecurityContext(step: Step): V1SecurityContext | undefined {
+  const sc = step.kubernetes.securityContext ?? {}
+  const out: V1SecurityContext = {}
+  if (step.privileged && sc.privileged !== false) out.privileged = true
+  if (sc.allowPrivilegeEscalation === false) out.allowPrivilegeEscalation = false
+  const drop = (sc.capabilities as {drop?: string[]} | undefined)?.drop
+  if (drop && drop.length > 0) out.capabilities = {drop}
+  return Object.keys(out).length > 0 ? out : undefined
 }
 
 export function sorted<T>(record: Record<string, T>): Record<string, T> {
@@ -133,7 +213,9 @@ export function podAtStart(pod: V1Pod, start: StartContext): V1Pod {
     return e
   })
   const spec = {...pod.spec!, containers: [{...container, env}]}
-  if (start.hostAliases.length > 0) spec.hostAliases = start.hostAliases
+  // The step's own `extra_hosts` first: in /etc/hosts the first entry of a name wins.
+  const hostAliases: V1HostAlias[] = [...(pod.spec!.hostAliases ?? []), ...start.hostAliases]
+  if (hostAliases.length > 0) spec.hostAliases = hostAliases
   return {...pod, spec}
 }
 

@@ -3,7 +3,7 @@ import type {PlannedStep, RunPlan} from './plan.js'
 
 /** An object a step's pod needs that the run does not create itself. */
 export interface Reference {
-  kind: 'ServiceAccount' | 'Secret'
+  kind: 'ServiceAccount' | 'Secret' | 'PersistentVolumeClaim'
   name: string
   /** The steps and services that refer to it. */
   steps: string[]
@@ -16,9 +16,11 @@ export interface Reference {
 export function externalReferences(plan: RunPlan): Reference[] {
   const found = new Map<string, Reference>()
   const own = plan.secret?.metadata?.name
+  const workspace = plan.pvc.metadata?.name
   for (const step of [...plan.services, ...plan.steps].filter(mayRun)) {
     for (const ref of podReferences(step.pod)) {
       if (ref.kind === 'Secret' && ref.name === own) continue
+      if (ref.kind === 'PersistentVolumeClaim' && ref.name === workspace) continue
       const key = `${ref.kind}/${ref.name}`
       const entry = found.get(key) ?? {...ref, steps: []}
       if (!entry.steps.includes(step.name)) entry.steps.push(step.name)
@@ -40,6 +42,10 @@ function podReferences(pod: V1Pod): {kind: Reference['kind']; name: string}[] {
     for (const env of container.env ?? []) if (env.valueFrom?.secretKeyRef?.name && !env.valueFrom.secretKeyRef.optional) refs.push({kind: 'Secret', name: env.valueFrom.secretKeyRef.name})
     for (const from of container.envFrom ?? []) if (from.secretRef?.name && !from.secretRef.optional) refs.push({kind: 'Secret', name: from.secretRef.name})
   }
-  for (const volume of spec.volumes ?? []) if (volume.secret?.secretName && !volume.secret.optional) refs.push({kind: 'Secret', name: volume.secret.secretName})
+  for (const volume of spec.volumes ?? []) {
+    if (volume.secret?.secretName && !volume.secret.optional) refs.push({kind: 'Secret', name: volume.secret.secretName})
+    // `volumes: [claim:/path]`: a claim that is not there would leave the pod Pending when its step is due.
+    if (volume.persistentVolumeClaim?.claimName) refs.push({kind: 'PersistentVolumeClaim', name: volume.persistentVolumeClaim.claimName})
+  }
   return refs
 }

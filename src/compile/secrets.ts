@@ -1,5 +1,5 @@
-import type {V1EnvVar, V1Secret} from '@kubernetes/client-node'
-import type {Step} from '../pipeline/model.js'
+import type {V1EnvFromSource, V1EnvVar, V1Secret, V1Volume, V1VolumeMount} from '@kubernetes/client-node'
+import type {NativeSecret, Step} from '../pipeline/model.js'
 import {LABELS, MANAGER, toDnsLabel} from './names.js'
 import {sorted} from './pod.js'
 
@@ -43,4 +43,39 @@ export function masker(values: string[]): (line: string) => string {
   const secrets = [...new Set(values.flatMap((v) => v.split('\n')).filter((v) => v.length >= 3))].sort((a, b) => b.length - a.length)
   if (secrets.length === 0) return (line) => line
   return (line) => secrets.reduce((out, secret) => out.split(secret).join('********'), line)
+}
+
+/** What native `backend_options.kubernetes.secrets` add to a pod. */
+export interface NativeSecretParts {
+  env: V1EnvVar[]
+  envFrom: V1EnvFromSource[]
+  volumes: V1Volume[]
+  mounts: V1VolumeMount[]
+}
+
+/**
+ * Native Secret references in the agent's three forms: `target.file` mounts the Secret there (its
+ * `key` only, when given; else the whole Secret as a folder); `key` or `target.env` sets one variable
+ * (named `target.env`, else the key upper-cased); a bare `name` sets every key as a variable.
+ */
+export function nativeSecretParts(secrets: readonly NativeSecret[]): NativeSecretParts {
+  const parts: NativeSecretParts = {env: [], envFrom: [], volumes: [], mounts: []}
+  const volumeOf = new Map<string, string>()
+  for (const secret of secrets) {
+    const file = secret.target?.file
+    if (file) {
+      let volume = volumeOf.get(secret.name)
+      if (!volume) {
+        volume = `secret-${volumeOf.size}`
+        volumeOf.set(secret.name, volume)
+        parts.volumes.push({name: volume, secret: {secretName: secret.name}})
+      }
+      parts.mounts.push({name: volume, mountPath: file, readOnly: true, ...(secret.key ? {subPath: secret.key} : {})})
+    } else if (secret.key || secret.target?.env) {
+      parts.env.push({name: secret.target?.env || secret.key!.toUpperCase(), valueFrom: {secretKeyRef: {name: secret.name, key: secret.key ?? ''}}})
+    } else {
+      parts.envFrom.push({secretRef: {name: secret.name}})
+    }
+  }
+  return parts
 }

@@ -15,7 +15,7 @@ export interface NativeSecret {
   target?: {env?: string; file?: string}
 }
 
-/** `backend_options.kubernetes`, validated; values stay as Kubernetes expects them. */
+/** `backend_options.kubernetes`, validated and decoded as Woodpecker's agent decodes it (quoted numbers taken). */
 export interface KubernetesOptions {
   resources?: {requests?: Record<string, string>; limits?: Record<string, string>}
   serviceAccountName?: string
@@ -28,6 +28,26 @@ export interface KubernetesOptions {
   affinity?: Record<string, unknown>
   secrets?: NativeSecret[]
   hostUsers?: boolean
+  /** Services only: `false` leaves the workspace out of the service's pod. */
+  workspaceVolume?: boolean
+}
+
+/** An `extra_hosts` entry, `hostname:ip`. */
+export interface HostAlias {
+  hostname: string
+  ip: string
+}
+
+/** A `volumes` entry on the Kubernetes backend: an existing claim mounted at a path (`claim:/path`). */
+export interface StepVolume {
+  claim: string
+  path: string
+}
+
+/** A `ports` entry: the number and protocol (TCP unless `/udp`). */
+export interface Port {
+  number: number
+  protocol: 'TCP' | 'UDP'
 }
 
 export interface Step {
@@ -36,6 +56,7 @@ export interface Step {
   /** Where it stands in the file, for messages. */
   path: Path
   image: string
+  /** `pull: true` → imagePullPolicy Always; otherwise left to Kubernetes, as the agent does. */
   pull: boolean
   commands: string[]
   entrypoint?: string[]
@@ -47,7 +68,15 @@ export interface Step {
   detach: boolean
   failure: 'fail' | 'ignore'
   privileged: boolean
-  ports: string[]
+  ports: Port[]
+  /** `extra_hosts`: host aliases of the pod, as the agent sets them. */
+  extraHosts: HostAlias[]
+  /** `dns`: nameservers of the pod's dnsConfig. */
+  dns: string[]
+  /** `dns_search`: search domains of the pod's dnsConfig. */
+  dnsSearch: string[]
+  /** `volumes`: existing claims mounted into the step. */
+  volumes: StepVolume[]
   kubernetes: KubernetesOptions
 }
 

@@ -27,7 +27,7 @@ const MAX_NODES = 50_000
  * Parses pipeline YAML into plain data with the position of every value and key. Resolves aliases,
  * `<<` map merges, and Woodpecker's sequence merge (`- <<: *list` splices the list in place).
  */
-export function parsePipelineText(file: string, text: string): SourceFile {
+export function parsePipelineText(file: string, text: string, options: {numbersAsText?: boolean} = {}): SourceFile {
   const lineCounter = new (yaml().LineCounter)()
   const doc = yaml().parseDocument(text, {lineCounter, prettyErrors: false, uniqueKeys: true, strict: true})
   const first = doc.errors[0]
@@ -35,7 +35,7 @@ export function parsePipelineText(file: string, text: string): SourceFile {
     const at = lineCounter.linePos(first.pos[0])
     throw new ParseProblem(`not valid YAML: ${OWN_WORDS[first.code] ?? firstLine(first.message)}`, {line: at.line, col: at.col})
   }
-  const builder = new Builder(doc, lineCounter)
+  const builder = new Builder(doc, lineCounter, options.numbersAsText === true)
   const data = doc.contents ? builder.build(doc.contents as Node, [], 0) : null
   return {file, data, map: builder.map}
 }
@@ -60,14 +60,15 @@ class Builder {
   private nodes = 0
   private readonly anchors = new Map<Alias, Node>()
 
-  constructor(private readonly doc: Document, private readonly lines: LineCounter) {}
+  /** With `numbersAsText`, a number keeps the text written (`1.20`, `0x10`), as Go does when it decodes it into a string. */
+  constructor(private readonly doc: Document, private readonly lines: LineCounter, private readonly numbersAsText = false) {}
 
   build(node: Node, path: Path, depth: number): unknown {
     if (++this.nodes > MAX_NODES) throw new ParseProblem(`too large: more than ${MAX_NODES} values (after expanding aliases)`, this.pos(node))
     if (depth > MAX_DEPTH) throw new ParseProblem(`nested deeper than ${MAX_DEPTH} levels`, this.pos(node))
     this.map.setValue(path, this.pos(node))
     if (isAlias(node)) return this.build(this.resolve(node), path, depth + 1)
-    if (isScalar(node)) return node.value
+    if (isScalar(node)) return this.numbersAsText && typeof node.value === 'number' && node.source !== undefined ? node.source : node.value
     if (isMap(node)) return this.buildMap(node.items, path, depth)
     if (isSeq(node)) return this.buildSeq(node.items as Node[], path, depth)
     return null

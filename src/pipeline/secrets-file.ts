@@ -43,7 +43,7 @@ export function parseYamlSecrets(file: string, text: string): Record<string, str
   const out: Record<string, string> = {}
   for (const pair of doc.contents.items) {
     const key = isScalar(pair.key) ? String(pair.key.value) : ''
-    if (!isScalar(pair.value) && pair.value !== null) throw new UsageError(`--secrets-file ${where((pair.value as {range?: [number]}).range?.[0])}: the secret \`${key}\` must be a single value, not a list or map`)
+    if (!isScalar(pair.value) && pair.value !== null) throw new UsageError(`--secrets-file ${where((pair.value as {range?: readonly number[]}).range?.[0])}: the secret \`${key}\` must be a single value, not a list or map`)
     out[key] = pair.value === null ? '' : String(pair.value.value)
   }
   return out

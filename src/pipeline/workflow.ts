@@ -3,7 +3,7 @@ import {formatIssueReport, issueReport} from '../render/issues.js'
 import {hasErrors, type Issue, sortIssues} from '../validate/issue.js'
 import {checkWorkflowDependencies} from '../validate/files.js'
 import {type CheckedWorkflow, checkWorkflowText} from '../validate/index.js'
-import {parseDataQuickly} from './fast-parse.js'
+import {entriesOf} from './entries.js'
 import {discoverWorkflowFiles, readWorkflowFile, UnusableContent, type WorkflowText} from './load.js'
 import {matrixRows} from './matrix.js'
 import type {WorkflowIdentity} from './ci-variables.js'
@@ -34,7 +34,7 @@ export function loadWorkflows(target: string | undefined, cwd: string, varsFor: 
       const checked = checkWorkflowText(text, {...varsFor({name: text.name, number: workflows.length + 1}), ...row}, true)
       if (i === 0) firsts.push(checked)
       issues.push(...checked.issues.filter((issue) => !issues.some((seen) => sameIssue(seen, issue))))
-      if (checked.source && !hasErrors(checked.issues)) workflows.push(toWorkflow(text.name, file, checked.source.data as Record<string, unknown>, row))
+      if (checked.source && !hasErrors(checked.issues)) workflows.push(withTextualConditions(toWorkflow(text.name, file, checked.source.data as Record<string, unknown>, row), checked.text))
     })
   }
   if (files.length > 1) issues.push(...checkWorkflowDependencies(firsts, names))
@@ -56,12 +56,31 @@ function matrixOf(text: WorkflowText): Record<string, string>[] {
   if (!/^matrix\s*:/m.test(text.text)) return [{}]
   let data: unknown
   try {
-    data = parseDataQuickly(text.text)?.data ?? parsePipelineText(text.file, text.text).data
+    // Axis values are strings in Woodpecker: `GO: [1.20]` stays `1.20`.
+    data = parsePipelineText(text.file, text.text, {numbersAsText: true}).data
   } catch {
     return [{}]
   }
   const rows = matrixRows((data as Record<string, unknown> | null)?.matrix)
   return rows.length > 0 ? rows : [{}]
+}
+
+/**
+ * Woodpecker decodes `when` values into strings, so a number keeps the text written (`branch: 1.20`,
+ * `matrix: {GO: 1.20}`); the checked data has them as numbers. The conditions are taken from the
+ * same (substituted) text read that way; steps and services are in the same order in both.
+ */
+function withTextualConditions(workflow: Workflow, text: string | undefined): Workflow {
+  if (text === undefined || !/\bwhen\s*:/.test(text)) return workflow
+  const data = parsePipelineText(workflow.file, text, {numbersAsText: true}).data as Record<string, unknown>
+  const whens = (section: unknown) => entriesOf(section, 'steps').map((e) => (typeof e.value === 'object' && e.value !== null ? (e.value as Record<string, unknown>).when : undefined))
+  const steps = whens(data.steps)
+  const services = whens(data.services)
+  return {
+    ...workflow, when: data.when,
+    steps: workflow.steps.map((s, i) => ({...s, when: steps[i]})),
+    services: workflow.services.map((s, i) => ({...s, when: services[i]})),
+  }
 }
 
 function sameIssue(a: Issue, b: Issue): boolean {

@@ -25,12 +25,17 @@ function stdoutReady(): Promise<void> | undefined {
 /** The part of exec that talks to a cluster; imported lazily so other commands never load the client. */
 export async function runOnCluster(request: ExecRequest): Promise<number> {
   const {run, flags} = request
-  const cluster = new KubeCluster(loadKubeConfig({context: flags.context, kubeconfig: flags.kubeconfig}))
+  const plansOn = (nodes?: string[]) => {
+    const runs = planWorkflows(run, (w) => resolveArch({flag: flags.platform, label: w.labels.platform, nodes}))
+      .map(({workflow, plan}) => ({workflow, plan: flags.step?.length ? selectSteps(plan, flags.step) : plan}))
+    runs.forEach(({plan}) => requireSecrets(plan))
+    return runs
+  }
+  // A missing secret is found before the cluster is reached when the platform is known without its nodes.
   const needNodes = !flags.platform && run.workflows.some((w) => !w.labels.platform)
-  const nodes = needNodes ? await cluster.nodeArchitectures() : undefined
-  const runs = planWorkflows(run, (w) => resolveArch({flag: flags.platform, label: w.labels.platform, nodes}))
-    .map(({workflow, plan}) => ({workflow, plan: flags.step?.length ? selectSteps(plan, flags.step) : plan}))
-  runs.forEach(({plan}) => requireSecrets(plan))
+  const planned = needNodes ? undefined : plansOn()
+  const cluster = new KubeCluster(loadKubeConfig({context: flags.context, kubeconfig: flags.kubeconfig}))
+  const runs = planned ?? plansOn(await cluster.nodeArchitectures())
   return Interrupt.around((interrupt) => {
     interrupt.signal.addEventListener('abort', () => process.stderr.write('\nwpk8s: stopping: running pods get a moment to end, then everything is deleted (Ctrl-C again to force)\n'))
     interrupt.onForce(() => process.stderr.write('wpk8s: forcing: deleting everything now\n'))

@@ -11,6 +11,8 @@ import {didYouMean} from './suggest.js'
 export interface CheckedWorkflow {
   source?: SourceFile
   issues: Issue[]
+  /** The text after substitution, as it was parsed. */
+  text?: string
 }
 
 /**
@@ -44,7 +46,7 @@ export function checkWorkflowText(workflow: WorkflowText, vars: Readonly<Record<
     return {issues: [parseIssue(workflow, error)]}
   }
   c.issues.push(...undefinedWarnings(workflow, undefinedReferences, vars))
-  return {source, issues: c.issues}
+  return {source, issues: c.issues, text}
 }
 
 /**

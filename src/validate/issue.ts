@@ -13,6 +13,8 @@ export interface Issue {
   expected?: string
   found?: string
   hint?: string
+  /** A stable name for the kind of warning, for tools reading `validate --json`. */
+  code?: string
 }
 
 export interface IssueDetails {
@@ -21,6 +23,7 @@ export interface IssueDetails {
   hint?: string
   /** Point at the key rather than its value (unknown keys, missing fields). */
   atKey?: boolean
+  code?: string
 }
 
 /** Collects issues for one source file; checks call `error`/`warn` with a path into the data. */
@@ -43,6 +46,7 @@ export class IssueCollector {
     if (details.expected !== undefined) issue.expected = details.expected
     if ('found' in details) issue.found = describeFound(details.found)
     if (details.hint !== undefined) issue.hint = details.hint
+    if (details.code !== undefined) issue.code = details.code
     this.issues.push(issue)
   }
 }

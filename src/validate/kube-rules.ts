@@ -92,3 +92,72 @@ export const imageReference: Rule = (v) => {
   }
   return undefined
 }
+
+// Woodpecker's agent decodes backend_options.kubernetes with mapstructure's weakly typed input: a
+// quoted number is taken where a number is due, a number where text is due, and so on. These give
+// the value the agent ends up with, or undefined where its decoding fails (and the option is lost).
+
+/** Text as the agent decodes it: numbers in base 10, booleans as "1" / "0". */
+export function weakString(value: unknown): string | undefined {
+  if (typeof value === 'string') return value
+  if (typeof value === 'number' && Number.isFinite(value)) return String(value)
+  if (typeof value === 'boolean') return value ? '1' : '0'
+  return undefined
+}
+
+const GO_INT = /^[+-]?(0[xX](_?[0-9a-fA-F])+|0[oO](_?[0-7])+|0[bB](_?[01])+|0(_?[0-7])*|[1-9](_?[0-9])*)$/
+
+/** A whole number as the agent decodes it: numbers (fractions cut), text as Go reads `0x10`, `0o17`, `1_000`, booleans as 1 / 0. */
+export function weakInt(value: unknown): number | undefined {
+  if (typeof value === 'number' && Number.isFinite(value)) return Math.trunc(value)
+  if (typeof value === 'boolean') return value ? 1 : 0
+  if (typeof value !== 'string') return undefined
+  const text = value === '' ? '0' : value
+  if (!GO_INT.test(text)) return undefined
+  const sign = text.startsWith('-') ? -1 : 1
+  const digits = text.replace(/^[+-]/, '').replace(/_/g, '')
+  const parsed = /^0[xX]/.test(digits) ? parseInt(digits.slice(2), 16)
+    : /^0[oO]/.test(digits) ? parseInt(digits.slice(2), 8)
+      : /^0[bB]/.test(digits) ? parseInt(digits.slice(2), 2)
+        : /^0[0-7]/.test(digits) ? parseInt(digits.slice(1), 8) : parseInt(digits, 10)
+  return sign * parsed
+}
+
+/** A boolean as the agent decodes it: booleans, numbers (non-zero is true), Go's boolean words, "" as false. */
+export function weakBool(value: unknown): boolean | undefined {
+  if (typeof value === 'boolean') return value
+  if (typeof value === 'number' && Number.isFinite(value)) return value !== 0
+  if (typeof value !== 'string') return undefined
+  if (value === '' || ['0', 'f', 'F', 'false', 'FALSE', 'False'].includes(value)) return false
+  if (['1', 't', 'T', 'true', 'TRUE', 'True'].includes(value)) return true
+  return undefined
+}
+
+/** A list of text as the agent decodes it: a single value counts as a list of one. */
+export function weakStringList(value: unknown): string[] | undefined {
+  const items = Array.isArray(value) ? value : [value]
+  const out = items.map(weakString)
+  return out.every((s) => s !== undefined) ? (out as string[]) : undefined
+}
+
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/
+
+/** An IPv4 or IPv6 address, as Kubernetes requires for host aliases and DNS nameservers. */
+export const ipAddress: Rule = (v) => {
+  if (IPV4.test(v)) return undefined
+  if (/^[0-9a-fA-F:.]+$/.test(v) && v.includes(':') && isIPv6(v)) return undefined
+  return 'not an IP address'
+}
+
+function isIPv6(v: string): boolean {
+  const halves = v.split('::')
+  if (halves.length > 2) return false
+  const groups = (part: string) => (part === '' ? [] : part.split(':'))
+  const parts = [...groups(halves[0]), ...(halves.length === 2 ? groups(halves[1]) : [])]
+  const last = parts.at(-1)
+  const v4tail = last !== undefined && IPV4.test(last)
+  const hex = v4tail ? parts.slice(0, -1) : parts
+  if (!hex.every((g) => /^[0-9a-fA-F]{1,4}$/.test(g))) return false
+  const count = hex.length + (v4tail ? 2 : 0)
+  return halves.length === 2 ? count < 8 : count === 8
+}

@@ -3,7 +3,7 @@ import type {Path} from '../pipeline/source.js'
 import {findCycle} from './dag.js'
 import type {IssueCollector} from './issue.js'
 import {imageReference} from './kube-rules.js'
-import {checkKubernetesOptions} from './kubernetes.js'
+import {checkStepForKubernetes} from './kubernetes.js'
 import {checkKeys, expectBool, expectEnum, expectMap, expectString, expectStringOrList, isMap, isScalar, type Data, type Retired} from './shape.js'
 import {checkWhen} from './when.js'
 
@@ -14,9 +14,9 @@ const RETIRED_WORKFLOW_KEYS: Record<string, Retired> = {
   platform: {message: '`platform:` was removed', hint: 'use `labels: {platform: linux/amd64}`'},
   version: {message: '`version:` is no longer used', hint: 'remove it', severity: 'warning'},
 }
-const STEP_KEYS = ['name', 'image', 'pull', 'commands', 'entrypoint', 'environment', 'settings', 'directory', 'when', 'depends_on', 'detach', 'failure', 'privileged', 'ports', 'backend_options', 'volumes']
+const STEP_KEYS = ['name', 'image', 'pull', 'commands', 'entrypoint', 'environment', 'settings', 'directory', 'when', 'depends_on', 'detach', 'failure', 'privileged', 'ports', 'backend_options', 'volumes', 'extra_hosts', 'dns', 'dns_search']
 /** Docker-backend keys: valid Woodpecker, but the Kubernetes backend does nothing with them. */
-const DOCKER_ONLY_KEYS = ['network_mode', 'networks', 'dns', 'dns_search', 'extra_hosts', 'tmpfs', 'devices', 'shm_size', 'cap_add', 'cap_drop', 'mem_limit', 'cpu_quota', 'cpu_shares', 'cpu_set', 'user']
+const DOCKER_ONLY_KEYS = ['network_mode', 'networks', 'tmpfs', 'devices', 'shm_size', 'cap_add', 'cap_drop', 'mem_limit', 'cpu_quota', 'cpu_shares', 'cpu_set', 'user']
 const RETIRED_STEP_KEYS: Record<string, Retired> = {
   secrets: {message: 'step-level `secrets:` was removed', hint: 'use `environment: {NAME: {from_secret: secret_name}}`'},
   group: {message: '`group:` was removed', hint: 'use `depends_on:` to run steps in parallel'},
@@ -130,10 +130,8 @@ function checkStep(c: IssueCollector, entry: Entry, kind: 'step' | 'service'): v
   if ('failure' in value) expectEnum(c, at('failure'), value.failure, ['fail', 'ignore'])
   if ('when' in value) checkWhen(c, at('when'), value.when)
   if ('ports' in value) checkPorts(c, at('ports'), value.ports)
-  if ('volumes' in value) c.warn(at('volumes'), 'volumes are not mounted by wpk8s yet', {atKey: true, hint: 'share files through the workspace instead'})
-  if ('backend_options' in value && expectMap(c, at('backend_options'), value.backend_options) && 'kubernetes' in value.backend_options) {
-    checkKubernetesOptions(c, [...path, 'backend_options', 'kubernetes'], value.backend_options.kubernetes)
-  }
+  if ('backend_options' in value) expectMap(c, at('backend_options'), value.backend_options)
+  checkStepForKubernetes(c, path, value, kind)
 }
 
 function checkPluginSettings(c: IssueCollector, path: Path, step: Data): void {

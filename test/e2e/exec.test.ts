@@ -199,7 +199,7 @@ steps:
         nodeSelector:
           kubernetes.io/os: linux
 `)
-    const run = wpk8s(['exec', '--json', ...base], {cwd: dir})
+    const run = wpk8s(['exec', '--json', ...base, '--allow-from-step', 'serviceAccountName,nodeSelector'], {cwd: dir})
     const pod = await waitFor('the build pod', async () => (await core().listNamespacedPod({namespace: ns, labelSelector: 'wpk8s.dev/step=build'})).items[0])
     expect(pod.spec!.serviceAccountName).toBe('builder')
     expect(pod.spec!.nodeSelector).toEqual({'kubernetes.io/arch': arch, 'kubernetes.io/os': 'linux'})

@@ -7,7 +7,7 @@ import {KubeCluster} from '../../src/cluster/kube.js'
 
 requireCluster()
 const ns = uniqueName('e2e-reliable')
-const base = ['--namespace', ns, '--no-storage-rwx']
+const base = ['--namespace', ns, '--no-storage-rwx', '--allow-from-step', 'all', '--stop-timeout', '10s']
 
 beforeAll(() => createNamespace(ns))
 afterAll(() => deleteNamespace(ns))

@@ -37,8 +37,8 @@ describe('secrets that were not given', () => {
   it('do not stop a run whose steps that need them will not run (tag-only, failure-only)', () => {
     const p = plan(RELEASE)
     expect(() => requireSecrets(p)).not.toThrow()
-    expect(p.steps.find((s) => s.name === 'release')!.missingSecret).toMatch(/PLUGIN_API_KEY needs the secret `gitea_token`/)
-    expect(p.steps.find((s) => s.name === 'notify')!.missingSecret).toMatch(/HOOK needs the secret `hook`/)
+    expect(p.steps.find((s) => s.name === 'release')!.missingSecret?.message).toMatch(/PLUGIN_API_KEY needs the secret `gitea_token`/)
+    expect(p.steps.find((s) => s.name === 'notify')!.missingSecret?.message).toMatch(/HOOK needs the secret `hook`/)
     expect(p.secret).toBeUndefined()
   })
 

@@ -57,7 +57,8 @@ describe('planRun', () => {
   })
 
   it('lets the step override the platform architecture, as Woodpecker merges node selectors', () => {
-    expect(plan(SEED).steps[0].pod.spec!.nodeSelector).toEqual({'kubernetes.io/arch': 'arm64', 'kubernetes.io/os': 'linux'})
+    expect(plan(SEED, {WOODPECKER_BACKEND_K8S_POD_NODE_SELECTOR_ALLOW_FROM_STEP: 'true'}).steps[0].pod.spec!.nodeSelector).toEqual({'kubernetes.io/arch': 'arm64', 'kubernetes.io/os': 'linux'})
+    expect(plan(SEED).steps[0].pod.spec!.nodeSelector).toEqual({'kubernetes.io/arch': 'amd64'})
     expect(plan('steps:\n  a: {image: x}\n').steps[0].pod.spec!.nodeSelector).toEqual({'kubernetes.io/arch': 'amd64'})
   })
 
@@ -126,7 +127,7 @@ steps:
     image: x
     when: {status: failure}
     backend_options: {kubernetes: {serviceAccountName: notifier}}
-`, {}, {token: 'secret-value'}))
+`, {WOODPECKER_BACKEND_K8S_SERVICE_ACCOUNT_NAME_ALLOW_FROM_STEP: 'true', WOODPECKER_BACKEND_K8S_ALLOW_NATIVE_SECRETS: 'true'}, {token: 'secret-value'}))
     expect(refs).toEqual([
       {kind: 'ServiceAccount', name: 'db-sa', steps: ['db']},
       {kind: 'ServiceAccount', name: 'builder', steps: ['a', 'b']},

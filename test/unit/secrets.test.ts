@@ -2,7 +2,7 @@ import {mkdtempSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
-import {masker} from '../../src/compile/secrets.js'
+import {masker, nativeSecretParts} from '../../src/compile/secrets.js'
 import {loadSecrets, parseDotenv} from '../../src/pipeline/secrets-file.js'
 
 describe('secrets', () => {
@@ -20,5 +20,33 @@ describe('secrets', () => {
     expect(loadSecrets(join(dir, 's.yml'), ['token=override', 'other=a=b'])).toEqual({token: 'override', port: '5432', other: 'a=b'})
     expect(() => loadSecrets(undefined, ['novalue'])).toThrow(/expected name=value/)
     expect(() => loadSecrets(join(dir, 'missing.yml'), [])).toThrow(/cannot be read/)
+  })
+})
+
+describe('native Kubernetes secrets (backend_options.kubernetes.secrets)', () => {
+  it('takes every form the agent takes', () => {
+    const parts = nativeSecretParts([
+      {name: 'env-all'},
+      {name: 'db', key: 'password'},
+      {name: 'db', key: 'user', target: {env: 'DB_USER'}},
+      {name: 'aws', key: 'credentials', target: {file: '/root/.aws/credentials'}},
+      {name: 'aws', key: 'config', target: {file: '/root/.aws/config'}},
+      {name: 'certs', target: {file: '/etc/certs'}},
+    ])
+    expect(parts.envFrom).toEqual([{secretRef: {name: 'env-all'}}])
+    expect(parts.env).toEqual([
+      {name: 'PASSWORD', valueFrom: {secretKeyRef: {name: 'db', key: 'password'}}},
+      {name: 'DB_USER', valueFrom: {secretKeyRef: {name: 'db', key: 'user'}}},
+    ])
+    expect(parts.volumes).toEqual([{name: 'secret-0', secret: {secretName: 'aws'}}, {name: 'secret-1', secret: {secretName: 'certs'}}])
+    expect(parts.mounts).toEqual([
+      {name: 'secret-0', mountPath: '/root/.aws/credentials', readOnly: true, subPath: 'credentials'},
+      {name: 'secret-0', mountPath: '/root/.aws/config', readOnly: true, subPath: 'config'},
+      {name: 'secret-1', mountPath: '/etc/certs', readOnly: true},
+    ])
+  })
+
+  it('adds nothing without references', () => {
+    expect(nativeSecretParts([])).toEqual({env: [], envFrom: [], volumes: [], mounts: []})
   })
 })

@@ -31,7 +31,8 @@ const cases: [string, string, string, RegExp, string][] = [
   ['environment list form', 'steps:\n  a: {image: x, environment: [A=1]}\n', 'steps.a.environment', /map of NAME: value/, 'steps:\n  a: {image: x, environment: {A: 1, B: {from_secret: b}}}\n'],
   ['environment secret reference', 'steps:\n  a: {image: x, environment: {A: {from_secret: b, x: 1}}}\n', 'steps.a.environment.A', /from_secret/, ok],
   ['when unknown event', 'steps:\n  a: {image: x, when: {event: pushh}}\n', 'steps.a.when.event', /unknown event `pushh`/, 'steps:\n  a: {image: x, when: [{event: [push, tag]}, {status: failure}]}\n'],
-  ['when unknown key', 'steps:\n  a: {image: x, when: {branches: main}}\n', 'steps.a.when.branches', /unknown key/, 'steps:\n  a: {image: x, when: {branch: {include: main, exclude: dev}}}\n'],
+  ['when tag (not a Woodpecker condition)', 'steps:\n  a: {image: x, when: {tag: v*}}\n', 'steps.a.when.tag', /no `when.tag`/, 'steps:\n  a: {image: x, when: {branch: {include: main, exclude: dev}}}\n'],
+  ['evaluate with a type error on a variable every pipeline has', 'steps:\n  a: {image: x, when: {evaluate: "CI_PIPELINE_NUMBER > 40"}}\n', 'steps.a.when.evaluate', /invalid expression/, 'steps:\n  a: {image: x, when: [{evaluate: ""}, {evaluate: "int(CI_PIPELINE_NUMBER) > 40 && \\"X\\" in $env"}]}\n'],
   ['when status value', 'steps:\n  a: {image: x, when: {status: failed}}\n', 'steps.a.when.status', /success` or `failure/, ok],
   ['ports', 'services:\n  db: {image: x, ports: [99999]}\nsteps:\n  a: {image: x}\n', 'services.db.ports[0]', /not a port/, 'services:\n  db: {image: x, ports: [3306, "53/udp"]}\nsteps:\n  a: {image: x}\n'],
   ['workspace base relative', 'workspace: {base: woodpecker}\nsteps:\n  a: {image: x}\n', 'workspace.base', /absolute/, 'workspace: {base: /go, path: src/app}\nsteps:\n  a: {image: x}\n'],
@@ -57,6 +58,7 @@ describe('structure rules', () => {
       ['matri: {A: [1]}\nsteps:\n  a: {image: x}\n', 'matri', 'did you mean `matrix`?'],
       ['steps:\n  a: {image: x, enviroment: {}}\n', 'steps.a.enviroment', 'did you mean `environment`?'],
       ['kind: pipeline\nsteps:\n  a: {image: x}\n', 'kind', undefined],
+      ['steps:\n  a: {image: x, when: {branches: main}}\n', 'steps.a.when.branches', 'did you mean `branch`?'],
     ] as const) {
       expect(errorsOf(text)).toEqual([])
       expect(issuesOf(text)).toContainEqual(expect.objectContaining({severity: 'warning', path, ...(hint ? {hint} : {}), message: expect.stringMatching(/unknown key .*Woodpecker ignores it/)}))
