@@ -97,3 +97,18 @@ describe('step environment and conditions', () => {
     expect(plan(text, {event: 'pull_request', pullRequest: 3, ref: 'refs/pull/3/head'}).steps[0].rules[0].matches).toBe(true)
   })
 })
+
+describe('numbers written in a pipeline', () => {
+  it('keep their text in matrix values and conditions, as Go decodes them into strings', async () => {
+    const {mkdtempSync, writeFileSync} = await import('node:fs')
+    const {tmpdir} = await import('node:os')
+    const {join} = await import('node:path')
+    const {loadWorkflows} = await import('../../src/pipeline/workflow.js')
+    const file = join(mkdtempSync(join(tmpdir(), 'wpk8s-matrix-')), 'ci.yml')
+    writeFileSync(file, 'matrix:\n  GO: [1.20, 1.21]\nsteps:\n  build:\n    image: golang:${GO}\n    commands: [go test]\n    when:\n      matrix: {GO: 1.20}\n')
+    const {workflows} = loadWorkflows(file, '/', () => ({}))
+    expect(workflows.map((w) => w.steps[0].image)).toEqual(['golang:1.20', 'golang:1.21'])
+    const plans = workflows.map((workflow) => planRun({workflow, config: resolveBackendConfig({}, {}).config, metadata, runId: 'r1', arch: 'amd64', matrix: workflow.matrixRow}))
+    expect(plans.map((p) => p.steps[0].rules[0].matches)).toEqual([true, false])
+  })
+})
