@@ -1,37 +1,112 @@
-import {KubeCluster, loadKubeConfig} from '../cluster/kube.js'
+import {contextNamespace, KubeCluster, loadKubeConfig} from '../cluster/kube.js'
 import type {RunObject} from '../cluster/cluster.js'
 import {LABELS, MANAGER} from '../compile/names.js'
+import {HEARTBEAT_SECONDS} from '../runner/heartbeat.js'
 import {UsageError} from '../errors.js'
 
 export interface CleanInput {
   namespace: string
   olderThan?: string
+  /** A heartbeat older than this is stale (default: the Lease's own duration, 60 s). */
+  staleAfter?: string
+  /** Delete runs that are alive too. */
+  all?: boolean
   dryRun: boolean
   context?: string
   kubeconfig?: string
+  /** --use-context-namespace without --namespace or its variable: the kubeconfig context's namespace replaces `namespace` (the default). */
+  useContextNamespace?: boolean
   now?: Date
 }
 
 /** `30s`, `15m`, `2h`, `1d` in milliseconds. */
-export function parseAge(text: string): number {
+export function parseAge(text: string, flag = '--older-than'): number {
   const m = /^(\d+)(s|m|h|d)$/.exec(text)
-  if (!m) throw new UsageError(`--older-than ${text}: expected a number and a unit, such as 30m, 2h or 1d`)
+  if (!m) throw new UsageError(`${flag} ${text}: expected a number and a unit, such as 30m, 2h or 1d`)
   return Number(m[1]) * {s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000}[m[2] as 's' | 'm' | 'h' | 'd']
 }
 
-/** The objects earlier runs left behind (by label), older than the given age. */
-export function selectLeftovers(objects: RunObject[], olderThanMs: number, now: Date): RunObject[] {
-  return objects.filter((o) => !o.created || now.getTime() - o.created.getTime() >= olderThanMs)
+/**
+ * A run without a heartbeat Lease (from a wpk8s before heartbeats, or run by a user whose Role lacks
+ * Leases) may still be running until its first object is this old; only then is it left behind.
+ */
+export const NO_HEARTBEAT_AGE_MS = 60 * 60_000
+
+export interface CleanPolicy {
+  now: Date
+  /** Only objects at least this old (--older-than). */
+  olderThanMs: number
+  /** A heartbeat renewed longer ago than this is stale (--stale-after); default: the Lease's own duration. */
+  staleAfterMs?: number
+  /** Runs that are alive too (--all). */
+  all: boolean
+}
+
+/**
+ * What `clean` deletes: the objects of runs that are over, by run (their `wpk8s.dev/run` label). A run
+ * whose heartbeat Lease was renewed within its duration (or `staleAfterMs`) is alive and left alone,
+ * as is one without a heartbeat that is younger than NO_HEARTBEAT_AGE_MS; `all` takes them too. A
+ * run's Lease goes only with all its other objects, and after them (see runClean).
+ */
+export function chooseLeftovers(objects: RunObject[], policy: CleanPolicy): {chosen: RunObject[]; kept: {run: string; why: string}[]} {
+  const now = policy.now.getTime()
+  const byRun = new Map<string, RunObject[]>()
+  for (const o of objects) {
+    const run = o.labels?.[LABELS.run] ?? ''
+    byRun.set(run, [...(byRun.get(run) ?? []), o])
+  }
+  const chosen: RunObject[] = []
+  const kept: {run: string; why: string}[] = []
+  for (const [run, group] of byRun) {
+    const why = policy.all ? undefined : aliveBecause(group, policy)
+    if (why) {
+      kept.push({run, why})
+      continue
+    }
+    const others = group.filter((o) => o.kind !== 'Lease')
+    const old = others.filter((o) => !o.created || now - o.created.getTime() >= policy.olderThanMs)
+    chosen.push(...old, ...(old.length === others.length ? group.filter((o) => o.kind === 'Lease') : []))
+  }
+  return {chosen, kept}
+}
+
+/** Why a run may still be running, if it may. */
+function aliveBecause(group: RunObject[], policy: CleanPolicy): string | undefined {
+  const now = policy.now.getTime()
+  const leases = group.filter((o) => o.kind === 'Lease')
+  if (leases.length > 0) {
+    const beats = leases.map((l) => ({lease: l, at: (l.renewed ?? l.created)?.getTime() ?? 0}))
+    const last = beats.reduce((a, b) => (b.at > a.at ? b : a))
+    const staleAfter = policy.staleAfterMs ?? (last.lease.durationSeconds ?? HEARTBEAT_SECONDS) * 1000
+    if (now - last.at >= staleAfter) return undefined
+    return `alive: heartbeat ${ago(now - last.at)} ago${last.lease.holder ? ` from ${last.lease.holder}` : ''}`
+  }
+  const first = Math.min(...group.map((o) => o.created?.getTime() ?? 0))
+  if (now - first >= NO_HEARTBEAT_AGE_MS) return undefined
+  return `no heartbeat and started ${ago(now - first)} ago, so it may still be running (--all deletes it)`
+}
+
+function ago(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000))
+  return s < 120 ? `${s} s` : `${Math.round(s / 60)} min`
 }
 
 /** `wpk8s clean`: lists, and unless dry-run deletes, what earlier runs left behind. Returns the lines to print. */
 export async function runClean(input: CleanInput): Promise<string[]> {
   const age = input.olderThan ? parseAge(input.olderThan) : 0
-  const cluster = new KubeCluster(loadKubeConfig({context: input.context, kubeconfig: input.kubeconfig}))
-  const objects = await cluster.listRunObjects(input.namespace, `${LABELS.managedBy}=${MANAGER}`)
-  const chosen = selectLeftovers(objects, age, input.now ?? new Date())
-  if (chosen.length === 0) return [`nothing left behind in namespace ${input.namespace}`]
+  const staleAfterMs = input.staleAfter ? parseAge(input.staleAfter, '--stale-after') : undefined
+  const kc = loadKubeConfig({context: input.context, kubeconfig: input.kubeconfig})
+  if (input.useContextNamespace) input = {...input, namespace: contextNamespace(kc) ?? input.namespace}
+  const cluster = new KubeCluster(kc)
+  const objects = await cluster.listRunObjects(input.namespace, `${LABELS.managedBy}=${MANAGER}`, {heartbeats: true})
+  const {chosen, kept} = chooseLeftovers(objects, {now: input.now ?? new Date(), olderThanMs: age, staleAfterMs, all: input.all ?? false})
+  const alive = kept.map((k) => `left alone: run ${k.run || '(no run label)'}, ${k.why}`)
+  if (chosen.length === 0) return [...alive, `nothing left behind in namespace ${input.namespace}${kept.length > 0 ? ` (${kept.length} run(s) in progress left alone)` : ''}`]
   const lines = chosen.map((o) => `${input.dryRun ? 'would delete' : 'deleted'} ${o.kind}/${o.name}${o.created ? ` (created ${o.created.toISOString()})` : ''}`)
-  if (!input.dryRun) await Promise.all(chosen.map((o) => cluster.deleteObject(o)))
-  return [...lines, `${chosen.length} object(s) ${input.dryRun ? 'would be deleted' : 'deleted'} in namespace ${input.namespace}`]
+  if (!input.dryRun) {
+    // Heartbeats last: if a deletion fails, the run keeps its stale heartbeat and the next clean finds it again.
+    await Promise.all(chosen.filter((o) => o.kind !== 'Lease').map((o) => cluster.deleteObject(o)))
+    await Promise.all(chosen.filter((o) => o.kind === 'Lease').map((o) => cluster.deleteObject(o)))
+  }
+  return [...alive, ...lines, `${chosen.length} object(s) ${input.dryRun ? 'would be deleted' : 'deleted'} in namespace ${input.namespace}`]
 }

@@ -1,4 +1,5 @@
 import {randomBytes} from 'node:crypto'
+import type {V1Pod} from '@kubernetes/client-node'
 import {stringify} from 'yaml'
 import {type BackendConfig, type BackendFlags, resolveBackendConfig} from '../config.js'
 import {InvalidPipelineError, UsageError} from '../errors.js'
@@ -14,6 +15,7 @@ import {loadWorkflows} from '../pipeline/workflow.js'
 import {chooseOutput, type Renderer} from '../render/choose.js'
 import {formatIssueReport, issueReport} from '../render/issues.js'
 import {jsonRenderer, plainRenderer} from '../render/run-output.js'
+import {podDeadlineSeconds, withDeadline} from '../runner/state.js'
 
 export interface ExecFlags extends BackendFlags {
   env?: string[]
@@ -64,11 +66,13 @@ export function planWorkflows(run: PreparedRun, archOf: (workflow: Workflow) => 
 }
 
 /** `--dry-run`: the objects a run would create, Secret values redacted, as YAML documents or a JSON List. */
-export function printPlans(run: PreparedRun, platform: string | undefined, output: string): void {
+export function printPlans(run: PreparedRun, platform: string | undefined, output: string, timeoutSeconds: number): void {
   const plans = planWorkflows(run, (w) => resolveArch({flag: platform, label: w.labels.platform, fallback: hostArch()}))
+  // As a run creates them: with the deadline of a pod created at the start of the run.
+  const deadline = (pod: V1Pod) => withDeadline(pod, podDeadlineSeconds(timeoutSeconds * 1000))
   const objects = plans.flatMap(({plan}) => {
     const secret = plan.secret && {...plan.secret, stringData: Object.fromEntries(Object.keys(plan.secret.stringData ?? {}).map((k) => [k, 'REDACTED']))}
-    return [plan.pvc, ...(secret ? [secret] : []), ...plan.services.map((s) => s.pod), ...plan.steps.map((s) => s.pod)]
+    return [plan.pvc, ...(secret ? [secret] : []), ...plan.services.map((s) => deadline(s.pod)), ...plan.steps.map((s) => deadline(s.pod))]
   })
   if (output === 'json') process.stdout.write(`${JSON.stringify({apiVersion: 'v1', kind: 'List', items: objects}, null, 2)}\n`)
   else process.stdout.write(objects.map((o) => stringify(o, {lineWidth: 0})).join('---\n'))
@@ -82,7 +86,8 @@ export async function outputFor(json: boolean, workflows: number): Promise<Rende
   return (await import('../render/tty.js')).ttyRenderer(write)
 }
 
-function hostArch(): string {
+/** This machine's architecture as Kubernetes names it (`x64` → `amd64`). */
+export function hostArch(): string {
   return ({x64: 'amd64', arm64: 'arm64', arm: 'arm', ppc64: 'ppc64le', s390x: 's390x'} as Record<string, string>)[process.arch] ?? process.arch
 }
 

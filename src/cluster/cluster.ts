@@ -1,4 +1,5 @@
 import type {V1PersistentVolumeClaim, V1Pod, V1Secret} from '@kubernetes/client-node'
+import type {Readable} from 'node:stream'
 import type {PodState} from './pod-state.js'
 
 /** How to reach the cluster: the kubeconfig file(s) and context, as kubectl would pick them. */
@@ -8,10 +9,33 @@ export interface ClusterTarget {
 }
 
 export interface RunObject {
-  kind: 'Pod' | 'PersistentVolumeClaim' | 'Secret'
+  kind: 'Pod' | 'PersistentVolumeClaim' | 'Secret' | 'Lease'
   namespace: string
   name: string
+  /** When it was created, in this machine's clock (see listRunObjects). */
   created?: Date
+  /** Its labels (the run it belongs to is its `wpk8s.dev/run` label). */
+  labels?: Record<string, string>
+  /** A heartbeat Lease: its last renewal, in this machine's clock. */
+  renewed?: Date
+  /** A heartbeat Lease: how long it stays fresh without a renewal. */
+  durationSeconds?: number
+  /** A heartbeat Lease: who holds it (host and process). */
+  holder?: string
+}
+
+/**
+ * A run's heartbeat: a coordination.k8s.io Lease named after the run and labelled like its other
+ * objects, renewed every few seconds while the run is alive, so that `wpk8s clean` leaves the run alone.
+ */
+export interface Heartbeat {
+  namespace: string
+  name: string
+  labels: Record<string, string>
+  /** Who runs it, for people looking at the namespace: host and process id. */
+  holder: string
+  /** How long the heartbeat stays fresh without a renewal. */
+  durationSeconds: number
 }
 
 /** Undefined when output can take more now, else a promise of when it can. */
@@ -26,9 +50,18 @@ export interface FollowOptions {
   complete?: Promise<void>
 }
 
+/**
+ * What a request or a command reads: bytes, or a stream of known length opened anew by each attempt
+ * (a retry after a dropped connection cannot reuse a stream that was half read), so that a large
+ * payload flows from disk without being held in memory.
+ */
+export type Payload = Buffer | {length: number; open(): Readable}
+
 export interface PodRequest {
   method: 'GET' | 'POST'
-  body?: Buffer
+  body?: Payload
+  /** Extra request headers (such as a token that must not appear in the URL). */
+  headers?: Record<string, string>
   idleTimeoutMs: number
 }
 
@@ -48,8 +81,8 @@ export interface Cluster {
   followLog(namespace: string, pod: string, container: string, onLine: (line: string) => void, options?: FollowOptions): Promise<void>
   /** The container's log so far. */
   readLog(namespace: string, pod: string, container: string): Promise<string>
-  /** Runs a command in a container with `input` on stdin; resolves with its exit code. */
-  execWithInput(namespace: string, pod: string, container: string, command: string[], input: Buffer): Promise<{exitCode: number; stderr: string}>
+  /** Runs a command in a container with `input` on stdin (as fast as the connection takes it); resolves with its exit code. */
+  execWithInput(namespace: string, pod: string, container: string, command: string[], input: Payload): Promise<{exitCode: number; stderr: string}>
   /**
    * An HTTP request to a port of a pod through the API server's pod proxy; resolves with the answer,
    * rejects when the proxy refuses, cannot reach the pod, or the connection is idle for `idleTimeoutMs`.
@@ -60,7 +93,16 @@ export interface Cluster {
   deleteSecret(namespace: string, name: string): Promise<void>
   /** Deletes any object listRunObjects returned; one that is already gone counts as deleted. */
   deleteObject(object: RunObject): Promise<void>
-  listRunObjects(namespace: string, labelSelector: string): Promise<RunObject[]>
+  /**
+   * Pods, volume claims and Secrets with these labels, and with `heartbeats` their Leases too (none
+   * when the user may not list Leases). Times are in this machine's clock, corrected by the API server's.
+   */
+  listRunObjects(namespace: string, labelSelector: string, options?: {heartbeats?: boolean}): Promise<RunObject[]>
+  /**
+   * Creates the run's heartbeat Lease, or renews it (creating it again if someone deleted it), with the
+   * API server's time. False when the user may not write Leases: the run goes on without a heartbeat.
+   */
+  beat(heartbeat: Heartbeat): Promise<boolean>
   /** Whether the object exists; undefined when the user may not look. */
-  exists(namespace: string, kind: 'ServiceAccount' | 'Secret', name: string): Promise<boolean | undefined>
+  exists(namespace: string, kind: 'ServiceAccount' | 'Secret' | 'PersistentVolumeClaim', name: string): Promise<boolean | undefined>
 }

@@ -10,7 +10,7 @@ export function toClusterError(error: unknown, doing: string, server: string): C
   }
   if (typeof e.code === 'number') {
     const message = bodyMessage(e.body) ?? e.message ?? 'request failed'
-    return new ClusterError(`${doing}: ${message} (HTTP ${e.code})`, hintFor(e.code, message))
+    return new ApiError(`${doing}: ${message} (HTTP ${e.code})`, hintFor(e.code, message), e.code)
   }
   return new ClusterError(`${doing}: ${e.message ?? String(error)}`)
 }
@@ -35,16 +35,44 @@ function bodyMessage(body: unknown): string | undefined {
   }
 }
 
+/** An error the API server answered with an HTTP status; the status survives the translation, so callers can still tell a 404 or a 409. */
+export class ApiError extends ClusterError {
+  constructor(message: string, hint: string | undefined, readonly status: number) {
+    super(message, hint)
+  }
+}
+
+/** The HTTP status of an error, raw from the client or already translated by toClusterError. */
+export function httpStatus(error: unknown): number | undefined {
+  if (error instanceof ApiError) return error.status
+  const code = (error as {code?: unknown} | undefined)?.code
+  return typeof code === 'number' ? code : undefined
+}
+
 export function isNotFound(error: unknown): boolean {
-  return (error as {code?: number}).code === 404
+  return httpStatus(error) === 404
 }
 
 export function isConflict(error: unknown): boolean {
-  return (error as {code?: number}).code === 409
+  return httpStatus(error) === 409
 }
 
 export function isForbidden(error: unknown): boolean {
-  return (error as {code?: number}).code === 403
+  return httpStatus(error) === 403
+}
+
+/**
+ * Creates something two workflows or two runs may create at the same moment (a namespace): losing
+ * that race (409, AlreadyExists) counts as done. Resolves whether this call created it.
+ */
+export async function createUnlessExists(create: () => Promise<unknown>, doing: string, server: string): Promise<boolean> {
+  try {
+    await create()
+    return true
+  } catch (error) {
+    if (isConflict(error)) return false
+    throw toClusterError(error, doing, server)
+  }
 }
 
 /** An exec whose connection ended before the command's exit status arrived: it may or may not have finished. */

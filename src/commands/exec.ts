@@ -2,6 +2,7 @@ import {Args, Flags} from '@oclif/core'
 import {outputFor, prepareRun, printPlans} from '../app/exec.js'
 import {BaseCommand} from '../base-command.js'
 import {backendFlags} from '../flags.js'
+import {withReports} from '../render/recorder.js'
 import {checkoutArchive} from '../runner/checkout.js'
 import {DEFAULT_LIMITS} from '../runner/run.js'
 
@@ -16,6 +17,7 @@ Exit codes: 0 success, 1 a step failed, 2 invalid pipeline or usage, 3 cluster o
     ...backendFlags,
     context: Flags.string({summary: 'Kubeconfig context to use (default: the current one).'}),
     kubeconfig: Flags.string({summary: 'Kubeconfig file (default: KUBECONFIG, else ~/.kube/config).'}),
+    'use-context-namespace': Flags.boolean({summary: 'Run in the kubeconfig context\'s namespace when neither --namespace nor WOODPECKER_BACKEND_K8S_NAMESPACE names one (default: woodpecker).'}),
     platform: Flags.string({summary: 'Platform of the nodes to run on, such as linux/arm64 (default: labels.platform, else the nodes\').'}),
     timeout: Flags.integer({summary: 'Give up on the run after this many seconds.', default: DEFAULT_LIMITS.timeoutMs / 1000, min: 1}),
     'start-timeout': Flags.integer({summary: 'Give up on a pod that has not started after this many seconds (image pull included).', default: DEFAULT_LIMITS.startTimeoutMs / 1000, min: 1}),
@@ -23,6 +25,8 @@ Exit codes: 0 success, 1 a step failed, 2 invalid pipeline or usage, 3 cluster o
     'dry-run': Flags.boolean({summary: 'Print the objects a run would create, without touching the cluster.'}),
     output: Flags.string({summary: 'Format of --dry-run output.', options: ['yaml', 'json'], default: 'yaml'}),
     json: Flags.boolean({summary: 'Print one JSON event per line instead of human output.'}),
+    report: Flags.string({summary: 'Also write the run as one self-contained HTML file: summary, timeline, each step\'s log.', exclusive: ['dry-run']}),
+    junit: Flags.string({summary: 'Also write the run as JUnit XML: a test suite per workflow, a test case per step.', exclusive: ['dry-run']}),
     env: Flags.string({summary: 'Extra variable for every step, KEY=VALUE (repeatable).', multiple: true}),
     event: Flags.string({summary: 'Pipeline event (default push).'}),
     branch: Flags.string({summary: 'Branch name (default: the checkout\'s).'}),
@@ -41,10 +45,14 @@ Exit codes: 0 success, 1 a step failed, 2 invalid pipeline or usage, 3 cluster o
   async run(): Promise<void> {
     const {args, flags} = await this.parse(Exec)
     const run = prepareRun(args.target, flags)
-    if (flags['dry-run']) return printPlans(run, flags.platform, flags.output)
+    if (flags['dry-run']) return printPlans(run, flags.platform, flags.output, flags.timeout)
     const {runOnCluster} = await import('../runner/exec-on-cluster.js')
-    const renderer = await outputFor(flags.json, run.workflows.length)
-    const exitCode = await runOnCluster({run, flags, emit: renderer.emit, checkout: () => checkoutArchive(run.metadata.root)})
+    const renderer = await withReports({html: flags.report, junit: flags.junit}, () => outputFor(flags.json, run.workflows.length))
+    const exitCode = await runOnCluster({run, flags, emit: renderer.emit, checkout: () => checkoutArchive(run.metadata.root)}).catch(async (error: unknown) => {
+      // The report and JUnit files are written for a run that errors too; the error still decides the exit code.
+      await renderer.fail(error)
+      throw error
+    })
     await renderer.close()
     this.exit(exitCode)
   }

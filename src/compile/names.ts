@@ -39,6 +39,11 @@ export function objectName(runId: string, part: string): string {
   return `wp-${runId}-${toDnsLabel(part, 63 - runId.length - 4)}`
 }
 
+/** The run's heartbeat Lease: named after the run alone, `wp-<run>` (see runner/heartbeat.ts). */
+export function heartbeatName(runId: string): string {
+  return `wp-${runId}`
+}
+
 /** A label value made from any text (63 characters, alphanumeric at both ends). */
 export function toLabelValue(text: string): string {
   return toDnsLabel(text)

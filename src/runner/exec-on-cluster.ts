@@ -1,7 +1,7 @@
 import {once} from 'node:events'
 import type {PreparedRun} from '../app/exec.js'
 import {planWorkflows} from '../app/exec.js'
-import {KubeCluster, loadKubeConfig} from '../cluster/kube.js'
+import {authenticate, contextNamespace, KubeCluster, loadKubeConfig} from '../cluster/kube.js'
 import {requireSecrets, selectSteps} from '../compile/plan.js'
 import {resolveArch} from '../compile/platform.js'
 import type {Emit} from './events.js'
@@ -9,10 +9,12 @@ import {Interrupt} from './interrupt.js'
 import {DEFAULT_LIMITS} from './run.js'
 import {runWorkflows} from './workflows.js'
 import type {Archive} from './checkout.js'
+import {type BackendFlags, ENV, resolveBackendConfig} from '../config.js'
+import type * as k8s from '@kubernetes/client-node'
 
 export interface ExecRequest {
   run: PreparedRun
-  flags: {context?: string; kubeconfig?: string; platform?: string; timeout: number; 'start-timeout': number; 'bind-timeout': number; parallel?: number; step?: string[]}
+  flags: BackendFlags & {context?: string; kubeconfig?: string; 'use-context-namespace'?: boolean; platform?: string; timeout: number; 'start-timeout': number; 'bind-timeout': number; parallel?: number; step?: string[]}
   emit: Emit
   checkout: () => Promise<Archive>
 }
@@ -24,7 +26,10 @@ function stdoutReady(): Promise<void> | undefined {
 
 /** The part of exec that talks to a cluster; imported lazily so other commands never load the client. */
 export async function runOnCluster(request: ExecRequest): Promise<number> {
-  const {run, flags} = request
+  const {flags} = request
+  let kc: k8s.KubeConfig | undefined
+  const kubeconfig = () => (kc ??= loadKubeConfig({context: flags.context, kubeconfig: flags.kubeconfig}))
+  const run = withContextNamespace(request.run, flags, kubeconfig)
   const plansOn = (nodes?: string[]) => {
     const runs = planWorkflows(run, (w) => resolveArch({flag: flags.platform, label: w.labels.platform, nodes}))
       .map(({workflow, plan}) => ({workflow, plan: flags.step?.length ? selectSteps(plan, flags.step) : plan}))
@@ -34,7 +39,8 @@ export async function runOnCluster(request: ExecRequest): Promise<number> {
   // A missing secret is found before the cluster is reached when the platform is known without its nodes.
   const needNodes = !flags.platform && run.workflows.some((w) => !w.labels.platform)
   const planned = needNodes ? undefined : plansOn()
-  const cluster = new KubeCluster(loadKubeConfig({context: flags.context, kubeconfig: flags.kubeconfig}))
+  await authenticate(kubeconfig())
+  const cluster = new KubeCluster(kubeconfig())
   const runs = planned ?? plansOn(await cluster.nodeArchitectures())
   return Interrupt.around((interrupt) => {
     interrupt.signal.addEventListener('abort', () => process.stderr.write('\nwpk8s: stopping: running pods get a moment to end, then everything is deleted (Ctrl-C again to force)\n'))
@@ -45,4 +51,20 @@ export async function runOnCluster(request: ExecRequest): Promise<number> {
     }
     return runWorkflows(runs, cluster, request.emit, request.checkout, limits)
   })
+}
+
+/**
+ * --use-context-namespace: the kubeconfig context's namespace (in a pod without a kubeconfig, the pod's own)
+ * when nothing names one (--namespace, WOODPECKER_BACKEND_K8S_NAMESPACE, --agent-setting, --agent-env); else,
+ * and when the context has none, the run keeps its namespace (Woodpecker's default `woodpecker`).
+ */
+export function withContextNamespace(run: PreparedRun, flags: ExecRequest['flags'], kubeconfig = () => loadKubeConfig({context: flags.context, kubeconfig: flags.kubeconfig})): PreparedRun {
+  if (!flags['use-context-namespace'] || namespaceGiven(flags)) return run
+  const namespace = contextNamespace(kubeconfig())
+  return namespace ? {...run, config: {...run.config, namespace}} : run
+}
+
+function namespaceGiven(flags: BackendFlags): boolean {
+  if (flags.namespace !== undefined || process.env[ENV.namespace]) return true
+  return resolveBackendConfig(flags, process.env).settings.some((s) => s.name === ENV.namespace && s.source.kind !== 'default')
 }

@@ -1,12 +1,13 @@
 import {externalReferences} from '../compile/references.js'
 import {LABELS} from '../compile/names.js'
 import {canCreateAhead, podAtStart} from '../compile/pod.js'
-import {MISSING_SECRET_HINT, type PlannedStep, type RunPlan} from '../compile/plan.js'
+import {missingSecretHint, type PlannedStep, type RunPlan} from '../compile/plan.js'
 import type {Cluster} from '../cluster/cluster.js'
 import {ClusterError, errorMessage, ExitCode, WpkError} from '../errors.js'
 import {decide} from '../pipeline/when.js'
 import {masker} from '../compile/secrets.js'
 import {AheadPods} from './ahead.js'
+import {RunHeartbeat, runHeartbeat} from './heartbeat.js'
 import {shipArchive} from './ship.js'
 import type {Archive} from './checkout.js'
 import type {Emit, StepResult} from './events.js'
@@ -33,7 +34,7 @@ export async function runPlan(plan: RunPlan, cluster: Cluster, emit: Emit, check
     steps: plan.steps.map((s) => s.name), services: plan.services.map((s) => s.name), dependsOn: Object.fromEntries(plan.steps.map((s) => [s.name, s.dependsOn]))})
   const mask = masker(Object.values(plan.secret?.stringData ?? {}))
   const emitMasked: Emit = (event) => emit(event.type === 'log' ? {...event, line: mask(event.line)} : event)
-  const state: RunState = {plan, cluster, emit: emitMasked, limits, results: new Map(), running: new Set(), hostAliases: [], background: [], stopped: false, backgroundEnds: new Map(), creating: new Set()}
+  const state: RunState = {plan, cluster, emit: emitMasked, limits, results: new Map(), running: new Set(), hostAliases: [], background: [], stopped: false, backgroundEnds: new Map(), creating: new Set(), endsAt: started + limits.timeoutMs}
   let failure: WpkError | undefined
   if (plan.skipReason) {
     for (const step of all) finish(state, {name: step.name, status: 'skipped', durationMs: 0, reason: plan.skipReason})
@@ -50,6 +51,8 @@ export async function runPlan(plan: RunPlan, cluster: Cluster, emit: Emit, check
     if (failure) markUnfinished(state, all, failure.message)
     await Promise.allSettled(state.creating)
     await cleanUp(plan, cluster, emit, limits)
+    // Last: until everything is gone, `wpk8s clean` elsewhere must leave the run alone.
+    await state.heartbeat?.stop()
     await Promise.allSettled(state.background)
   }
   for (const service of plan.services) if (!state.results.has(service.name)) finish(state, backgroundResult(service.name, state.backgroundEnds.get(service.name)))
@@ -78,7 +81,12 @@ function finish(state: RunState, result: StepResult): void {
 async function prepareWorkspace(state: RunState, checkout: () => Promise<Archive>): Promise<void> {
   const {plan, cluster, emit, limits} = state
   await cluster.ensureNamespace(plan.namespace)
-  await checkReferences(state)
+  // The heartbeat exists before anything else of the run, so `wpk8s clean` never sees a live run without one.
+  const heartbeat = new RunHeartbeat(cluster, runHeartbeat(plan))
+  await Promise.all([track(state, async () => {
+    state.heartbeat = heartbeat
+    await heartbeat.start()
+  }), checkReferences(state)])
   if (plan.secret) await track(state, () => cluster.createSecret(plan.secret!))
   emit({type: 'phase', phase: 'workspace', status: 'start'})
   await track(state, () => cluster.createPvc(plan.pvc))
@@ -99,8 +107,8 @@ async function prepareWorkspace(state: RunState, checkout: () => Promise<Archive
   emit({type: 'phase', phase: 'workspace', status: 'done'})
   emit({type: 'phase', phase: 'ship', status: 'start'})
   const archive = await tar
-  const way = await shipArchive(cluster, plan, name, archive, limits.helperServeTimeoutMs)
-  emit({type: 'phase', phase: 'ship', status: 'done', detail: `${(archive.bytes.length / 1024).toFixed(0)} KiB${archive.gzipped ? ' gzipped' : ''}, ${way}`})
+  const detail = await shipArchive(cluster, plan, name, archive, limits.helperServeTimeoutMs, emit)
+  emit({type: 'phase', phase: 'ship', status: 'done', detail})
   void cluster.deletePod(plan.namespace, name, 0).catch(() => {})
 }
 
@@ -115,7 +123,7 @@ async function checkReferences(state: RunState): Promise<void> {
   const missing = refs.filter((_, i) => found[i] === false)
   if (missing.length === 0) return
   const list = missing.map((r) => `${r.kind} ${r.name} (used by ${r.steps.join(', ')})`).join('; ')
-  throw new ClusterError(`namespace ${plan.namespace} has no ${list}`, 'create it there first, or fix serviceAccountName / secrets in backend_options.kubernetes')
+  throw new ClusterError(`namespace ${plan.namespace} has no ${list}`, 'create it there first, or fix serviceAccountName / secrets in backend_options.kubernetes, or the step\'s volumes')
 }
 
 /** Services start before the steps; steps reach them by name through host aliases (no cluster DNS needed). */
@@ -149,7 +157,7 @@ async function runSteps(state: RunState): Promise<void> {
         continue
       }
       if (step.missingSecret) {
-        finish(state, {name: step.name, status: 'failure', durationMs: 0, reason: `${step.missingSecret} (${MISSING_SECRET_HINT})`})
+        finish(state, {name: step.name, status: 'failure', durationMs: 0, reason: `${step.missingSecret.message} (${missingSecretHint(step.missingSecret.secret)})`})
         continue
       }
       const onRunning = () => setTimeout(() => inFlight.has(step.name) && createAhead(state, inFlight, ahead), AHEAD_AFTER_MS).unref()

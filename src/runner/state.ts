@@ -5,6 +5,7 @@ import type {PodState} from '../cluster/pod-state.js'
 import {ClusterError} from '../errors.js'
 import type {PipelineStatus} from '../pipeline/when.js'
 import type {Emit, StepResult} from './events.js'
+import type {RunHeartbeat} from './heartbeat.js'
 import type {Interrupt} from './interrupt.js'
 
 export interface RunLimits {
@@ -45,6 +46,10 @@ export interface RunState {
   backgroundEnds: Map<string, PodState>
   /** Create calls under way: cleanup waits for them, so nothing is created after it looked. */
   creating: Set<Promise<void>>
+  /** When the run gives up (its start plus --timeout), in ms since the epoch; pods end by themselves soon after. */
+  endsAt?: number
+  /** Keeps `wpk8s clean` away while the run is alive. */
+  heartbeat?: RunHeartbeat
 }
 
 /** Failed steps that are not `failure: ignore` make the pipeline fail (Woodpecker's rule). */
@@ -71,9 +76,30 @@ function startHint(reason: string): string | undefined {
   return undefined
 }
 
-/** Creates a pod unless the run has stopped; cleanup waits for creations under way. */
+/**
+ * Seconds a pod may live past the run's own deadline. wpk8s gives up at --timeout and deletes its pods;
+ * the pod's deadline only matters when wpk8s could not (killed with SIGKILL, a lost machine).
+ */
+export const POD_DEADLINE_MARGIN_S = 10
+
+/** The `activeDeadlineSeconds` of a pod created with this much of the run's --timeout left. */
+export function podDeadlineSeconds(remainingMs: number): number {
+  return Math.max(1, Math.ceil(remainingMs / 1000)) + POD_DEADLINE_MARGIN_S
+}
+
+/**
+ * The pod with an `activeDeadlineSeconds`: the kubelet stops it (phase Failed, reason DeadlineExceeded)
+ * that long after it started, so pods of a wpk8s that was killed end by themselves, gated pods
+ * waiting ahead included. `--dry-run` shows it with the whole --timeout left.
+ */
+export function withDeadline(pod: V1Pod, seconds: number): V1Pod {
+  return {...pod, spec: {...pod.spec!, activeDeadlineSeconds: seconds}}
+}
+
+/** Creates a pod, with its deadline, unless the run has stopped; cleanup waits for creations under way. */
 export function create(state: RunState, pod: V1Pod): Promise<void> {
-  return track(state, () => state.cluster.createPod(pod))
+  const remainingMs = (state.endsAt ?? Date.now() + state.limits.timeoutMs) - Date.now()
+  return track(state, () => state.cluster.createPod(withDeadline(pod, podDeadlineSeconds(remainingMs))))
 }
 
 export async function track(state: RunState, creation: () => Promise<void>): Promise<void> {

@@ -1,7 +1,7 @@
 import type {V1Pod} from '@kubernetes/client-node'
 import type {PlannedStep} from '../compile/plan.js'
 import {podAtStart, STEP_CONTAINER} from '../compile/pod.js'
-import {endMark} from '../compile/script.js'
+import {endMark, printsEndMark} from '../compile/script.js'
 import type {PodState} from '../cluster/pod-state.js'
 import {ClusterError} from '../errors.js'
 import type {PipelineStatus} from '../pipeline/when.js'
@@ -65,7 +65,9 @@ export async function runStep(state: RunState, step: PlannedStep, ahead: AheadPo
   onRunning()
   let containerEnded!: () => void
   const ended = new Promise<void>((resolve) => (containerEnded = resolve))
-  const marked = endMarkReader(endMark(plan.runId), (line) => emit({type: 'log', step: step.name, line}))
+  const emitLine = (line: string) => emit({type: 'log', step: step.name, line})
+  // Only wpk8s's own wrapper prints a mark that counts; any other container's output is just output.
+  const marked = printsEndMark(step.pod.spec!.containers[0].command) ? endMarkReader(endMark(plan.runId), emitLine) : {onLine: emitLine, success: new Promise<'success'>(() => {})}
   // After the end mark (the script's last line) and the container's end, the log has nothing more to say.
   const complete = marked.success.then(() => ended)
   const log = cluster.followLog(plan.namespace, name, STEP_CONTAINER, marked.onLine, {ready: state.limits.outputReady, containerEnded: ended, complete})
@@ -91,20 +93,39 @@ export async function runStep(state: RunState, step: PlannedStep, ahead: AheadPo
   return {name: step.name, status: end.exitCode === 0 ? 'success' : 'failure', exitCode: end.exitCode, durationMs, ...(reason ? {reason} : {}), ...(containerMs === undefined ? {} : {containerMs})}
 }
 
+/** What the wrapper prints after the mark on its first lines: a random UUID, or nothing where /proc has none. */
+const NONCE = /^(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})?$/
+
 /**
- * Passes log lines on, except the end mark the commands wrapper prints last (text before it on the
- * same line is passed on). A mark with exit code 0 resolves `success`; a failure is left to the pod's
- * status, which also tells an OOM kill from a plain failure.
+ * Passes log lines on, except the wrapper's own (see SCRIPT_COMMAND): the mark with the step's nonce,
+ * which it prints first on stdout and stderr, and the end mark with the nonce and the exit code, which
+ * it prints last (text before it on the same line is passed on). The nonce is the one of the first
+ * line of that form: the step's commands run only after the wrapper printed it on both streams, and
+ * cannot see it. An end mark with that nonce and exit code 0 resolves `success`; a failure is left to
+ * the pod's status, which also tells an OOM kill from a plain failure. A mark the step printed itself
+ * (`$WPK8S_END`, or with a nonce it made up) is just output, so it cannot fake the step's result.
  */
 export function endMarkReader(mark: string, emitLine: (line: string) => void): {onLine: (line: string) => void; success: Promise<'success'>} {
   let succeeded!: (value: 'success') => void
   const success = new Promise<'success'>((resolve) => (succeeded = resolve))
+  let begin: string | undefined
+  let end = ''
   const onLine = (line: string) => {
-    const at = line.lastIndexOf(mark)
-    const code = at < 0 ? '' : line.slice(at + mark.length)
+    if (begin === undefined) {
+      if (line.startsWith(mark) && NONCE.test(line.slice(mark.length))) {
+        begin = line
+        end = `${line}:`
+        return
+      }
+      return emitLine(line)
+    }
+    if (line === begin) return
+    const at = line.lastIndexOf(end)
+    const code = at < 0 ? '' : line.slice(at + end.length)
     if (!/^\d+$/.test(code)) return emitLine(line)
     if (at > 0) emitLine(line.slice(0, at))
-    if (code === '0') succeeded('success')
+    // Without a nonce (no /proc/sys/kernel/random/uuid) the mark proves nothing: the pod's status decides.
+    if (code === '0' && begin !== mark) succeeded('success')
   }
   return {onLine, success}
 }

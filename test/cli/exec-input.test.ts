@@ -23,6 +23,14 @@ describe('exec and clean input', () => {
     expect(wpk8s(['exec', file, '--dry-run'], {env: noCluster}).code).toBe(0)
   })
 
+  it('shows in --dry-run the deadline every pod gets from --timeout, as a run creates it', () => {
+    const r = wpk8s(['exec', 'examples/hello.yml', '--dry-run', '--output', 'json', '--timeout', '600'], {env: noCluster})
+    expect(r.code).toBe(0)
+    const pods = (JSON.parse(r.stdout) as {items: {kind: string; spec: {activeDeadlineSeconds?: number}}[]}).items.filter((o) => o.kind === 'Pod')
+    expect(pods.length).toBeGreaterThan(0)
+    for (const pod of pods) expect(pod.spec.activeDeadlineSeconds).toBe(610)
+  })
+
   it('refuses an invalid namespace for clean, naming the flag or variable', () => {
     const flag = wpk8s(['clean', '-n', 'Bad_NS'], {env: noCluster})
     expect(flag.code).toBe(2)

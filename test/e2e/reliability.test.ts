@@ -195,12 +195,13 @@ describe('interruptions', () => {
     child.kill('SIGKILL')
     await result
     expect((await leftovers(ns)).length).toBeGreaterThan(0)
-    const dry = await wpk8s(['clean', '--namespace', ns, '--dry-run'])
+    // Right after the kill its heartbeat is still fresh: --all takes the run all the same.
+    const dry = await wpk8s(['clean', '--namespace', ns, '--dry-run', '--all'])
     expect(dry.code).toBe(0)
     expect(dry.stdout).toMatch(/would delete Pod\/wp-.*-killed/)
     expect(dry.stdout).toMatch(/would delete PersistentVolumeClaim\/wp-.*-workspace/)
     expect((await wpk8s(['clean', '--namespace', ns, '--older-than', '1h'])).stdout).toMatch(/nothing left behind/)
-    const clean = await wpk8s(['clean', '--namespace', ns])
+    const clean = await wpk8s(['clean', '--namespace', ns, '--all'])
     expect(clean.stdout).toMatch(/object\(s\) deleted/)
     await waitFor('the namespace to be empty', async () => ((await leftovers(ns)).length === 0 ? true : undefined), 30_000)
   })

@@ -152,7 +152,7 @@ describe('pods created ahead of their turn', () => {
     const gated = gatedPod(build.pod)
     const container = gated.spec!.containers[0]
     expect(container.command).toEqual(['/bin/sh', '-c', `until [ -e /wpk8s-gate/go ]; do sleep 0.05 2>/dev/null || sleep 1; done; . /wpk8s-gate/env; ${SCRIPT_COMMAND[2]}`])
-    expect(SCRIPT_COMMAND[2]).toBe('echo $CI_SCRIPT | base64 -d | /bin/sh -e; rc=$?; echo "$WPK8S_END$rc"; exit $rc')
+    expect(SCRIPT_COMMAND[2]).toBe('unset wpk8s_nonce; { read -r wpk8s_nonce </proc/sys/kernel/random/uuid; } 2>/dev/null; echo "$WPK8S_END$wpk8s_nonce"; echo "$WPK8S_END$wpk8s_nonce" >&2; echo $CI_SCRIPT | base64 -d | /bin/sh -e; rc=$?; echo "$WPK8S_END$wpk8s_nonce:$rc"; exit $rc')
     expect(container.env).toContainEqual({name: 'WPK8S_END', value: '::wpk8s-end-r1a2b3::'})
     expect(container.volumeMounts!.at(-1)).toEqual({name: 'wpk8s-gate', mountPath: '/wpk8s-gate'})
     expect(gated.spec!.volumes!.at(-1)).toEqual({name: 'wpk8s-gate', emptyDir: {medium: 'Memory', sizeLimit: '1Mi'}})
@@ -170,7 +170,7 @@ describe('pods created ahead of their turn', () => {
     const gated = gatedPod(build.pod).spec!.containers[0].command![2].replaceAll('/wpk8s-gate', dir)
     const script = Buffer.from('echo "$CI_PIPELINE_STATUS $CI_STEP_STARTED"\nexit 3\n').toString('base64')
     const run = spawnSync('/bin/sh', ['-c', gated], {env: {PATH: process.env.PATH, CI_SCRIPT: script, WPK8S_END: '::end::'}, encoding: 'utf8'})
-    expect(run.stdout).toBe('failure 1700000123\n::end::3\n')
+    expect(run.stdout).toMatch(/^::end::([0-9a-f-]{36})\nfailure 1700000123\n::end::\1:3\n$/)
     expect(run.status).toBe(3)
   })
 })

@@ -1,6 +1,7 @@
 import type {V1PersistentVolumeClaim, V1Pod, V1Secret} from '@kubernetes/client-node'
+import {Readable} from 'node:stream'
 import {describe, expect, it} from 'vitest'
-import type {Cluster, FollowOptions, PodRequest, RunObject} from '../../src/cluster/cluster.js'
+import type {Cluster, FollowOptions, Heartbeat, Payload, PodRequest, RunObject} from '../../src/cluster/cluster.js'
 import {ExecDroppedError} from '../../src/cluster/errors.js'
 import type {PodState} from '../../src/cluster/pod-state.js'
 import {resolveBackendConfig} from '../../src/config.js'
@@ -11,9 +12,10 @@ import type {RunMetadata} from '../../src/pipeline/metadata.js'
 import {toWorkflow} from '../../src/pipeline/normalize.js'
 import {parsePipelineText} from '../../src/pipeline/parse.js'
 import {AheadPods} from '../../src/runner/ahead.js'
+import {bufferArchive} from '../../src/runner/checkout.js'
+import type {RunEvent} from '../../src/runner/events.js'
 import {Interrupt} from '../../src/runner/interrupt.js'
 import {DEFAULT_LIMITS, runPlan} from '../../src/runner/run.js'
-import {endMarkReader} from '../../src/runner/step.js'
 
 const metadata: RunMetadata = {
   root: '/src/app', repoOwner: 'o', repoName: 'a', repoUrl: '', sha: 'abc', branch: 'main', ref: 'refs/heads/main',
@@ -41,7 +43,9 @@ class StuckNodeCluster implements Cluster {
     this.add('PersistentVolumeClaim', pvc.metadata!.name!)
   }
   async waitPvcBound(): Promise<void> {}
+  readonly createdPods: V1Pod[] = []
   async createPod(pod: V1Pod): Promise<void> {
+    this.createdPods.push(pod)
     this.add('Pod', pod.metadata!.name!)
   }
   async createSecret(secret: V1Secret): Promise<void> {
@@ -59,9 +63,10 @@ class StuckNodeCluster implements Cluster {
   }
   /** Answers of the pod proxy in turn (after them: 503, as for a pod nobody listens on). */
   proxyAnswers: (Error | {statusCode: number; body: string})[] = []
-  readonly proxyCalls: {method: string; path: string; bytes: number}[] = []
+  readonly proxyCalls: {method: string; path: string; bytes: number; headers?: Record<string, string>}[] = []
   async requestPod(_ns: string, _pod: string, _port: number, path: string, options: PodRequest): Promise<{statusCode: number; body: string}> {
-    this.proxyCalls.push({method: options.method, path, bytes: options.body?.length ?? 0})
+    const bytes = (await payloadBytes(options.body)).length
+    this.proxyCalls.push({method: options.method, path, bytes, ...(options.headers ? {headers: options.headers} : {})})
     const answer = this.proxyAnswers.shift() ?? {statusCode: 503, body: 'error trying to reach service: connection refused'}
     if (answer instanceof Error) throw answer
     return answer
@@ -71,7 +76,10 @@ class StuckNodeCluster implements Cluster {
   async readLog(): Promise<string> {
     return this.helperLogs.length > 1 ? this.helperLogs.shift()! : this.helperLogs[0]
   }
-  async execWithInput(): Promise<{exitCode: number; stderr: string}> {
+  /** The bytes each exec read from its input (every attempt opens the archive anew). */
+  readonly execInputs: number[] = []
+  async execWithInput(_ns: string, _pod: string, _c: string, _command: string[], input: Payload): Promise<{exitCode: number; stderr: string}> {
+    this.execInputs.push((await payloadBytes(input)).length)
     const result = this.execResults[this.execCalls++] ?? 0
     if (result instanceof Error) throw result
     return {exitCode: result, stderr: result === 0 ? '' : 'tar: short read'}
@@ -88,7 +96,12 @@ class StuckNodeCluster implements Cluster {
   async deleteSecret(_ns: string, name: string): Promise<void> {
     this.objects.delete(`Secret/${name}`)
   }
+  readonly deletedLeases: {name: string; objects: number}[] = []
   deleteObject(o: RunObject): Promise<void> {
+    if (o.kind === 'Lease') {
+      this.deletedLeases.push({name: o.name, objects: this.objects.size})
+      return Promise.resolve()
+    }
     return o.kind === 'Pod' ? this.deletePod(o.namespace, o.name, 0) : o.kind === 'Secret' ? this.deleteSecret(o.namespace, o.name) : this.deletePvc(o.namespace, o.name)
   }
   async exists(): Promise<boolean> {
@@ -97,9 +110,24 @@ class StuckNodeCluster implements Cluster {
   async listRunObjects(): Promise<RunObject[]> {
     return [...this.objects.values()]
   }
+  /** Heartbeats in turn, and what else existed at each (the Lease itself is not among the objects). */
+  readonly beats: {name: string; objects: number}[] = []
+  async beat(heartbeat: Heartbeat): Promise<boolean> {
+    this.beats.push({name: heartbeat.name, objects: this.objects.size})
+    return true
+  }
   private add(kind: RunObject['kind'], name: string): void {
     this.objects.set(`${kind}/${name}`, {kind, namespace: 'ns', name})
   }
+}
+
+/** All of a payload, as the cluster would read it. */
+async function payloadBytes(payload?: Payload): Promise<Buffer> {
+  if (!payload) return Buffer.alloc(0)
+  if (Buffer.isBuffer(payload)) return payload
+  const chunks: Buffer[] = []
+  for await (const chunk of payload.open()) chunks.push(chunk as Buffer)
+  return Buffer.concat(chunks)
 }
 
 function sleeperPlan(text = 'skip_clone: true\nsteps:\n  long:\n    image: busybox:1.35\n    commands: [sleep 300]\n', shipToken?: string) {
@@ -114,7 +142,7 @@ describe('cleanup after an interrupt', () => {
     const limits = {...DEFAULT_LIMITS, stopGraceSeconds: 1, interrupt}
     setTimeout(() => interrupt.receive('SIGINT'), 50)
     const started = Date.now()
-    const result = await runPlan(sleeperPlan(), cluster, () => {}, async () => ({bytes: Buffer.alloc(0), gzipped: false}), limits)
+    const result = await runPlan(sleeperPlan(), cluster, () => {}, async () => bufferArchive(Buffer.alloc(0), false), limits)
     const elapsed = Date.now() - started
     expect(result.exitCode).toBe(130)
     expect(cluster.objects.size).toBe(0)
@@ -133,7 +161,7 @@ describe('cleanup after an interrupt', () => {
     setTimeout(() => interrupt.receive('SIGTERM'), 50)
     setTimeout(() => interrupt.receive('SIGTERM'), 400)
     const started = Date.now()
-    const result = await runPlan(sleeperPlan(), cluster, () => {}, async () => ({bytes: Buffer.alloc(0), gzipped: false}), limits)
+    const result = await runPlan(sleeperPlan(), cluster, () => {}, async () => bufferArchive(Buffer.alloc(0), false), limits)
     expect(result.exitCode).toBe(143)
     expect(cluster.objects.size).toBe(0)
     expect(Date.now() - started).toBeLessThan(3_000)
@@ -146,17 +174,19 @@ describe('shipping the checkout', () => {
 
   it('unpacks again once when the connection drops before the exit status', async () => {
     const cluster = new StuckNodeCluster(true, [dropped(), 0])
-    const result = await runPlan(sleeperPlan(shipping), cluster, () => {}, async () => ({bytes: Buffer.from('tar'), gzipped: false}), DEFAULT_LIMITS)
+    const result = await runPlan(sleeperPlan(shipping), cluster, () => {}, async () => bufferArchive(Buffer.from('tar'), false), DEFAULT_LIMITS)
     expect(result.exitCode).toBe(0)
     expect(cluster.execCalls).toBe(2)
+    // The retry opened the archive again and sent all of it.
+    expect(cluster.execInputs).toEqual([3, 3])
     expect(cluster.objects.size).toBe(0)
   })
 
   it('gives up with the error when it drops twice, and when unpacking fails', async () => {
     const twice = new StuckNodeCluster(true, [dropped(), dropped()])
-    expect((await runPlan(sleeperPlan(shipping), twice, () => {}, async () => ({bytes: Buffer.from('tar'), gzipped: false}), DEFAULT_LIMITS)).exitCode).toBe(3)
+    expect((await runPlan(sleeperPlan(shipping), twice, () => {}, async () => bufferArchive(Buffer.from('tar'), false), DEFAULT_LIMITS)).exitCode).toBe(3)
     const failing = new StuckNodeCluster(true, [1])
-    expect((await runPlan(sleeperPlan(shipping), failing, () => {}, async () => ({bytes: Buffer.from('tar'), gzipped: false}), DEFAULT_LIMITS)).exitCode).toBe(3)
+    expect((await runPlan(sleeperPlan(shipping), failing, () => {}, async () => bufferArchive(Buffer.from('tar'), false), DEFAULT_LIMITS)).exitCode).toBe(3)
     expect(failing.execCalls).toBe(1)
     expect(twice.objects.size + failing.objects.size).toBe(0)
   })
@@ -165,7 +195,7 @@ describe('shipping the checkout', () => {
 describe('shipping through the pod proxy', () => {
   const shipping = 'steps:\n  build:\n    image: busybox:1.35\n    commands: [ls]\n'
   const ok = {statusCode: 200, body: 'ok\n'}
-  const archive = async () => ({bytes: Buffer.from('tar bytes'), gzipped: true})
+  const archive = async () => bufferArchive(Buffer.from('tar bytes'), true)
   const refused = {statusCode: 503, body: 'connection refused'}
   async function ship(cluster: StuckNodeCluster, limits = DEFAULT_LIMITS) {
     const events: {type: string; detail?: string}[] = []
@@ -173,14 +203,43 @@ describe('shipping through the pod proxy', () => {
     return {result, detail: events.find((e) => e.type === 'phase' && e.detail)?.detail}
   }
 
-  it('posts the archive with the token once the helper answers, and uses no exec', async () => {
+  it('posts the archive with the token in a header (never in the URL) once the helper answers, and uses no exec', async () => {
     const cluster = new StuckNodeCluster(true)
     cluster.proxyAnswers = [ok, {statusCode: 200, body: 'exit 0\n'}]
     const {result, detail} = await ship(cluster)
     expect(result.exitCode).toBe(0)
-    expect(cluster.proxyCalls).toEqual([{method: 'GET', path: '/ok', bytes: 0}, {method: 'POST', path: '/cgi-bin/unpack?t=f00d&z=1', bytes: 9}])
+    expect(cluster.proxyCalls).toEqual([{method: 'GET', path: '/ok', bytes: 0}, {method: 'POST', path: '/cgi-bin/unpack?z=1', bytes: 9, headers: {'X-Wpk8s-Token': 'f00d'}}])
     expect(cluster.execCalls).toBe(0)
-    expect(detail).toBe('0 KiB gzipped, through the pod proxy')
+    expect(detail).toBe('9 B gzipped, through the pod proxy')
+  })
+
+  it('reports the progress of a large archive, from 0 to all of it, and none for a small one', async () => {
+    const total = 6 * 1024 * 1024
+    const chunks = Array.from({length: 48}, () => Buffer.alloc(total / 48))
+    // A slow stream: 48 chunks over about 1.2 s.
+    const slow = {size: total, gzipped: false, entries: 1, open: () => Readable.from((async function* () {
+      for (const chunk of chunks) {
+        await new Promise((r) => setTimeout(r, 25))
+        yield chunk
+      }
+    })(), {objectMode: false})}
+    const cluster = new StuckNodeCluster(true)
+    cluster.proxyAnswers = [ok, {statusCode: 200, body: 'exit 0\n'}]
+    const events: RunEvent[] = []
+    expect((await runPlan(sleeperPlan(shipping, 'f00d'), cluster, (e) => events.push(e), async () => slow, DEFAULT_LIMITS)).exitCode).toBe(0)
+    const progress = events.filter((e) => e.type === 'progress')
+    expect(progress.length).toBeGreaterThan(2)
+    const sent = progress.map((e) => e.sent)
+    expect(sent).toEqual([...sent].sort((a, b) => a - b))
+    expect(progress.at(-1)).toMatchObject({phase: 'ship', sent: total, total})
+    expect(progress.every((e) => e.total === total && e.bytesPerSecond >= 0)).toBe(true)
+    expect(events.findIndex((e) => e.type === 'progress')).toBeGreaterThan(events.findIndex((e) => e.type === 'phase' && e.phase === 'ship' && e.status === 'start'))
+    expect(events.find((e) => e.type === 'phase' && e.phase === 'ship' && e.status === 'done')).toMatchObject({detail: '6.0 MiB, through the pod proxy'})
+    const small: RunEvent[] = []
+    const quiet = new StuckNodeCluster(true)
+    quiet.proxyAnswers = [ok, {statusCode: 200, body: 'exit 0\n'}]
+    await runPlan(sleeperPlan(shipping, 'f00d'), quiet, (e) => small.push(e), archive, DEFAULT_LIMITS)
+    expect(small.filter((e) => e.type === 'progress')).toEqual([])
   })
 
   it('waits for a helper whose server is starting', async () => {
@@ -210,7 +269,7 @@ describe('shipping through the pod proxy', () => {
       expect(result.exitCode).toBe(0)
       expect(cluster.proxyCalls).toHaveLength(calls)
       expect(cluster.execCalls).toBe(1)
-      expect(detail).toBe('0 KiB gzipped, through exec')
+      expect(detail).toBe('9 B gzipped, through exec')
     }
   })
 
@@ -236,8 +295,11 @@ describe('the log of a step that printed its end mark', () => {
   class OpenStreamCluster extends StuckNodeCluster {
     completeSeen = false
     override followLog(_ns: string, _pod: string, _c: string, onLine: (line: string) => void, options?: FollowOptions): Promise<void> {
+      const nonce = '0b1c2d3e-4f50-4617-8293-a4b5c6d7e8f9'
+      onLine(`${endMark('r1')}${nonce}`)
       onLine('hello')
-      onLine(`${endMark('r1')}0`)
+      onLine(`${endMark('r1')}${nonce}`)
+      onLine(`${endMark('r1')}${nonce}:0`)
       return new Promise((resolve) => options?.complete?.then(() => {
         this.completeSeen = true
         resolve()
@@ -254,35 +316,10 @@ describe('the log of a step that printed its end mark', () => {
     const lines: string[] = []
     const result = await runPlan(sleeperPlan('skip_clone: true\nsteps:\n  s:\n    image: busybox:1.35\n    commands: [echo hello]\n'), cluster, (e) => {
       if (e.type === 'log') lines.push(e.line)
-    }, async () => ({bytes: Buffer.alloc(0), gzipped: false}), DEFAULT_LIMITS)
+    }, async () => bufferArchive(Buffer.alloc(0), false), DEFAULT_LIMITS)
     expect(result.exitCode).toBe(0)
     expect(cluster.completeSeen).toBe(true)
     expect(lines).toEqual(['hello'])
-  })
-})
-
-describe('endMarkReader', () => {
-  const mark = '::wpk8s-end-r1::'
-  const read = (lines: string[]) => {
-    const out: string[] = []
-    const reader = endMarkReader(mark, (l) => out.push(l))
-    let success = false
-    void reader.success.then(() => (success = true))
-    for (const line of lines) reader.onLine(line)
-    return new Promise<{out: string[]; success: boolean}>((resolve) => setTimeout(() => resolve({out, success}), 0))
-  }
-
-  it('hides the mark and tells a successful end', async () => {
-    expect(await read(['+ make', 'built', `${mark}0`])).toEqual({out: ['+ make', 'built'], success: true})
-  })
-
-  it('keeps output that had no newline before the mark', async () => {
-    expect(await read([`no newline${mark}0`])).toEqual({out: ['no newline'], success: true})
-  })
-
-  it('leaves a failure to the pod status, and passes on lines that only look like a mark', async () => {
-    expect(await read([`${mark}137`])).toEqual({out: [], success: false})
-    expect(await read([`${mark}`, `${mark}x`, '::wpk8s-end-other::0'])).toEqual({out: [mark, `${mark}x`, '::wpk8s-end-other::0'], success: false})
   })
 })
 
@@ -334,7 +371,7 @@ describe('a secret that was not given', () => {
     const cluster = new StuckNodeCluster(true)
     cluster.watchPod = async () => ({kind: 'terminated', exitCode: 1})
     const events: {type: string; step?: string; status?: string; reason?: string}[] = []
-    const result = await runPlan(sleeperPlan(text), cluster, (e) => events.push(e as never), async () => ({bytes: Buffer.alloc(0), gzipped: false}), DEFAULT_LIMITS)
+    const result = await runPlan(sleeperPlan(text), cluster, (e) => events.push(e as never), async () => bufferArchive(Buffer.alloc(0), false), DEFAULT_LIMITS)
     expect(result.exitCode).toBe(1)
     expect(events.find((e) => e.type === 'step-end' && e.step === 'notify')).toMatchObject({status: 'failure', reason: expect.stringMatching(/HOOK needs the secret `hook`, which was not given/)})
     expect(cluster.podDeletes.map((d) => d.name).some((n) => n.includes('notify'))).toBe(false)
@@ -343,8 +380,50 @@ describe('a secret that was not given', () => {
   it('is not needed when the step that refers to it is skipped', async () => {
     const cluster = new StuckNodeCluster(true)
     const events: {type: string; step?: string; status?: string}[] = []
-    const result = await runPlan(sleeperPlan(text.replace('exit 1', 'true')), cluster, (e) => events.push(e as never), async () => ({bytes: Buffer.alloc(0), gzipped: false}), DEFAULT_LIMITS)
+    const result = await runPlan(sleeperPlan(text.replace('exit 1', 'true')), cluster, (e) => events.push(e as never), async () => bufferArchive(Buffer.alloc(0), false), DEFAULT_LIMITS)
     expect(result.exitCode).toBe(0)
     expect(events.find((e) => e.type === 'step-end' && e.step === 'notify')).toMatchObject({status: 'skipped'})
+  })
+})
+
+describe('a run\'s heartbeat and its pods\' deadline', () => {
+  it('beats before creating anything, deletes the Lease after everything else, and gives every pod an activeDeadlineSeconds', async () => {
+    const cluster = new StuckNodeCluster(true)
+    const started = Date.now()
+    const result = await runPlan(sleeperPlan('skip_clone: true\nsteps:\n  a:\n    image: busybox:1.35\n    commands: [true]\n'), cluster, () => {}, async () => bufferArchive(Buffer.alloc(0), false), {...DEFAULT_LIMITS, timeoutMs: 100_000})
+    expect(result.exitCode).toBe(0)
+    expect(cluster.beats[0]).toEqual({name: 'wp-r1', objects: 0})
+    expect(cluster.deletedLeases).toEqual([{name: 'wp-r1', objects: 0}])
+    // The run's remaining time plus a margin, counted from now (the helper's pod goes through the same call).
+    expect(cluster.createdPods).toHaveLength(1)
+    for (const pod of cluster.createdPods) {
+      const deadline = pod.spec!.activeDeadlineSeconds!
+      expect(deadline).toBeGreaterThan(100 - Math.ceil((Date.now() - started) / 1000) + 5)
+      expect(deadline).toBeLessThanOrEqual(110)
+    }
+  })
+})
+
+describe('a step that prints the end mark itself', () => {
+  /** The wrapper's first lines, then the step's own marks (early, and with a nonce it made up), then its container fails with 3. */
+  class FakingStepCluster extends StuckNodeCluster {
+    override followLog(_ns: string, _pod: string, _c: string, onLine: (line: string) => void): Promise<void> {
+      const nonce = '0b1c2d3e-4f50-4617-8293-a4b5c6d7e8f9'
+      for (const line of [`${endMark('r1')}${nonce}`, `${endMark('r1')}${nonce}`, `${endMark('r1')}0`, `${endMark('r1')}11111111-2222-4333-8444-555555555555:0`, 'failing now', `${endMark('r1')}${nonce}:3`]) onLine(line)
+      return Promise.resolve()
+    }
+    override watchPod(ns: string, name: string, until: (s: PodState) => boolean): Promise<PodState> {
+      if (until({kind: 'running', ip: '10.0.0.2'})) return super.watchPod(ns, name, until)
+      return new Promise((resolve) => setTimeout(() => resolve({kind: 'terminated', exitCode: 3}), 50))
+    }
+  }
+
+  it('is reported with its container\'s exit code: printing the mark early and then failing is a failure', async () => {
+    const events: {type: string; step?: string; status?: string; exitCode?: number; line?: string}[] = []
+    const result = await runPlan(sleeperPlan('skip_clone: true\nsteps:\n  s:\n    image: busybox:1.35\n    commands: [echo "$WPK8S_END"0, exit 3]\n'), new FakingStepCluster(true), (e) => events.push(e as never),
+      async () => bufferArchive(Buffer.alloc(0), false), DEFAULT_LIMITS)
+    expect(result.exitCode).toBe(1)
+    expect(events.find((e) => e.type === 'step-end')).toMatchObject({step: 's', status: 'failure', exitCode: 3})
+    expect(events.filter((e) => e.type === 'log').map((e) => e.line)).toEqual([`${endMark('r1')}0`, `${endMark('r1')}11111111-2222-4333-8444-555555555555:0`, 'failing now'])
   })
 })
