@@ -45,7 +45,10 @@ Exit codes: 0 success, 1 a step failed, 2 invalid pipeline or usage, 3 cluster o
   async run(): Promise<void> {
     const {args, flags} = await this.parse(Exec)
     const run = prepareRun(args.target, flags)
-    if (flags['dry-run']) return printPlans(run, flags.platform, flags.output, flags.timeout)
+    if (flags['dry-run']) {
+      const planned = flags['use-context-namespace'] ? (await import('../runner/exec-on-cluster.js')).withContextNamespace(run, flags) : run
+      return printPlans(planned, flags.platform, flags.output, flags.timeout)
+    }
     const {runOnCluster} = await import('../runner/exec-on-cluster.js')
     const renderer = await withReports({html: flags.report, junit: flags.junit}, () => outputFor(flags.json, run.workflows.length))
     const exitCode = await runOnCluster({run, flags, emit: renderer.emit, checkout: () => checkoutArchive(run.metadata.root)}).catch(async (error: unknown) => {

@@ -2,6 +2,7 @@
 # WPK8S_CLUSTER_HOME holds the running cluster's state (kubeconfig at $WPK8S_CLUSTER_HOME/kubeconfig);
 # WPK8S_CLUSTER_CACHE holds built Kubernetes binaries and images, reused across runs and checkouts.
 HARNESS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+source "$HARNESS_DIR/lib.sh"
 CLUSTER_HOME=${WPK8S_CLUSTER_HOME:-/var/tmp/wpk8s-cluster}
 CLUSTER_CACHE=${WPK8S_CLUSTER_CACHE:-/var/tmp/wpk8s-cache}
 RUN_DIR=$CLUSTER_HOME/run
@@ -17,13 +18,18 @@ K8S_SRC_VERSION=1.20.5+really1.20.2-1.1+deb12u1
 export KUBECACHEDIR=$RUN_DIR/kubecache
 export DEBIAN_FRONTEND=noninteractive
 
-phase_start=$(date +%s)
-say() { echo "[cluster $(( $(date +%s) - phase_start ))s] $*"; }
+# The cache keys name the recipes, not the scripts' text, so that a change to what the scripts print or
+# where they download from keeps the cache. Give K8S_RECIPE a new value when build.sh builds different
+# binaries, IMAGES_RECIPE when images.sh or pause.c make different images; test/unit/harness.test.ts fails
+# after every change to those files until it records their new hashes, so each change gets that thought.
+# (The values are those files' hashes from when the keys were the scripts' text: existing caches stay valid.)
+K8S_RECIPE=7a8a3c87d23a
+IMAGES_RECIPE=cf7bac852d23
 
-# Cache key of the Kubernetes binaries: source version, Go version, and this harness's build script.
+# Cache key of the Kubernetes binaries: source version, Go version, and the build recipe.
 k8s_bin_dir() {
-  local go_version build_hash
+  local go_version
   go_version=$(go version 2>/dev/null | awk '{print $3}')
-  build_hash=$(sha256sum "$HARNESS_DIR/build.sh" | cut -c1-12)
-  echo "$CLUSTER_CACHE/k8s-${K8S_SRC_VERSION//[^A-Za-z0-9.]/_}-${go_version:-nogo}-$build_hash/bin"
+  echo "$CLUSTER_CACHE/k8s-${K8S_SRC_VERSION//[^A-Za-z0-9.]/_}-${go_version:-nogo}-$K8S_RECIPE/bin"
 }
+IMAGES_DIR=$CLUSTER_CACHE/images-$IMAGES_RECIPE

@@ -6,8 +6,7 @@
 #   localhost/wpk8s/plugin-env:1.0          a "plugin" that prints its PLUGIN_* settings (for plugin tests)
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
-KEY=$(cat "$HARNESS_DIR/images.sh" "$HARNESS_DIR/pause.c" | sha256sum | cut -c1-12)
-OUT=$CLUSTER_CACHE/images-$KEY
+OUT=$IMAGES_DIR
 if [ -f "$OUT/done" ]; then say "images cached in $OUT"; exit 0; fi
 WORK=$CLUSTER_CACHE/image-work
 rm -rf "$WORK" "$OUT"; mkdir -p "$WORK" "$OUT"
@@ -48,7 +47,8 @@ gcc -static -O2 -o "$PAUSE/pause" "$HARNESS_DIR/pause.c"
 archive "$PAUSE" localhost/wpk8s/pause:1.0 '["/pause"]'
 
 DEB=$WORK/debian
-debootstrap --variant=minbase bookworm "$DEB" http://deb.debian.org/debian > "$WORK/debootstrap.log" 2>&1 || { tail -20 "$WORK/debootstrap.log"; exit 1; }
+# From the Debian mirror of the machine's apt sources (else deb.debian.org), through apt's proxy if it has one.
+debootstrap_bookworm "$DEB" "$WORK/debootstrap.log" || { tail -20 "$WORK/debootstrap.log"; exit 1; }
 rm -rf "$DEB"/var/cache/apt/archives/*.deb "$DEB"/var/lib/apt/lists/* "$DEB"/usr/share/doc/* "$DEB"/usr/share/man/*
 archive "$DEB" docker.io/library/debian:bookworm-slim '["bash"]'
 rm -rf "$WORK"

@@ -12,7 +12,7 @@ bash "$HARNESS_DIR/install-deps.sh"
 bash "$HARNESS_DIR/build.sh"
 bash "$HARNESS_DIR/images.sh"
 BIN=$(k8s_bin_dir)
-IMAGES=$(ls -d "$CLUSTER_CACHE"/images-*/ | while read -r d; do [ -f "$d/done" ] && echo "$d"; done | tail -1)
+IMAGES=$IMAGES_DIR
 bash "$HARNESS_DIR/pki.sh"
 
 # The previous cluster's logs are kept one start longer, to look into a failed run after the fact.
