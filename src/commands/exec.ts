@@ -5,6 +5,8 @@ import {backendFlags} from '../flags.js'
 import {withReports} from '../render/recorder.js'
 import {checkoutArchive} from '../runner/checkout.js'
 import {DEFAULT_LIMITS} from '../runner/run.js'
+import {DEFAULT_CACHE_SIZE} from '../compile/plan.js'
+import {DEFAULT_SERVICE_TIMEOUT_MS} from '../runner/services.js'
 
 export default class Exec extends BaseCommand {
   static override summary = 'Run a pipeline on the cluster of your kubeconfig context, step by step as pods.'
@@ -25,8 +27,8 @@ Exit codes: 0 success, 1 a step failed, 2 invalid pipeline or usage, 3 cluster o
     'dry-run': Flags.boolean({summary: 'Print the objects a run would create, without touching the cluster.'}),
     output: Flags.string({summary: 'Format of --dry-run output.', options: ['yaml', 'json'], default: 'yaml'}),
     json: Flags.boolean({summary: 'Print one JSON event per line instead of human output.'}),
-    report: Flags.string({summary: 'Also write the run as one self-contained HTML file: summary, timeline, each step\'s log.', exclusive: ['dry-run']}),
-    junit: Flags.string({summary: 'Also write the run as JUnit XML: a test suite per workflow, a test case per step.', exclusive: ['dry-run']}),
+    report: Flags.string({summary: 'Also write the run as one self-contained HTML file: summary, timeline, each step\'s log.', relationships: [{type: 'none', flags: ['dry-run']}]}),
+    junit: Flags.string({summary: 'Also write the run as JUnit XML: a test suite per workflow, a test case per step.', relationships: [{type: 'none', flags: ['dry-run']}]}),
     env: Flags.string({summary: 'Extra variable for every step, KEY=VALUE (repeatable).', multiple: true}),
     event: Flags.string({summary: 'Pipeline event (default push).'}),
     branch: Flags.string({summary: 'Branch name (default: the checkout\'s).'}),
@@ -40,6 +42,10 @@ Exit codes: 0 success, 1 a step failed, 2 invalid pipeline or usage, 3 cluster o
     'pull-request': Flags.integer({summary: 'Pull request number for --event pull_request (default 1): ref refs/pull/N/head, CI_COMMIT_PULL_REQUEST.', min: 1}),
     'deploy-to': Flags.string({summary: 'Deployment target for --event deployment (CI_PIPELINE_DEPLOY_TARGET).'}),
     'pipeline-number': Flags.integer({summary: 'CI_PIPELINE_NUMBER (default 0, as woodpecker-cli exec).', min: 0}),
+    'service-timeout': Flags.integer({summary: 'Fail the run when a service (or detached step) with ports is not ready this many seconds after its container started.', default: DEFAULT_SERVICE_TIMEOUT_MS / 1000, min: 1}),
+    'service-probe': Flags.string({summary: 'How to tell a service is ready instead of its TCP ports, NAME=tcp:PORT, NAME=http:PORT/PATH, NAME=exec:COMMAND or NAME=none (repeatable).', multiple: true}),
+    'port-forward': Flags.string({summary: 'Forward a port of a service to this machine for the run, SERVICE:PORT[:LOCAL] (LOCAL 0: any free port; repeatable).', multiple: true}),
+    'cache-size': Flags.string({summary: `Size of a cache volume a run creates for a claim named in volumes that does not exist (default ${DEFAULT_CACHE_SIZE}).`}),
   }
 
   async run(): Promise<void> {
