@@ -2,7 +2,7 @@
 // Needs a cluster (KUBECONFIG, else the test harness's) and `npm run build`.
 import {execFileSync, spawn, spawnSync} from 'node:child_process'
 import {randomBytes} from 'node:crypto'
-import {mkdirSync, mkdtempSync, writeFileSync} from 'node:fs'
+import {mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
@@ -44,9 +44,12 @@ function repo(pipeline, files = 0, fileBytes = 0, content = 'text') {
   return dir
 }
 
+/** The wpk8s to measure: this checkout's build, or another one (BENCH_WPK8S_BIN=/path/to/bin/run.js, to compare with an earlier build). */
+const WPK8S_BIN = process.env.BENCH_WPK8S_BIN || join(ROOT, 'bin', 'run.js')
+
 /** Runs wpk8s exec --json; returns wall time, events, peak RSS (KiB) and output size. */
 function wpk8s(dir, extra = [], json = true) {
-  const args = ['-f', '%M', process.execPath, join(ROOT, 'bin', 'run.js'), 'exec', ...(json ? ['--json'] : []), '-n', NS, '--no-storage-rwx', ...extra]
+  const args = ['-f', '%M', process.execPath, WPK8S_BIN, 'exec', ...(json ? ['--json'] : []), '-n', NS, '--no-storage-rwx', ...extra]
   return new Promise((resolve) => {
     const started = Date.now()
     const child = spawn('/usr/bin/time', args, {cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe']})
@@ -165,11 +168,44 @@ async function logThroughput() {
   ]
 }
 
-/** Ships 5,000 files / 50 MB of source-like text, then of random bytes (which wpk8s sends uncompressed). */
+/**
+ * Ships 5,000 files / 50 MB of source-like text, then of random bytes (which wpk8s sends uncompressed),
+ * then big checkouts of random bytes: 300 MB and 1 GiB, where the process's peak RSS must not grow
+ * with the checkout (it streams from disk).
+ */
 async function shipping() {
   const rows = []
   for (const content of ['text', 'random']) rows.push(...(await shippingOf(content)))
+  rows.push(...(await bigShipping('300 MB', 30, 10_000_000)))
+  // The same through exec (a helper image without httpd): the websocket's own buffer is bounded too.
+  rows.push(...(await bigShipping('300 MB', 30, 10_000_000, ['--helper-image', 'debian:bookworm-slim'])))
+  rows.push(...(await bigShipping('1 GiB', 64, 16 * 1024 * 1024)))
   return rows
+}
+
+/** Runs of each big shipping row (BENCH_BIG_RUNS, default 1: a GiB through a 2-core cluster takes a while). */
+const BIG_RUNS = Number(process.env.BENCH_BIG_RUNS ?? 1)
+
+/** `files` untracked files of `bytes` random bytes each next to a committed pipeline: wpk8s's ship time and peak RSS. */
+async function bigShipping(label, files, bytes, extra = []) {
+  const dir = repo('steps:\n  check:\n    image: busybox:1.35\n    commands: [ls big | wc -l, cat big/* | wc -c]\n')
+  mkdirSync(join(dir, 'big'))
+  for (let i = 0; i < files; i++) writeFileSync(join(dir, 'big', `p${i}`), randomBytes(bytes))
+  const times = []
+  const rss = []
+  let sent = ''
+  for (let i = 0; i < BIG_RUNS; i++) {
+    const run = await wpk8s(dir, extra)
+    const counted = run.events.filter((e) => e.type === 'log' && !e.line.startsWith('+')).map((e) => e.line.trim()).join(' ')
+    if (counted !== `${files} ${files * bytes}`) throw new Error(`wpk8s did not ship all of ${label} (${counted}): ${run.stderr}`)
+    const at = (status) => Date.parse(run.events.find((e) => e.type === 'phase' && e.phase === 'ship' && e.status === status).time)
+    sent = run.events.find((e) => e.type === 'phase' && e.phase === 'ship' && e.status === 'done').detail
+    times.push(at('done') - at('start'))
+    rss.push(run.rssKiB / 1024)
+  }
+  rmSync(dir, {recursive: true, force: true})
+  const peak = Math.max(...rss)
+  return [[`ship ${label} of random bytes (${files} files): wpk8s (${sent})`, `${ms(median(times))}, peak RSS ${peak.toFixed(0)} MiB (target < 200 MiB: ${peak < 200 ? 'met' : 'NOT met'})`]]
 }
 
 async function shippingOf(content) {
@@ -182,9 +218,11 @@ async function shippingOf(content) {
   timed('kubectl', ['-n', NS, 'wait', '--for=condition=Ready', `pod/${id}`, '--timeout=120s'])
   const w = []
   const k = []
+  const rss = []
   let sent = ''
   for (let i = 0; i < RUNS; i++) {
     const run = await wpk8s(dir)
+    rss.push(run.rssKiB / 1024)
     // The step counts the files it finds: the 5,000 plus the pipeline file.
     if (!run.events.some((e) => e.type === 'log' && e.line.trim() === '5001')) throw new Error(`wpk8s did not ship every file: ${run.stderr}`)
     const at = (status) => Date.parse(run.events.find((e) => e.type === 'phase' && e.phase === 'ship' && e.status === status).time)
@@ -195,8 +233,9 @@ async function shippingOf(content) {
     if (files !== '5001') throw new Error(`kubectl shipped ${files} files, not 5001`)
   }
   timed('kubectl', ['-n', NS, 'delete', 'pod,pvc', id, '--grace-period=0', '--wait=false'])
+  rmSync(dir, {recursive: true, force: true})
   return [
-    [`ship 5,000 files / 50 MB of ${content}: wpk8s (${sent})`, ms(median(w))],
+    [`ship 5,000 files / 50 MB of ${content}: wpk8s (${sent})`, `${ms(median(w))}, peak RSS ${Math.max(...rss).toFixed(0)} MiB`],
     ['  tar | kubectl exec -i (helper already running)', ms(median(k))],
     ['  ratio wpk8s / kubectl', (median(w) / median(k)).toFixed(2)],
   ]

@@ -1,6 +1,8 @@
+import type {V1PersistentVolumeClaim} from '@kubernetes/client-node'
 import {contextNamespace, KubeCluster, loadKubeConfig} from '../cluster/kube.js'
 import type {RunObject} from '../cluster/cluster.js'
 import {LABELS, MANAGER} from '../compile/names.js'
+import {CACHE_LAST_USED_ANNOTATION, CACHE_ROLE} from '../compile/plan.js'
 import {HEARTBEAT_SECONDS} from '../runner/heartbeat.js'
 import {UsageError} from '../errors.js'
 
@@ -11,6 +13,8 @@ export interface CleanInput {
   staleAfter?: string
   /** Delete runs that are alive too. */
   all?: boolean
+  /** Delete cache volumes too (with `olderThan`: those no run mounted for that long). */
+  caches?: boolean
   dryRun: boolean
   context?: string
   kubeconfig?: string
@@ -98,8 +102,11 @@ export async function runClean(input: CleanInput): Promise<string[]> {
   const kc = loadKubeConfig({context: input.context, kubeconfig: input.kubeconfig})
   if (input.useContextNamespace) input = {...input, namespace: contextNamespace(kc) ?? input.namespace}
   const cluster = new KubeCluster(kc)
-  const objects = await cluster.listRunObjects(input.namespace, `${LABELS.managedBy}=${MANAGER}`, {heartbeats: true})
-  const {chosen, kept} = chooseLeftovers(objects, {now: input.now ?? new Date(), olderThanMs: age, staleAfterMs, all: input.all ?? false})
+  // Cache volumes belong to no run: they are left alone unless --caches asks for them (below).
+  const objects = (await cluster.listRunObjects(input.namespace, `${LABELS.managedBy}=${MANAGER}`, {heartbeats: true})).filter((o) => o.labels?.[LABELS.role] !== CACHE_ROLE)
+  const leftovers = chooseLeftovers(objects, {now: input.now ?? new Date(), olderThanMs: age, staleAfterMs, all: input.all ?? false})
+  const kept = leftovers.kept
+  const chosen = [...leftovers.chosen, ...(input.caches ? staleCaches(await cluster.listClaims(input.namespace, `${LABELS.managedBy}=${MANAGER},${LABELS.role}=${CACHE_ROLE}`), input.now ?? new Date(), age) : [])]
   const alive = kept.map((k) => `left alone: run ${k.run || '(no run label)'}, ${k.why}`)
   if (chosen.length === 0) return [...alive, `nothing left behind in namespace ${input.namespace}${kept.length > 0 ? ` (${kept.length} run(s) in progress left alone)` : ''}`]
   const lines = chosen.map((o) => `${input.dryRun ? 'would delete' : 'deleted'} ${o.kind}/${o.name}${o.created ? ` (created ${o.created.toISOString()})` : ''}`)
@@ -109,4 +116,17 @@ export async function runClean(input: CleanInput): Promise<string[]> {
     await Promise.all(chosen.filter((o) => o.kind === 'Lease').map((o) => cluster.deleteObject(o)))
   }
   return [...alive, ...lines, `${chosen.length} object(s) ${input.dryRun ? 'would be deleted' : 'deleted'} in namespace ${input.namespace}`]
+}
+
+/**
+ * `clean --caches`: the cache volumes no run mounted for `olderThanMs` (their last-used annotation, else
+ * their creation), as objects to delete. A cache a running step mounts goes once that pod is gone.
+ */
+export function staleCaches(claims: V1PersistentVolumeClaim[], now: Date, olderThanMs: number): RunObject[] {
+  return claims.flatMap((c) => {
+    const created = c.metadata?.creationTimestamp ? new Date(c.metadata.creationTimestamp) : undefined
+    const used = Date.parse(c.metadata?.annotations?.[CACHE_LAST_USED_ANNOTATION] ?? '') || (created?.getTime() ?? 0)
+    if (now.getTime() - used < olderThanMs) return []
+    return [{kind: 'PersistentVolumeClaim' as const, namespace: c.metadata!.namespace!, name: c.metadata!.name!, ...(created ? {created} : {}), labels: c.metadata?.labels ?? {}}]
+  })
 }

@@ -1,5 +1,5 @@
 import type {V1PersistentVolumeClaim, V1Pod, V1Secret} from '@kubernetes/client-node'
-import type {Readable} from 'node:stream'
+import type {Duplex, Readable} from 'node:stream'
 import type {PodState} from './pod-state.js'
 
 /** How to reach the cluster: the kubeconfig file(s) and context, as kubectl would pick them. */
@@ -37,6 +37,12 @@ export interface Heartbeat {
   /** How long the heartbeat stays fresh without a renewal. */
   durationSeconds: number
 }
+
+/** How waiting for a pod's readiness ended: Ready, its step container ended or cannot start, or the time ran out. */
+export type PodReadiness = {kind: 'ready'} | {kind: 'ended'; state: PodState} | {kind: 'not-ready'}
+
+/** What a run found for a claim named in `volumes`: created now as a cache, a cache of an earlier run, or someone else's claim (mounted as it is). */
+export type CacheUse = 'created' | 'found' | 'foreign'
 
 /** Undefined when output can take more now, else a promise of when it can. */
 export type OutputReady = () => Promise<void> | undefined
@@ -105,4 +111,29 @@ export interface Cluster {
   beat(heartbeat: Heartbeat): Promise<boolean>
   /** Whether the object exists; undefined when the user may not look. */
   exists(namespace: string, kind: 'ServiceAccount' | 'Secret' | 'PersistentVolumeClaim', name: string): Promise<boolean | undefined>
+  /**
+   * Waits until the pod is Ready (every readiness probe passed); resolves early with `ended` when its
+   * first container ended or cannot start (also another container that cannot start), and with
+   * `not-ready` after `timeoutMs`.
+   */
+  waitPodReady(namespace: string, name: string, timeoutMs: number): Promise<PodReadiness>
+  /** Why a pod is not ready, in the kubelet's words: its latest probe failures and warnings (events), then its unready containers; empty when nothing says. */
+  podProblems(namespace: string, name: string): Promise<string[]>
+  /**
+   * A claim named in `volumes`: created (with `annotations`) as a cache when it does not exist, another
+   * run creating it at the same moment being fine; found with the cache's labels, `annotations` are
+   * set on it (when it was last used); a claim without them is someone else's and left as it is.
+   */
+  useCacheClaim(claim: V1PersistentVolumeClaim, annotations: Record<string, string>): Promise<CacheUse>
+  /**
+   * Resolves once the claim is bound, or waits for its first pod (a WaitForFirstConsumer class); rejects
+   * with the provisioner's event when it cannot be provisioned, or after `timeoutMs`.
+   */
+  waitCacheClaim(namespace: string, name: string, timeoutMs: number): Promise<void>
+  /**
+   * Connects `socket` to a TCP port of a pod through the API server (pods/portforward, websocket) and
+   * resolves when either side closes; rejects when the tunnel cannot be opened or the pod refuses the
+   * connection (with the runtime's message). The socket is closed in every case.
+   */
+  forwardPort(namespace: string, pod: string, port: number, socket: Duplex): Promise<void>
 }

@@ -6,12 +6,12 @@ import https from 'node:https'
 import {BlockList, isIP} from 'node:net'
 import {homedir} from 'node:os'
 import {delimiter, dirname, isAbsolute, join, resolve} from 'node:path'
-import {PassThrough, type Readable, Writable} from 'node:stream'
+import {type Duplex, PassThrough, type Readable, Writable} from 'node:stream'
 import jsYaml from 'js-yaml'
-import {ClusterError} from '../errors.js'
+import {ClusterError, errorMessage} from '../errors.js'
 import {dns1123Label} from '../validate/kube-rules.js'
-import type {Cluster, ClusterTarget, FollowOptions, Heartbeat, Payload, PodRequest, RunObject} from './cluster.js'
-import {CoreV1Api, Exec, KubeConfig, Log, Watch} from './k8s-client.js'
+import type {CacheUse, Cluster, ClusterTarget, FollowOptions, Heartbeat, Payload, PodReadiness, PodRequest, RunObject} from './cluster.js'
+import {CoreV1Api, Exec, KubeConfig, Log, PortForward, Watch} from './k8s-client.js'
 import {createUnlessExists, ExecDroppedError, isConflict, isForbidden, isNotFound, toClusterError} from './errors.js'
 import {LogCursor} from './log-lines.js'
 import {type PodState, podState} from './pod-state.js'
@@ -613,6 +613,12 @@ class ExecPlugin {
   }
 }
 
+/** Pod warnings that never explain a pod that is not ready. */
+const IGNORED_POD_WARNINGS = new Set(['MissingClusterDNS', 'DNSConfigForming'])
+
+/** Waiting reasons of a container that will not start by waiting (as pod-state.ts reads them for the first container). */
+const CANNOT_START = /^(?:ErrImagePull|ImagePullBackOff|InvalidImageName|ErrImageNeverPull|CreateContainerConfigError|CreateContainerError|RunContainerError)$/
+
 const EXEC_CHUNK = 1024 * 1024
 /** Bytes an exec's websocket may hold unsent before reading more input (the client library itself never waits). */
 const EXEC_BUFFERED_MAX = 4 * EXEC_CHUNK
@@ -964,6 +970,142 @@ export class KubeCluster implements Cluster {
       if (isForbidden(error)) return undefined
       throw toClusterError(error, `looking up ${kind} ${name}`, this.server)
     }
+  }
+
+  async waitPodReady(namespace: string, name: string, timeoutMs: number): Promise<PodReadiness> {
+    let outcome: PodReadiness = {kind: 'not-ready'}
+    const ended = (state: PodState) => {
+      outcome = {kind: 'ended', state}
+      return true
+    }
+    try {
+      await this.watchUntil<k8s.V1Pod>(`/api/v1/namespaces/${namespace}/pods`, name, (pod) => {
+        const state = podState(pod)
+        if (state.kind === 'terminated' || state.kind === 'lost' || state.kind === 'stuck') return ended(state)
+        // A probing container that cannot start or ended would keep the pod from ever being Ready.
+        for (const c of (pod.status?.containerStatuses ?? []).slice(1)) {
+          const waiting = c.state?.waiting
+          if (waiting?.reason && CANNOT_START.test(waiting.reason)) return ended({kind: 'stuck', reason: waiting.reason, message: `container ${c.name}: ${waiting.message ?? waiting.reason}`})
+          if (c.state?.terminated) return ended({kind: 'stuck', reason: 'ContainerEnded', message: `container ${c.name} ended (exit code ${c.state.terminated.exitCode})`})
+        }
+        if (!pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')) return false
+        outcome = {kind: 'ready'}
+        return true
+      }, timeoutMs, `pod ${name} to be ready`, () => ended({kind: 'lost', reason: 'Deleted', message: `pod ${name} was deleted by someone else`}))
+    } catch (error) {
+      if (error instanceof ClusterError && /^timed out after/.test(error.message)) return {kind: 'not-ready'}
+      throw error
+    }
+    return outcome
+  }
+
+  async podProblems(namespace: string, name: string): Promise<string[]> {
+    const problems: string[] = []
+    try {
+      const list = await this.core.listNamespacedEvent({namespace, fieldSelector: `involvedObject.kind=Pod,involvedObject.name=${name}`})
+      const when = (e: k8s.CoreV1Event) => new Date(e.lastTimestamp ?? e.eventTime ?? e.firstTimestamp ?? 0).getTime()
+      // Probe failures first, then other warnings about the pod (not the kubelet's notes on its DNS setup), latest first.
+      const warnings = list.items.filter((e) => e.type === 'Warning' && !IGNORED_POD_WARNINGS.has(e.reason ?? '')).sort((a, b) => Number(b.reason === 'Unhealthy') - Number(a.reason === 'Unhealthy') || when(b) - when(a))
+      for (const e of warnings) {
+        // An exec probe that failed without output leaves `Readiness probe failed: `.
+        const text = `${e.reason}: ${(e.message ?? '').trim().replace(/:$/, '')}`
+        if (!problems.includes(text)) problems.push(text)
+        if (problems.length === 3) break
+      }
+    } catch {
+      // Not allowed to list events, or they are gone: the pod's conditions below still say something.
+    }
+    try {
+      const pod = await this.core.readNamespacedPod({namespace, name})
+      const ready = pod.status?.conditions?.find((c) => c.type === 'Ready' && c.status !== 'True')
+      if (ready && problems.length === 0) problems.push(`pod not Ready: ${[ready.reason, ready.message].filter(Boolean).join(': ') || 'no reason given'}`)
+    } catch {
+      // Gone, or not allowed to read: the events said what there was to say.
+    }
+    return problems
+  }
+
+  async useCacheClaim(claim: k8s.V1PersistentVolumeClaim, annotations: Record<string, string>): Promise<CacheUse> {
+    const namespace = claim.metadata!.namespace!
+    const name = claim.metadata!.name!
+    const read = async () => {
+      try {
+        return await this.core.readNamespacedPersistentVolumeClaim({namespace, name})
+      } catch (error) {
+        // Not there, or not allowed to look (then creating it tells).
+        if (isNotFound(error) || isForbidden(error)) return undefined
+        throw toClusterError(error, `reading volume claim ${name}`, this.server)
+      }
+    }
+    let existing = await read()
+    if (!existing) {
+      const body = {...claim, metadata: {...claim.metadata, annotations: {...claim.metadata!.annotations, ...annotations}}}
+      // Another run may create the same cache at the same moment: then it is found, as if it had been there.
+      if (await createUnlessExists(() => this.core.createNamespacedPersistentVolumeClaim({namespace, body}), `creating cache volume claim ${name}`, this.server)) return 'created'
+      existing = await read()
+    }
+    const labels = existing?.metadata?.labels ?? {}
+    const ours = existing !== undefined && Object.entries(claim.metadata!.labels ?? {}).every(([k, v]) => labels[k] === v)
+    if (!ours) return existing ? 'foreign' : 'found'
+    try {
+      await this.apiJson('PATCH', `/api/v1/namespaces/${encodeURIComponent(namespace)}/persistentvolumeclaims/${encodeURIComponent(name)}`, {metadata: {annotations}}, 'application/merge-patch+json')
+    } catch (error) {
+      // Only `cache ls` reads the time: a Role without `patch` on claims, or a claim deleted meanwhile, changes nothing for the run.
+      if (!isForbidden(error) && !isNotFound(error)) throw toClusterError(error, `marking cache volume claim ${name} as used`, this.server)
+    }
+    return 'found'
+  }
+
+  async waitCacheClaim(namespace: string, name: string, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs
+    for (;;) {
+      const pvc = await this.call(`reading volume claim ${name}`, () => this.core.readNamespacedPersistentVolumeClaim({namespace, name}))
+      if (pvc.status?.phase === 'Bound') return
+      let reasons: k8s.CoreV1Event[] = []
+      try {
+        reasons = (await this.core.listNamespacedEvent({namespace, fieldSelector: `involvedObject.kind=PersistentVolumeClaim,involvedObject.name=${name}`})).items
+      } catch {
+        // Not allowed to list events: only binding (or the timeout) ends the wait.
+      }
+      const failed = reasons.find((e) => e.reason === 'ProvisioningFailed')
+      if (failed) throw new ClusterError(`the cache volume ${name} cannot be provisioned: ${failed.message}`, 'use --no-storage-rwx (ReadWriteOnce) or a --storage-class that supports ReadWriteMany')
+      // A class that binds only once a pod uses the claim: the step's pod will.
+      if (reasons.some((e) => e.reason === 'WaitForFirstConsumer')) return
+      if (Date.now() > deadline) throw new ClusterError(`timed out after ${Math.round(timeoutMs / 1000)} s waiting for cache volume claim ${name} to bind`)
+      await new Promise((r) => setTimeout(r, 250))
+    }
+  }
+
+  /** The claims with these labels (`wpk8s cache ls`), oldest first. */
+  async listClaims(namespace: string, labelSelector: string): Promise<k8s.V1PersistentVolumeClaim[]> {
+    const list = await this.call('listing volume claims', () => this.core.listNamespacedPersistentVolumeClaim({namespace, labelSelector}))
+    return list.items
+  }
+
+  async forwardPort(namespace: string, pod: string, port: number, socket: Duplex): Promise<void> {
+    let refused = ''
+    const errors = new Writable({write: (chunk, _enc, cb) => {
+      refused += chunk.toString()
+      cb()
+    }})
+    let ws: {close(): void; on(event: 'close', listener: () => void): unknown}
+    try {
+      const opened = await new PortForward(this.kc).portForward(namespace, pod, [port], socket, errors, socket)
+      if (typeof opened === 'function') throw new Error('no connection')
+      ws = opened
+    } catch (error) {
+      socket.destroy()
+      const message = errorMessage(error)
+      if (/\b403\b/.test(message)) throw new ClusterError(`forwarding port ${port} of pod ${pod}: forbidden (HTTP 403)`, 'your Role needs create and get on pods/portforward (see examples/rbac.yaml)')
+      throw toClusterError(error, `forwarding port ${port} of pod ${pod}`, this.server)
+    }
+    await new Promise<void>((resolve) => {
+      ws.on('close', resolve)
+      socket.on('close', () => ws.close())
+      socket.on('error', () => ws.close())
+    })
+    socket.end()
+    if (refused.trim()) throw new ClusterError(`forwarding port ${port} of pod ${pod}: ${refused.trim()}`)
   }
 
   async deleteObject(object: RunObject): Promise<void> {

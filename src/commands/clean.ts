@@ -9,6 +9,7 @@ export default class Clean extends BaseCommand {
   static override description = `Finds every pod, volume claim, Secret and heartbeat Lease labelled app.kubernetes.io/managed-by=wpk8s
 in the namespace and deletes those of runs that are over. A run in progress renews its heartbeat every
 5 s and is left alone (unless --all); a run without a heartbeat is left alone until it is an hour old.
+Cache volumes (wpk8s cache ls) belong to no run and are left alone unless --caches.
 Exit codes: 0 done, 2 usage error, 3 cluster error.`
   static override examples = ['<%= config.bin %> clean --dry-run', '<%= config.bin %> clean --older-than 2h', '<%= config.bin %> clean --all']
   static override flags = {
@@ -16,6 +17,7 @@ Exit codes: 0 done, 2 usage error, 3 cluster error.`
     'older-than': Flags.string({summary: 'Only objects older than this, such as 30m, 2h or 1d.'}),
     'stale-after': Flags.string({summary: 'A run whose heartbeat is older than this is over, such as 30s or 5m (default: the heartbeat\'s own 60 s).'}),
     all: Flags.boolean({summary: 'Delete runs in progress too (their heartbeat is ignored).'}),
+    caches: Flags.boolean({summary: 'Delete cache volumes too (see wpk8s cache ls); with --older-than, those no run mounted for that long.'}),
     'dry-run': Flags.boolean({summary: 'List what would be deleted, delete nothing.'}),
     context: Flags.string({summary: 'Kubeconfig context to use.'}),
     kubeconfig: Flags.string({summary: 'Kubeconfig file.'}),
@@ -29,7 +31,7 @@ Exit codes: 0 done, 2 usage error, 3 cluster error.`
     const issues = all.filter((i) => i.file === '--namespace' || i.file === ENV.namespace)
     if (issues.length > 0) throw new InvalidPipelineError(formatIssueReport(issueReport([], issues, false), false))
     const namespace = config.namespace
-    const lines = await runClean({namespace, olderThan: flags['older-than'], dryRun: flags['dry-run'], staleAfter: flags['stale-after'], all: flags.all, context: flags.context, kubeconfig: flags.kubeconfig,
+    const lines = await runClean({namespace, olderThan: flags['older-than'], dryRun: flags['dry-run'], staleAfter: flags['stale-after'], all: flags.all, caches: flags.caches, context: flags.context, kubeconfig: flags.kubeconfig,
       useContextNamespace: flags['use-context-namespace'] && flags.namespace === undefined && !process.env[ENV.namespace]})
     process.stdout.write(`${lines.join('\n')}\n`)
   }

@@ -7,11 +7,11 @@ import {isLocal, type WhenContext, type WhenRule, whenRules} from '../pipeline/w
 import {pipelineEnvironment} from '../pipeline/ci-variables.js'
 import type {StepContext} from './env.js'
 import {LABELS, MANAGER, objectName, toLabelValue} from './names.js'
-import {agentPodSpec, podMetadata, type PodNames, sorted, stepPod, WORKSPACE_VOLUME} from './pod.js'
+import {agentPodSpec, DEFAULT_HELPER_IMAGE, podMetadata, type PodNames, sorted, stepPod, WORKSPACE_VOLUME} from './pod.js'
 import {runSecret, secretRefs} from './secrets.js'
 import {HELPER_COMMAND, HELPER_CONTAINER, tokenHash, UNPACK_CGI_VAR, unpackCgi} from './ship.js'
 
-export const DEFAULT_HELPER_IMAGE = 'docker.io/library/busybox:1.35'
+export {DEFAULT_HELPER_IMAGE} from './pod.js'
 
 export interface PlannedStep {
   /** Unique in the plan: a second step of the same name (list form) or a service named like a step gets a suffix. */
@@ -52,6 +52,11 @@ export interface RunPlan {
   shipToken?: string
   services: PlannedStep[]
   steps: PlannedStep[]
+  /**
+   * Cache claims: one per claim the steps' and services' `volumes` name. A run creates the ones that do
+   * not exist (kept after the run, see README "Cache volumes") and mounts the others as they are.
+   */
+  caches?: V1PersistentVolumeClaim[]
 }
 
 export interface PlanInput {
@@ -85,7 +90,7 @@ export function planRun(input: PlanInput): RunPlan {
   const uniqueName = uniqueNamer(workflow.steps)
   const plannedFor = (step: Step): PlannedStep => {
     const name = uniqueName(step)
-    const names: PodNames = {name: objectName(runId, name), namespace: config.namespace, runId, claimName, ...(secretName ? {secretName} : {})}
+    const names: PodNames = {name: objectName(runId, name), namespace: config.namespace, runId, claimName, ...(secretName ? {secretName} : {}), probeImage: input.helperImage ?? DEFAULT_HELPER_IMAGE}
     const workdir = step.directory ? (step.directory.startsWith('/') ? step.directory : `${dir}/${step.directory}`) : dir
     const ctx: StepContext = {workflow, metadata: input.metadata, arch: input.arch, workflowNumber: input.workflowNumber, workdir, pipelineStatus: 'success', extraEnv: {...input.matrix, ...input.extraEnv}}
     const missing = missingSecret(step, input.secrets ?? {})
@@ -120,8 +125,31 @@ export function planRun(input: PlanInput): RunPlan {
     ...(input.shipToken ? {shipToken: input.shipToken} : {}),
     services: workflow.services.map(plannedFor),
     steps,
+    caches: [...new Set([...workflow.services, ...workflow.steps].flatMap((s) => s.volumes.map((v) => v.claim)))].map((claim) => cacheClaim(claim, config)),
   }
 }
+
+/** The size of a cache claim wpk8s creates (`--cache-size`). */
+export const DEFAULT_CACHE_SIZE = '1Gi'
+
+/**
+ * A cache claim as a run creates it when missing: the workspace's storage class and access mode,
+ * labelled as a wpk8s cache but with no run label, so that neither the run's cleanup nor `wpk8s clean`
+ * (without `--caches`) deletes it.
+ */
+export function cacheClaim(name: string, config: BackendConfig, size = DEFAULT_CACHE_SIZE): V1PersistentVolumeClaim {
+  const spec: V1PersistentVolumeClaim['spec'] = {
+    accessModes: [config.storageRwx ? 'ReadWriteMany' : 'ReadWriteOnce'],
+    resources: {requests: {storage: size}},
+  }
+  if (config.storageClass) spec.storageClassName = config.storageClass
+  return {apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: {name, namespace: config.namespace, labels: sorted({[LABELS.managedBy]: MANAGER, [LABELS.role]: CACHE_ROLE})}, spec}
+}
+
+/** The `wpk8s.dev/role` of cache claims. */
+export const CACHE_ROLE = 'cache'
+/** When a run last mounted a cache claim (RFC 3339), for `wpk8s cache ls`. */
+export const CACHE_LAST_USED_ANNOTATION = 'wpk8s.dev/last-used'
 
 /** The values given for the secrets the steps reference; those not given are reported per step. */
 function providedSecrets(steps: Step[], provided: Record<string, string>): Record<string, string> {

@@ -1,4 +1,4 @@
-import type {V1Container, V1EnvVar, V1HostAlias, V1Pod, V1PodSecurityContext, V1SecurityContext, V1Volume, V1VolumeMount} from '@kubernetes/client-node'
+import type {V1Container, V1EnvVar, V1HostAlias, V1Pod, V1PodSecurityContext, V1Probe, V1SecurityContext, V1Volume, V1VolumeMount} from '@kubernetes/client-node'
 import type {BackendConfig} from '../config.js'
 import type {Step} from '../pipeline/model.js'
 import {ciVariables, pluginVariables, type StepContext} from './env.js'
@@ -8,6 +8,8 @@ import {nativeSecretParts, secretEnvVars, secretRefs} from './secrets.js'
 
 export const WORKSPACE_VOLUME = 'workspace'
 export const STEP_CONTAINER = 'step'
+/** The helper image: the checkout's helper pod, and the containers that probe a service's further ports. */
+export const DEFAULT_HELPER_IMAGE = 'docker.io/library/busybox:1.35'
 /** The agent's pod `fsGroup` unless the step sets one it may set. */
 const DEFAULT_FS_GROUP = 1000
 
@@ -18,6 +20,8 @@ export interface PodNames {
   claimName: string
   /** The run's Secret with the `from_secret` values. */
   secretName?: string
+  /** The image of the small containers that probe a service's further ports (see readiness); the helper image. */
+  probeImage?: string
 }
 
 /**
@@ -81,7 +85,7 @@ export function stepPod(step: Step, names: PodNames, config: BackendConfig, ctx:
     enableServiceLinks: false,
     nodeSelector: sorted({'kubernetes.io/arch': ctx.arch, ...config.podNodeSelector, ...k.nodeSelector}),
     securityContext: podSecurityContext(step, config),
-    containers: [stepContainer(step, ctx, names, native, claims.mounts)],
+    containers: [stepContainer(step, ctx, names, native, claims.mounts), ...portProbeContainers(step, names.probeImage ?? DEFAULT_HELPER_IMAGE)],
     volumes: [...workspace, ...claims.volumes, ...native.volumes],
   }
   if (k.serviceAccountName) spec.serviceAccountName = k.serviceAccountName
@@ -133,6 +137,8 @@ function stepContainer(step: Step, ctx: StepContext, names: PodNames, native: Re
   // As the agent: `pull: true` always pulls; otherwise Kubernetes decides (`:latest` and untagged images are pulled).
   if (step.pull) container.imagePullPolicy = 'Always'
   if (step.ports.length > 0) container.ports = step.ports.map((p) => ({containerPort: p.number, protocol: p.protocol}))
+  const probed = probedPorts(step)
+  if (probed.length > 0) container.readinessProbe = tcpProbe(probed[0])
   if (step.entrypoint) container.command = step.entrypoint
   else if (step.commands.length > 0 && !isPlugin) container.command = SCRIPT_COMMAND
   if (native.envFrom.length > 0) container.envFrom = native.envFrom
@@ -212,7 +218,8 @@ export function podAtStart(pod: V1Pod, start: StartContext): V1Pod {
     if (e.name === 'CI_STEP_STARTED') return {...e, value: String(start.startedAt)}
     return e
   })
-  const spec = {...pod.spec!, containers: [{...container, env}]}
+  // Any further containers (the probes of a service's other ports) stay as they are.
+  const spec = {...pod.spec!, containers: [{...container, env}, ...pod.spec!.containers.slice(1)]}
   // The step's own `extra_hosts` first: in /etc/hosts the first entry of a name wins.
   const hostAliases: V1HostAlias[] = [...(pod.spec!.hostAliases ?? []), ...start.hostAliases]
   if (hostAliases.length > 0) spec.hostAliases = hostAliases
@@ -247,7 +254,7 @@ export function gatedPod(pod: V1Pod): V1Pod {
     volumeMounts: [...(container.volumeMounts ?? []), {name: GATE_VOLUME, mountPath: GATE_DIR}],
   }
   const volumes = [...(pod.spec!.volumes ?? []), {name: GATE_VOLUME, emptyDir: {medium: 'Memory', sizeLimit: '1Mi'}}]
-  return {...pod, spec: {...pod.spec!, containers: [gated], volumes}}
+  return {...pod, spec: {...pod.spec!, containers: [gated, ...pod.spec!.containers.slice(1)], volumes}}
 }
 
 /**
@@ -257,4 +264,59 @@ export function gatedPod(pod: V1Pod): V1Pod {
 export function gateRelease(start: StartContext): string[] {
   const env = `export CI_PIPELINE_STATUS=${shellQuote(start.pipelineStatus)} CI_STEP_STARTED=${shellQuote(String(start.startedAt))}\n`
   return ['/bin/sh', '-c', `[ -e ${GATE_DIR}/go ] || { printf '%s' "$1" > ${GATE_DIR}/env && : > ${GATE_DIR}/go; }`, 'release', env]
+}
+
+// Readiness of services and detached steps (see README "Services"): Woodpecker starts the steps as
+// soon as a service's pod is created; wpk8s waits until every TCP port the service declares accepts
+// connections, checked by the kubelet on the node (the pod IP, no DNS or Service needed).
+
+/** How often the kubelet tries a port: a service is seen ready at most about a second after it listens. */
+export const PROBE_PERIOD_SECONDS = 1
+/** Containers that only probe one more port of a service: `wpk8s-port-<port>` (sorted after `step`). */
+export const PORT_PROBE_PREFIX = 'wpk8s-port-'
+
+/** The TCP ports a background step's readiness waits for: its declared TCP ports, once each, in order. */
+export function probedPorts(step: Step): number[] {
+  if (step.kind !== 'service' && !step.detach) return []
+  return [...new Set(step.ports.filter((p) => p.protocol !== 'UDP').map((p) => p.number))]
+}
+
+/** A TCP connect to the pod's port, tried every second; one success makes it ready. */
+export function tcpProbe(port: number): V1Probe {
+  return {tcpSocket: {port}, periodSeconds: PROBE_PERIOD_SECONDS, timeoutSeconds: 1, successThreshold: 1, failureThreshold: 3}
+}
+
+/**
+ * A pod has one readiness probe per container: the step's container probes the first port, and each
+ * further port gets a container of its own that only waits (`sh` and `sleep` of the helper image, as
+ * nobody, no privileges, a few MiB) and carries that port's probe. The pod is Ready when all are.
+ */
+export function portProbeContainers(step: Step, image: string): V1Container[] {
+  return probedPorts(step).slice(1).map((port) => ({
+    name: `${PORT_PROBE_PREFIX}${port}`,
+    image,
+    imagePullPolicy: 'IfNotPresent',
+    // Ends at once when the pod is deleted (as PID 1, sleep alone would ignore SIGTERM).
+    command: ['sh', '-c', 'trap "exit 0" TERM; sleep 2147483647 & wait'],
+    readinessProbe: tcpProbe(port),
+    resources: {requests: {cpu: '1m', memory: '4Mi'}, limits: {cpu: '50m', memory: '16Mi'}},
+    securityContext: {runAsUser: 65534, runAsGroup: 65534, runAsNonRoot: true, allowPrivilegeEscalation: false, capabilities: {drop: ['ALL']}},
+  }))
+}
+
+/** Whether the pod's readiness is to be waited for: one of its containers has a readiness probe. */
+export function hasReadinessProbe(pod: V1Pod): boolean {
+  return pod.spec!.containers.some((c) => c.readinessProbe !== undefined)
+}
+
+/** The pod's readiness checks in words: `tcp 5432, tcp 8080`, `http 8080 /healthz`, `exec pg_isready`. */
+export function describeReadiness(pod: V1Pod): string {
+  return pod.spec!.containers.flatMap((c) => (c.readinessProbe ? [describeProbe(c.readinessProbe)] : [])).join(', ')
+}
+
+export function describeProbe(probe: V1Probe): string {
+  if (probe.tcpSocket) return `tcp ${probe.tcpSocket.port}`
+  if (probe.httpGet) return `http ${probe.httpGet.port} ${probe.httpGet.path ?? '/'}`
+  if (probe.exec) return `exec ${(probe.exec.command ?? []).slice(2).join(' ') || (probe.exec.command ?? []).join(' ')}`
+  return 'probe'
 }

@@ -1,4 +1,4 @@
-import type {V1Pod} from '@kubernetes/client-node'
+import type {V1PersistentVolumeClaim, V1Pod} from '@kubernetes/client-node'
 import type {PlannedStep, RunPlan} from './plan.js'
 
 /** An object a step's pod needs that the run does not create itself. */
@@ -12,15 +12,17 @@ export interface Reference {
 /**
  * ServiceAccounts and Secrets the plan's pods refer to but the run does not create, for the steps
  * that may run (those left out whatever happens, such as by `when: branch`, cannot fail on them).
+ * Claims named in `volumes` are not among them: a run creates the missing ones as caches.
  */
 export function externalReferences(plan: RunPlan): Reference[] {
   const found = new Map<string, Reference>()
   const own = plan.secret?.metadata?.name
   const workspace = plan.pvc.metadata?.name
+  const caches = new Set((plan.caches ?? []).map((c) => c.metadata!.name!))
   for (const step of [...plan.services, ...plan.steps].filter(mayRun)) {
     for (const ref of podReferences(step.pod)) {
       if (ref.kind === 'Secret' && ref.name === own) continue
-      if (ref.kind === 'PersistentVolumeClaim' && ref.name === workspace) continue
+      if (ref.kind === 'PersistentVolumeClaim' && (ref.name === workspace || caches.has(ref.name))) continue
       const key = `${ref.kind}/${ref.name}`
       const entry = found.get(key) ?? {...ref, steps: []}
       if (!entry.steps.includes(step.name)) entry.steps.push(step.name)
@@ -28,6 +30,12 @@ export function externalReferences(plan: RunPlan): Reference[] {
     }
   }
   return [...found.values()]
+}
+
+/** The cache claims that the steps and services that may run mount: the ones a run makes sure exist. */
+export function neededCaches(plan: RunPlan): V1PersistentVolumeClaim[] {
+  const mounted = new Set([...plan.services, ...plan.steps].filter(mayRun).flatMap((s) => (s.pod.spec!.volumes ?? []).map((v) => v.persistentVolumeClaim?.claimName)))
+  return (plan.caches ?? []).filter((c) => mounted.has(c.metadata!.name!))
 }
 
 function mayRun(step: PlannedStep): boolean {
@@ -44,7 +52,7 @@ function podReferences(pod: V1Pod): {kind: Reference['kind']; name: string}[] {
   }
   for (const volume of spec.volumes ?? []) {
     if (volume.secret?.secretName && !volume.secret.optional) refs.push({kind: 'Secret', name: volume.secret.secretName})
-    // `volumes: [claim:/path]`: a claim that is not there would leave the pod Pending when its step is due.
+    // `volumes: [claim:/path]`: a claim that is not there would leave the pod Pending when its step is due (unless the run creates it as a cache).
     if (volume.persistentVolumeClaim?.claimName) refs.push({kind: 'PersistentVolumeClaim', name: volume.persistentVolumeClaim.claimName})
   }
   return refs

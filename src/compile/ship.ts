@@ -8,8 +8,10 @@ import {shellQuote} from './script.js'
  * runtime's websocket exec handling costs ~0.8 s of CPU per 50 MB. Without `httpd`, or where the proxy
  * is refused or cannot reach the pod, the archive goes through exec instead.
  *
- * Only a request carrying the run's token may unpack: the pod holds just its SHA-256, so neither the
- * pod spec nor another pod on the network can write into the workspace.
+ * Only a request carrying the run's token may unpack, and only once: the pod holds just the token's
+ * SHA-256, so neither the pod spec nor another pod on the network can write into the workspace. The
+ * token travels in a request header (TOKEN_HEADER), never in the URL, which API servers write into
+ * their audit logs; the first accepted upload claims the endpoint, so a replayed request is refused.
  */
 export const SHIP_PORT = 8777
 export const HELPER_CONTAINER = 'ship'
@@ -21,13 +23,21 @@ export function tokenHash(token: string): string {
   return createHash('sha256').update(token).digest('hex')
 }
 
-/** The CGI script that unpacks the request body; its answer is `exit N`, then tar's error output. */
-export function unpackCgi(hash: string, dir: string): string {
+/** The request header that carries the upload token (busybox httpd hands it to CGI as HTTP_X_WPK8S_TOKEN). */
+export const TOKEN_HEADER = 'X-Wpk8s-Token'
+/** Created by the first accepted upload (mkdir is atomic: of two at once, one wins); outside the served folder. */
+const USED = '/tmp/wpk8s-ship.used'
+
+/**
+ * The CGI script that unpacks the request body; its answer is `exit N`, then tar's error output:
+ * `exit 403` for a wrong token, `exit 409` for a token already used.
+ */
+export function unpackCgi(hash: string, dir: string, used = USED): string {
   return [
     '#!/bin/sh',
     String.raw`printf 'Content-Type: text/plain\r\n\r\n'`,
-    't=${QUERY_STRING#t=}; t=${t%%&*}',
-    `[ "$(printf %s "$t" | sha256sum | cut -c1-64)" = ${hash} ] || { echo 'exit 403'; exit 0; }`,
+    `[ "$(printf %s "$HTTP_${TOKEN_HEADER.toUpperCase().replaceAll('-', '_')}" | sha256sum | cut -c1-64)" = ${hash} ] || { echo 'exit 403'; exit 0; }`,
+    `mkdir ${used} 2>/dev/null || { echo 'exit 409'; echo 'this upload token was used already'; exit 0; }`,
     `d=${shellQuote(dir)}`,
     `mkdir -p "$d" 2>${ERRORS} || { echo 'exit 1'; cat ${ERRORS}; exit 0; }`,
     'case "$QUERY_STRING" in',
@@ -55,9 +65,9 @@ export const HELPER_COMMAND = ['sh', '-c', [
   'sleep 3600 & wait',
 ].join('\n')]
 
-/** The path the archive is posted to; the helper answers `ok` on PING_PATH once it serves. */
-export function uploadPath(token: string, gzipped: boolean): string {
-  return `/cgi-bin/unpack?t=${token}&z=${gzipped ? 1 : 0}`
+/** The path the archive is posted to (the token goes in TOKEN_HEADER); the helper answers `ok` on PING_PATH once it serves. */
+export function uploadPath(gzipped: boolean): string {
+  return `/cgi-bin/unpack?z=${gzipped ? 1 : 0}`
 }
 
 export const PING_PATH = '/ok'

@@ -1,5 +1,8 @@
 import {execFileSync} from 'node:child_process'
-import {basename} from 'node:path'
+import {existsSync, readdirSync, readFileSync} from 'node:fs'
+import {userInfo} from 'node:os'
+import {basename, join} from 'node:path'
+import ignore from 'ignore'
 
 /** A commit as the forge would describe it; locally it comes from git. */
 export interface CommitInfo {
@@ -16,6 +19,8 @@ export interface CommitInfo {
 /** What Woodpecker's forge would tell about a pipeline; locally it comes from git and flags. */
 export interface RunMetadata extends CommitInfo {
   root: string
+  /** `none` for a folder that is not a git checkout: every file ships, and commit values say so. */
+  vcs?: 'git' | 'none'
   repoOwner: string
   repoName: string
   /** The `origin` remote as configured (SSH or HTTPS); empty without one. */
@@ -58,8 +63,9 @@ export const PULL_REQUEST_EVENTS = ['pull_request', 'pull_request_closed', 'pull
 
 /** Reads the checkout around `cwd` (any folder works: outside git the values are empty). */
 export function readMetadata(cwd: string, overrides: MetadataOverrides, now: Date): RunMetadata {
-  const root = git(cwd, ['rev-parse', '--show-toplevel']) ?? cwd
-  const head = readCommit(root, 'HEAD')
+  const top = git(cwd, ['rev-parse', '--show-toplevel'])
+  const root = top ?? cwd
+  const head = top ? readCommit(root, 'HEAD') : folderCommit(root)
   const branch = overrides.branch ?? git(root, ['symbolic-ref', '--short', '-q', 'HEAD']) ?? ''
   const repoUrl = git(root, ['config', '--get', 'remote.origin.url']) ?? ''
   const [repoOwner, repoName] = repoFromUrl(repoUrl, root)
@@ -74,8 +80,43 @@ export function readMetadata(cwd: string, overrides: MetadataOverrides, now: Dat
     ...(overrides.deployTo ? {deployTo: overrides.deployTo} : {}),
     ...(overrides.pipelineNumber !== undefined ? {pipelineNumber: overrides.pipelineNumber} : {}),
     ...(branch && !overrides.branch ? optionalPrev(root) : {}),
-    changedFiles: changedFiles(root), started: Math.floor(now.getTime() / 1000),
+    vcs: top ? 'git' : 'none', changedFiles: top ? changedFiles(root) : folderFiles(root), started: Math.floor(now.getTime() / 1000),
   }
+}
+
+/** A folder outside git has no commit: the message says so, the author is the user running wpk8s. */
+function folderCommit(root: string): CommitInfo {
+  let author = ''
+  try {
+    author = userInfo().username
+  } catch {
+    // No user entry (a container with an arbitrary UID): the author stays unset, as an empty value is.
+  }
+  return {sha: '', branch: '', ref: '', message: `local folder ${basename(root)} (not a git checkout)`, author, authorEmail: ''}
+}
+
+const MAX_FOLDER_FILES = 100_000
+
+/** Every file of a folder that is not a git checkout (as it ships: `.git` and what its root `.gitignore` ignores left out), as changed files. */
+function folderFiles(root: string): string[] {
+  const gitignore = join(root, '.gitignore')
+  const ignored = ignore()
+  if (existsSync(gitignore)) ignored.add(readFileSync(gitignore, 'utf8'))
+  const files: string[] = []
+  const walk = (dir: string) => {
+    for (const entry of readdirSync(join(root, dir), {withFileTypes: true})) {
+      const path = dir ? `${dir}/${entry.name}` : entry.name
+      if (entry.name === '.git' || files.length >= MAX_FOLDER_FILES || ignored.ignores(entry.isDirectory() ? `${path}/` : path)) continue
+      if (entry.isDirectory()) walk(path)
+      else files.push(path)
+    }
+  }
+  try {
+    walk('')
+  } catch {
+    // An unreadable folder: `when.path` then sees what was read so far; shipping reports the problem.
+  }
+  return files.sort()
 }
 
 function readCommit(root: string, rev: string): CommitInfo {

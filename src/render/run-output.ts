@@ -1,4 +1,5 @@
 import {Chalk} from 'chalk'
+import {formatBytes} from '../runner/checkout.js'
 import type {Emit, RunEvent, StepResult} from '../runner/events.js'
 import type {Renderer} from './choose.js'
 
@@ -10,13 +11,26 @@ export function jsonRenderer(write: Writer, now: () => Date = () => new Date()):
 }
 
 /** Plain lines for logs and CI: every log line prefixed by its step, no spinners, colour only if asked. */
-export function plainRenderer(write: Writer, color: boolean): Renderer {
-  return {emit: plainEmitter(write, color), close: async () => {}}
+export function plainRenderer(write: Writer, color: boolean, now: () => number = Date.now): Renderer {
+  return {emit: plainEmitter(write, color, now), close: async () => {}}
 }
 
-function plainEmitter(write: Writer, color: boolean): Emit {
+/** Plain output shows the shipping progress at most this often (a log, not a live view). */
+export const PLAIN_PROGRESS_EVERY_MS = 3000
+
+/** `120.0 MiB of 300.0 MiB (40%), 85.2 MiB/s, 3 s left` */
+export function formatProgress(progress: {sent: number; total: number; bytesPerSecond: number}): string {
+  const {sent, total, bytesPerSecond} = progress
+  const percent = total > 0 ? Math.floor((sent * 100) / total) : 100
+  const left = bytesPerSecond > 0 && sent < total ? `, ${Math.ceil((total - sent) / bytesPerSecond)} s left` : ''
+  return `${formatBytes(sent)} of ${formatBytes(total)} (${percent}%), ${formatBytes(bytesPerSecond)}/s${left}`
+}
+
+function plainEmitter(write: Writer, color: boolean, now: () => number): Emit {
   const c = new Chalk({level: color ? 1 : 0})
   const results = new Map<string, StepResult[]>()
+  /** When each workflow's shipping last printed a line (its start counts as one). */
+  const shipLines = new Map<string, number>()
   let several = false
   const tag = (event: {workflow?: string}, step: string) => c.cyan(several && event.workflow ? `[${event.workflow}/${step}]` : `[${step}]`)
   return (event: RunEvent) => {
@@ -31,13 +45,30 @@ function plainEmitter(write: Writer, color: boolean): Emit {
         break
       }
       case 'phase':
+        if (event.phase === 'ship' && event.status === 'start') shipLines.set(event.workflow ?? '', now())
         if (event.status === 'done') write(c.dim(`${several ? `[${event.workflow}] ` : ''}${event.phase === 'workspace' ? 'workspace volume bound' : `checkout shipped (${event.detail})`}\n`))
         break
+      case 'progress': {
+        const at = now()
+        if (at - (shipLines.get(event.workflow ?? '') ?? 0) < PLAIN_PROGRESS_EVERY_MS || event.sent >= event.total) break
+        shipLines.set(event.workflow ?? '', at)
+        write(c.dim(`${several ? `[${event.workflow}] ` : ''}shipping the checkout: ${formatProgress(event)}\n`))
+        break
+      }
       case 'step-start':
         write(`${tag(event, event.step)} started (pod ${event.pod})${event.background ? ', running in the background' : ''}\n`)
         break
       case 'log':
         write(`${tag(event, event.step)} ${event.line}\n`)
+        break
+      case 'service-ready':
+        write(`${tag(event, event.step)} ready after ${seconds(event.durationMs)} (${event.probe})\n`)
+        break
+      case 'port-forward':
+        write(event.error ? c.red(`${tag(event, event.step)} port-forward ${event.address} → ${event.port}: ${event.error}\n`) : `${tag(event, event.step)} port ${event.port} forwarded to ${event.url}\n`)
+        break
+      case 'cache':
+        write(c.dim(`${several ? `[${event.workflow}] ` : ''}cache volume ${event.claim} ${event.status === 'created' ? `created (${event.size ?? 'default size'}), kept after the run (wpk8s cache ls); a Woodpecker agent creates no claims: on the server it must exist` : 'found: mounted as it is (made by an earlier run, or one running now)'}\n`))
         break
       case 'step-end': {
         const result: StepResult = {name: event.step, status: event.status, exitCode: event.exitCode, durationMs: event.durationMs, reason: event.reason}

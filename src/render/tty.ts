@@ -1,7 +1,7 @@
 import {Chalk} from 'chalk'
 import {DefaultRenderer, Listr, type ListrTask} from 'listr2'
 import type {RunEvent, StepResult} from '../runner/events.js'
-import {describeStep, formatSummary} from './run-output.js'
+import {describeStep, formatProgress, formatSummary} from './run-output.js'
 import type {Renderer} from './choose.js'
 
 /** Access to the default renderer's internals, to print lines above its live task list. */
@@ -55,6 +55,11 @@ export function ttyRenderer(write: (text: string) => void): Renderer {
   const c = new Chalk({level: 1})
   const steps = new Map<string, Deferred<StepResult>>()
   const workspace = deferred<string | undefined>()
+  /** The checkout's shipping: its detail when done, or the run's error. */
+  const ship = deferred<{detail?: string; problem?: string}>()
+  let shipping = false
+  let shipTask: {title: string} | undefined
+  let lastProgress: string | undefined
   const results: StepResult[] = []
   let list: Promise<unknown> | undefined
   let end: Extract<RunEvent, {type: 'run-end'}> | undefined
@@ -75,6 +80,15 @@ export function ttyRenderer(write: (text: string) => void): Renderer {
         if (problem) throw new Error(problem)
         task.title = 'workspace ready'
       }},
+      // Shown once the checkout ships (not with skip_clone): bytes sent, total and rate while it goes.
+      {title: 'shipping the checkout', enabled: () => shipping, task: async (_, task) => {
+        shipTask = task
+        if (lastProgress) task.title = lastProgress
+        const outcome = await ship.promise
+        shipTask = undefined
+        if (outcome.problem) throw new Error(outcome.problem)
+        task.title = `checkout shipped ${c.dim(`(${outcome.detail})`)}`
+      }},
       {title: 'steps', task: (_, task) => task.newListr([
         ...event.services.map((name) => stepTask(name, `${name} ${c.dim('(service)')}`)),
         ...event.steps.map((name) => stepTask(name, `${name}${waitsFor(name)}`)),
@@ -88,7 +102,13 @@ export function ttyRenderer(write: (text: string) => void): Renderer {
       case 'run-start':
         return start(event)
       case 'phase':
-        if (event.status === 'done') workspace.resolve(undefined)
+        if (event.phase === 'workspace' && event.status === 'done') workspace.resolve(undefined)
+        if (event.phase === 'ship' && event.status === 'start') shipping = true
+        if (event.phase === 'ship' && event.status === 'done') ship.resolve({detail: event.detail})
+        return
+      case 'progress':
+        lastProgress = `shipping the checkout: ${formatProgress(event)}`
+        if (shipTask) shipTask.title = lastProgress
         return
       case 'log':
         LiveLogRenderer.current?.printAbove([`${c.cyan(`[${event.step}]`)} ${event.line}`])
@@ -102,6 +122,7 @@ export function ttyRenderer(write: (text: string) => void): Renderer {
       case 'run-end':
         end = event
         workspace.resolve(event.error)
+        ship.resolve({problem: event.error ?? 'the run ended before the checkout was shipped'})
         return
     }
   }

@@ -13,7 +13,15 @@ export type WorkflowStatus = 'success' | 'failure' | 'error' | 'skipped'
 export type WorkflowEvent = {workflow?: string} & (
   | {type: 'run-start'; runId: string; namespace: string; workflow: string; server: string; steps: string[]; services: string[]; dependsOn: Record<string, string[]>}
   | {type: 'phase'; phase: 'workspace' | 'ship'; status: 'start' | 'done'; detail?: string}
+  /** While a large checkout ships (a few times a second): bytes sent so far of the total, and the recent rate. */
+  | {type: 'progress'; phase: 'ship'; sent: number; total: number; bytesPerSecond: number}
   | {type: 'step-start'; step: string; pod: string; background?: boolean}
+  /** A service or detached step with a readiness check (its TCP ports, or --service-probe) is ready: `durationMs` after its pod was created. */
+  | {type: 'service-ready'; step: string; durationMs: number; probe: string}
+  /** `--port-forward`: a port of a service reachable on this machine until the run ends; with `error`, a connection through it that failed. */
+  | {type: 'port-forward'; step: string; port: number; address: string; url: string; error?: string}
+  /** A claim named in `volumes` that wpk8s keeps as a cache: created by this run (kept after it), or found from an earlier one. */
+  | {type: 'cache'; claim: string; status: 'created' | 'found'; size?: string}
   | {type: 'log'; step: string; line: string}
   | {type: 'step-end'; step: string; status: StepStatus; exitCode?: number; durationMs: number; reason?: string; containerMs?: number}
   | {type: 'cleanup'; status: 'start' | 'done'; deleted?: number; left?: string[]}

@@ -7,6 +7,7 @@ import {resolveArch} from '../compile/platform.js'
 import type {Emit} from './events.js'
 import {Interrupt} from './interrupt.js'
 import {DEFAULT_LIMITS} from './run.js'
+import {applyServiceFlags, parseServiceFlags, type ServiceFlags, type ServiceOptions} from './services.js'
 import {runWorkflows} from './workflows.js'
 import type {Archive} from './checkout.js'
 import {type BackendFlags, ENV, resolveBackendConfig} from '../config.js'
@@ -14,7 +15,7 @@ import type * as k8s from '@kubernetes/client-node'
 
 export interface ExecRequest {
   run: PreparedRun
-  flags: BackendFlags & {context?: string; kubeconfig?: string; 'use-context-namespace'?: boolean; platform?: string; timeout: number; 'start-timeout': number; 'bind-timeout': number; parallel?: number; step?: string[]}
+  flags: BackendFlags & ServiceFlags & {context?: string; kubeconfig?: string; 'use-context-namespace'?: boolean; platform?: string; timeout: number; 'start-timeout': number; 'bind-timeout': number; parallel?: number; step?: string[]}
   emit: Emit
   checkout: () => Promise<Archive>
 }
@@ -29,10 +30,16 @@ export async function runOnCluster(request: ExecRequest): Promise<number> {
   const {flags} = request
   let kc: k8s.KubeConfig | undefined
   const kubeconfig = () => (kc ??= loadKubeConfig({context: flags.context, kubeconfig: flags.kubeconfig}))
+  // Their values are checked before the cluster is reached; their names once the plans are there.
+  parseServiceFlags(flags)
   const run = withContextNamespace(request.run, flags, kubeconfig)
+  let services: ServiceOptions = {}
   const plansOn = (nodes?: string[]) => {
-    const runs = planWorkflows(run, (w) => resolveArch({flag: flags.platform, label: w.labels.platform, nodes}))
+    const planned = planWorkflows(run, (w) => resolveArch({flag: flags.platform, label: w.labels.platform, nodes}))
       .map(({workflow, plan}) => ({workflow, plan: flags.step?.length ? selectSteps(plan, flags.step) : plan}))
+    // --service-probe, --cache-size and --port-forward: checked here, before anything is created.
+    const {runs, options} = applyServiceFlags(planned, flags)
+    services = options
     runs.forEach(({plan}) => requireSecrets(plan))
     return runs
   }
@@ -47,7 +54,7 @@ export async function runOnCluster(request: ExecRequest): Promise<number> {
     interrupt.onForce(() => process.stderr.write('wpk8s: forcing: deleting everything now\n'))
     const limits = {
       ...DEFAULT_LIMITS, timeoutMs: flags.timeout * 1000, startTimeoutMs: flags['start-timeout'] * 1000, bindTimeoutMs: flags['bind-timeout'] * 1000,
-      parallel: flags.parallel ?? 0, interrupt, outputReady: stdoutReady, stopGraceSeconds: run.config.stopTimeoutSeconds,
+      parallel: flags.parallel ?? 0, interrupt, outputReady: stdoutReady, stopGraceSeconds: run.config.stopTimeoutSeconds, ...services,
     }
     return runWorkflows(runs, cluster, request.emit, request.checkout, limits)
   })

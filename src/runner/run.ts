@@ -1,7 +1,7 @@
-import {externalReferences} from '../compile/references.js'
+import {externalReferences, neededCaches} from '../compile/references.js'
 import {LABELS} from '../compile/names.js'
 import {canCreateAhead, podAtStart} from '../compile/pod.js'
-import {missingSecretHint, type PlannedStep, type RunPlan} from '../compile/plan.js'
+import {CACHE_LAST_USED_ANNOTATION, missingSecretHint, type PlannedStep, type RunPlan} from '../compile/plan.js'
 import type {Cluster} from '../cluster/cluster.js'
 import {ClusterError, errorMessage, ExitCode, WpkError} from '../errors.js'
 import {decide} from '../pipeline/when.js'
@@ -12,6 +12,8 @@ import {shipArchive} from './ship.js'
 import type {Archive} from './checkout.js'
 import type {Emit, StepResult} from './events.js'
 import {backgroundResult, isHostname, runStep, startBackground} from './step.js'
+import {PortForwards} from './port-forward.js'
+import {serviceDuration, serviceOptions, serviceRecord} from './services.js'
 import {create, DEFAULT_LIMITS, pipelineStatus, type RunLimits, type RunState, startedPod, track} from './state.js'
 
 export {DEFAULT_LIMITS, type RunLimits} from './state.js'
@@ -36,6 +38,8 @@ export async function runPlan(plan: RunPlan, cluster: Cluster, emit: Emit, check
   const emitMasked: Emit = (event) => emit(event.type === 'log' ? {...event, line: mask(event.line)} : event)
   const state: RunState = {plan, cluster, emit: emitMasked, limits, results: new Map(), running: new Set(), hostAliases: [], background: [], stopped: false, backgroundEnds: new Map(), creating: new Set(), endsAt: started + limits.timeoutMs}
   let failure: WpkError | undefined
+  /** When the run stopped its services (the end of their duration). */
+  let stoppedAt = started
   if (plan.skipReason) {
     for (const step of all) finish(state, {name: step.name, status: 'skipped', durationMs: 0, reason: plan.skipReason})
     emit({type: 'run-end', status: 'success', exitCode: ExitCode.ok, durationMs: Date.now() - started})
@@ -48,14 +52,17 @@ export async function runPlan(plan: RunPlan, cluster: Cluster, emit: Emit, check
     failure = error instanceof WpkError ? error : new ClusterError(errorMessage(error))
   } finally {
     state.stopped = true
+    stoppedAt = Date.now()
+    serviceRecord(state).forwards?.close()
     if (failure) markUnfinished(state, all, failure.message)
     await Promise.allSettled(state.creating)
     await cleanUp(plan, cluster, emit, limits)
+    serviceRecord(state).cleanedUp()
     // Last: until everything is gone, `wpk8s clean` elsewhere must leave the run alone.
     await state.heartbeat?.stop()
     await Promise.allSettled(state.background)
   }
-  for (const service of plan.services) if (!state.results.has(service.name)) finish(state, backgroundResult(service.name, state.backgroundEnds.get(service.name)))
+  for (const service of plan.services) if (!state.results.has(service.name)) finish(state, backgroundResult(state, service.name, stoppedAt))
   const results = all.map((s) => state.results.get(s.name)!).filter(Boolean)
   const exitCode = failure ? failure.exitCode : pipelineStatus(state) === 'failure' ? ExitCode.stepFailed : ExitCode.ok
   const status = failure ? 'error' : exitCode === ExitCode.ok ? 'success' : 'failure'
@@ -64,6 +71,7 @@ export async function runPlan(plan: RunPlan, cluster: Cluster, emit: Emit, check
 }
 
 async function runAll(state: RunState, checkout: () => Promise<Archive>): Promise<void> {
+  await listenForPortForwards(state)
   await prepareWorkspace(state, checkout)
   await startServices(state)
   await runSteps(state)
@@ -87,6 +95,8 @@ async function prepareWorkspace(state: RunState, checkout: () => Promise<Archive
     state.heartbeat = heartbeat
     await heartbeat.start()
   }), checkReferences(state)])
+  const caches = prepareCaches(state)
+  caches.catch(() => {})
   if (plan.secret) await track(state, () => cluster.createSecret(plan.secret!))
   emit({type: 'phase', phase: 'workspace', status: 'start'})
   await track(state, () => cluster.createPvc(plan.pvc))
@@ -94,7 +104,7 @@ async function prepareWorkspace(state: RunState, checkout: () => Promise<Archive
   // Awaited below; until then a refusal must not count as an unhandled rejection (which ends the process).
   bound.catch(() => {})
   if (!plan.shipCheckout) {
-    await bound
+    await Promise.all([bound, caches])
     emit({type: 'phase', phase: 'workspace', status: 'done'})
     return
   }
@@ -103,7 +113,7 @@ async function prepareWorkspace(state: RunState, checkout: () => Promise<Archive
   const pod = plan.helperPod
   const name = pod.metadata!.name!
   await create(state, pod)
-  await Promise.all([bound, startedPod(cluster, pod, limits)])
+  await Promise.all([bound, caches, startedPod(cluster, pod, limits)])
   emit({type: 'phase', phase: 'workspace', status: 'done'})
   emit({type: 'phase', phase: 'ship', status: 'start'})
   const archive = await tar
@@ -123,7 +133,40 @@ async function checkReferences(state: RunState): Promise<void> {
   const missing = refs.filter((_, i) => found[i] === false)
   if (missing.length === 0) return
   const list = missing.map((r) => `${r.kind} ${r.name} (used by ${r.steps.join(', ')})`).join('; ')
-  throw new ClusterError(`namespace ${plan.namespace} has no ${list}`, 'create it there first, or fix serviceAccountName / secrets in backend_options.kubernetes, or the step\'s volumes')
+  throw new ClusterError(`namespace ${plan.namespace} has no ${list}`, 'create it there first, or fix serviceAccountName / secrets in backend_options.kubernetes')
+}
+
+/**
+ * The claims named in `volumes` that do not exist are created as caches: labelled as such but not with
+ * the run, so they outlive it, and the next run mounts them again. A cache of an earlier run is marked
+ * as used now; someone else's claim is mounted as it is. Resolves once the new ones are bound (or wait
+ * for their first pod); one that cannot be provisioned is deleted again and fails the run.
+ */
+async function prepareCaches(state: RunState): Promise<void> {
+  const {plan, cluster, emit, limits} = state
+  const used = {[CACHE_LAST_USED_ANNOTATION]: new Date().toISOString()}
+  await Promise.all(neededCaches(plan).map(async (claim) => {
+    const name = claim.metadata!.name!
+    const use = await cluster.useCacheClaim(claim, used)
+    if (use === 'foreign') return
+    emit({type: 'cache', claim: name, status: use, ...(use === 'created' ? {size: claim.spec?.resources?.requests?.storage} : {})})
+    if (use !== 'created') return
+    try {
+      await cluster.waitCacheClaim(plan.namespace, name, limits.bindTimeoutMs)
+    } catch (error) {
+      await cluster.deletePvc(plan.namespace, name).catch(() => {})
+      throw error
+    }
+  }))
+}
+
+/** `--port-forward`: the run's local ports are bound before anything is created, so one in use stops it at once. */
+async function listenForPortForwards(state: RunState): Promise<void> {
+  const requests = serviceOptions(state.limits).portForwards ?? []
+  if (requests.length === 0) return
+  const forwards = new PortForwards(state.cluster, state.plan.namespace, state.emit)
+  serviceRecord(state).forwards = forwards
+  await forwards.listen(state.plan, requests)
 }
 
 /** Services start before the steps; steps reach them by name through host aliases (no cluster DNS needed). */
@@ -211,7 +254,9 @@ function markUnfinished(state: RunState, steps: PlannedStep[], reason: string): 
   for (const step of steps) {
     if (state.results.has(step.name)) continue
     const failed = state.running.has(step.name)
-    finish(state, {name: step.name, status: failed ? 'failure' : 'skipped', durationMs: 0, reason: failed ? reason : 'not run: the run stopped'})
+    // A service that was up is stopped with the run: its result comes from backgroundResult.
+    if (!failed && state.plan.services.includes(step) && serviceRecord(state).started.has(step.name)) continue
+    finish(state, {name: step.name, status: failed ? 'failure' : 'skipped', durationMs: serviceDuration(state, step.name, Date.now()).durationMs, reason: failed ? reason : 'not run: the run stopped'})
   }
 }
 

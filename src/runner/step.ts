@@ -8,6 +8,7 @@ import type {PipelineStatus} from '../pipeline/when.js'
 import {dns1123Subdomain} from '../validate/kube-rules.js'
 import type {AheadPods} from './ahead.js'
 import type {StepResult} from './events.js'
+import {logTail, serviceDuration, serviceRecord, waitUntilReady} from './services.js'
 import {create, pipelineStatus, type RunState, startedPod} from './state.js'
 
 // One step's pod: started (or taken from those created ahead), its log followed, its end read.
@@ -28,26 +29,57 @@ export async function startStepPod(state: RunState, step: PlannedStep, ahead: Ah
   return {name: pod.metadata!.name!}
 }
 
-/** A service or detached step: started, its log followed in the background, done for the scheduler once running. */
+/**
+ * A service or detached step: started, its log followed in the background (each line under its name),
+ * done for the scheduler once running, or, when it has a readiness check (its TCP `ports`, or
+ * --service-probe), once ready; then its --port-forward ports connect.
+ */
 export async function startBackground(state: RunState, step: PlannedStep, status: PipelineStatus): Promise<{name: string; ip?: string}> {
   const {plan, cluster, emit} = state
   const pod = podAtStart(step.pod, {pipelineStatus: status, startedAt: Math.floor(Date.now() / 1000), hostAliases: state.hostAliases})
   const name = pod.metadata!.name!
+  serviceRecord(state).started.set(step.name, {at: Date.now()})
   await create(state, pod)
   const started = await startedPod(cluster, pod, state.limits)
   emit({type: 'step-start', step: step.name, pod: name, background: true})
-  state.background.push(cluster.followLog(plan.namespace, name, STEP_CONTAINER, (line) => emit({type: 'log', step: step.name, line}), {ready: state.limits.outputReady}).catch(() => {}))
+  const tail = logTail()
+  const emitLine = (line: string) => {
+    tail.push(line)
+    emit({type: 'log', step: step.name, line})
+  }
+  // The wrapper's marks are not the service's output (a service's end is read from its pod's status).
+  const onLine = printsEndMark(step.pod.spec!.containers[0].command) ? endMarkReader(endMark(plan.runId), emitLine).onLine : emitLine
+  // Once cleanup deleted its pod the run is over: the log is closed then, not when the node has killed
+  // the container (about 2 s later).
+  const logDone = cluster.followLog(plan.namespace, name, STEP_CONTAINER, onLine, {ready: state.limits.outputReady, complete: serviceRecord(state).over}).catch(() => {})
+  state.background.push(logDone)
   const ended = started.kind === 'terminated' ? Promise.resolve(started) : cluster.watchPod(plan.namespace, name, (s) => s.kind === 'terminated' || s.kind === 'lost', state.limits.timeoutMs)
   state.background.push(ended.then((end) => {
-    if (end.kind === 'terminated' && !state.stopped) state.backgroundEnds.set(step.name, end)
+    if (end.kind !== 'terminated' || state.stopped) return
+    state.backgroundEnds.set(step.name, end)
+    // In this machine's clock, as its start: the container's own times are the node's.
+    const record = serviceRecord(state).started.get(step.name)
+    if (record) record.endedAt = Date.now()
   }, () => {}))
+  // While it gets ready it counts as running: if it never does, it fails with the run's error.
+  state.running.add(step.name)
+  await waitUntilReady(state, step, pod, {lines: tail.lines, done: logDone})
+  state.running.delete(step.name)
+  serviceRecord(state).forwards?.attach(step, name)
   return {name: step.host ?? step.name, ip: started.kind === 'running' ? started.ip : undefined}
 }
 
-/** A service's result: how it exited if it ended on its own, else stopped by the run's end. */
-export function backgroundResult(name: string, end: PodState | undefined): StepResult {
-  if (end?.kind !== 'terminated') return {name, status: 'success', durationMs: 0, reason: 'stopped at the end'}
-  return {name, status: end.exitCode === 0 ? 'success' : 'failure', exitCode: end.exitCode, durationMs: 0, reason: 'ended before the run did'}
+/**
+ * A service's result: how it exited if it ended on its own, else stopped by the run's end
+ * (`stoppedAt`); its duration from its pod's creation, and when it was ready.
+ */
+export function backgroundResult(state: RunState, name: string, stoppedAt: number): StepResult {
+  const end = state.backgroundEnds.get(name)
+  const ended = end?.kind === 'terminated'
+  const {durationMs, ready} = serviceDuration(state, name, (ended && serviceRecord(state).started.get(name)?.endedAt) || stoppedAt)
+  const reason = (text: string) => (ready ? `${ready}; ${text}` : text)
+  if (!ended) return {name, status: 'success', durationMs, reason: reason('stopped at the end')}
+  return {name, status: end.exitCode === 0 ? 'success' : 'failure', exitCode: end.exitCode, durationMs, reason: reason('ended before the run did')}
 }
 
 export async function runStep(state: RunState, step: PlannedStep, ahead: AheadPods, onRunning: () => void): Promise<StepResult> {
@@ -57,7 +89,8 @@ export async function runStep(state: RunState, step: PlannedStep, ahead: AheadPo
     const {ip} = await startBackground(state, step, pipelineStatus(state))
     const host = step.host ?? step.name
     if (ip && isHostname(host)) state.hostAliases = [...state.hostAliases, {hostnames: [host], ip}]
-    return {name: step.name, status: 'success', durationMs: Date.now() - started, reason: 'detached: runs until the end'}
+    const {ready} = serviceDuration(state, step.name, Date.now())
+    return {name: step.name, status: 'success', durationMs: Date.now() - started, reason: `detached: ${ready ? `${ready}, ` : ''}runs until the end`}
   }
   state.running.add(step.name)
   const {name, releasedAt} = await startStepPod(state, step, ahead)

@@ -4,17 +4,8 @@ import {mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync} from '
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import {core, createNamespace, deleteNamespace, events, KUBECONFIG, kubeConfig, leftovers, ROOT, uniqueName, waitFor, wpk8s} from './kube.js'
+import {core, createNamespace, deleteNamespace, events, KUBECONFIG, leftovers, ROOT, uniqueName, waitFor, wpk8s} from './kube.js'
 import {requireCluster} from './setup.js'
-import {KubeCluster} from '../../src/cluster/kube.js'
-import {LABELS} from '../../src/compile/names.js'
-import {planRun} from '../../src/compile/plan.js'
-import {SHIP_PORT, uploadPath} from '../../src/compile/ship.js'
-import {resolveBackendConfig} from '../../src/config.js'
-import {readMetadata} from '../../src/pipeline/metadata.js'
-import {toWorkflow} from '../../src/pipeline/normalize.js'
-import {parsePipelineText} from '../../src/pipeline/parse.js'
-import {checkoutTar} from '../../src/runner/checkout.js'
 
 requireCluster()
 const ns = uniqueName('e2e-exec')
@@ -36,11 +27,6 @@ function checkout(pipeline: string): string {
   writeFileSync(join(dir, 'untracked.txt'), 'untracked content\n')
   writeFileSync(join(dir, 'ignored.txt'), 'must not ship\n')
   return dir
-}
-
-/** Runs a shell command in a pod of the test namespace; its output. */
-function execIn(pod: string, command: string): Promise<string> {
-  return Promise.resolve(execFileSync('kubectl', ['-n', ns, 'exec', pod, '--', 'sh', '-c', command], {env: {...process.env, KUBECONFIG}, encoding: 'utf8'}))
 }
 
 function stepEnds(run: {stdout: string}) {
@@ -91,34 +77,6 @@ describe('wpk8s exec', () => {
     expect(events(run).filter((e) => e.type === 'log').map((e) => e.line)).toContain('tracked content')
     expect(Date.now() - started).toBeLessThan(60_000)
     expect(await leftovers(ns)).toEqual([])
-  })
-
-  it('unpacks an upload to the helper only with the run\'s token, whose hash alone is in the pod', async () => {
-    const dir = checkout('steps:\n  s:\n    image: busybox:1.35\n    commands: [ls]\n')
-    const workflow = toWorkflow('.woodpecker', '.woodpecker.yml', parsePipelineText('.woodpecker.yml', readFileSync(join(dir, '.woodpecker.yml'), 'utf8')).data as Record<string, unknown>)
-    const plan = planRun({workflow, config: resolveBackendConfig({namespace: ns, 'storage-rwx': false}, {}).config, metadata: readMetadata(dir, {}, new Date()), runId: uniqueName('up'), arch: process.arch === 'arm64' ? 'arm64' : 'amd64', shipToken: 'the-right-token'})
-    expect(JSON.stringify(plan.helperPod)).not.toContain('the-right-token')
-    const cluster = new KubeCluster(kubeConfig())
-    const helper = plan.helperPod.metadata!.name!
-    try {
-      await cluster.createPvc(plan.pvc)
-      await cluster.createPod(plan.helperPod)
-      await cluster.watchPod(ns, helper, (s) => s.kind === 'running', 60_000)
-      const tar = await checkoutTar(dir)
-      const upload = (token: string) => waitFor('the helper\'s upload endpoint', async () => {
-        const answer = await cluster.requestPod(ns, helper, SHIP_PORT, uploadPath(token, false), {method: 'POST', body: tar, idleTimeoutMs: 30_000})
-        return answer.statusCode === 200 ? answer.body : undefined
-      })
-      const listing = async () => (await execIn(helper, 'ls /woodpecker/src 2>&1 || true')).trim()
-      expect(await upload('a-wrong-token')).toMatch(/^exit 403/)
-      expect(await listing()).toMatch(/No such file/)
-      expect(await upload('the-right-token')).toMatch(/^exit 0/)
-      expect((await listing()).split('\n')).toContain('tracked.txt')
-    } finally {
-      await cluster.deletePod(ns, helper, 0)
-      await cluster.deletePvc(ns, plan.pvc.metadata!.name!)
-      await waitFor('the helper and its claim to go', async () => ((await cluster.listRunObjects(ns, `${LABELS.run}=${plan.runId}`)).length === 0 ? true : undefined), 60_000)
-    }
   })
 
   it('ships a large checkout intact (2,000 files, 20 MB)', async () => {

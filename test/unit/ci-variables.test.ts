@@ -116,3 +116,23 @@ describe('readMetadata from a real checkout', () => {
     expect(existsSync(clone)).toBe(true)
   })
 })
+
+describe('readMetadata outside git', () => {
+  it('says the folder is not a git checkout and takes its files (less .git and .gitignore\'d ones) as changed', async () => {
+    const {mkdirSync} = await import('node:fs')
+    const dir = mkdtempSync(join(tmpdir(), 'wpk8s-nogit-'))
+    mkdirSync(join(dir, 'src'))
+    mkdirSync(join(dir, 'build'))
+    mkdirSync(join(dir, '.git-not'))
+    writeFileSync(join(dir, 'src', 'a.go'), 'x')
+    writeFileSync(join(dir, 'build', 'out'), 'y')
+    writeFileSync(join(dir, '.gitignore'), 'build/\n')
+    writeFileSync(join(dir, '.git-not', 'f'), 'z')
+    const m = readMetadata(dir, {}, new Date())
+    expect(m).toMatchObject({vcs: 'none', sha: '', branch: '', message: expect.stringMatching(/not a git checkout/)})
+    expect(m.changedFiles).toEqual(['.git-not/f', '.gitignore', 'src/a.go'])
+    const env = pipelineEnvironment(m, {name: 'ci', number: 1})
+    expect(env).not.toHaveProperty('CI_COMMIT_SHA')
+    expect(env.CI_COMMIT_MESSAGE).toMatch(/not a git checkout/)
+  })
+})

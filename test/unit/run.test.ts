@@ -1,7 +1,7 @@
 import type {V1PersistentVolumeClaim, V1Pod, V1Secret} from '@kubernetes/client-node'
-import {Readable} from 'node:stream'
+import {type Duplex, Readable} from 'node:stream'
 import {describe, expect, it} from 'vitest'
-import type {Cluster, FollowOptions, Heartbeat, Payload, PodRequest, RunObject} from '../../src/cluster/cluster.js'
+import type {CacheUse, Cluster, FollowOptions, Heartbeat, Payload, PodReadiness, PodRequest, RunObject} from '../../src/cluster/cluster.js'
 import {ExecDroppedError} from '../../src/cluster/errors.js'
 import type {PodState} from '../../src/cluster/pod-state.js'
 import {resolveBackendConfig} from '../../src/config.js'
@@ -115,6 +115,31 @@ class StuckNodeCluster implements Cluster {
   async beat(heartbeat: Heartbeat): Promise<boolean> {
     this.beats.push({name: heartbeat.name, objects: this.objects.size})
     return true
+  }
+  /** How waiting for a service's readiness ends (the pods it was asked about, in turn). */
+  readiness: PodReadiness = {kind: 'ready'}
+  readonly readyWaits: {name: string; timeoutMs: number}[] = []
+  async waitPodReady(_ns: string, name: string, timeoutMs: number): Promise<PodReadiness> {
+    this.readyWaits.push({name, timeoutMs})
+    await new Promise((r) => setTimeout(r, 30))
+    return this.readiness
+  }
+  async podProblems(): Promise<string[]> {
+    return ['Unhealthy: Readiness probe failed: dial tcp 10.0.0.2:5432: connect: connection refused']
+  }
+  /** Cache claims: the names that exist (others are created), and each use with its annotations. */
+  readonly claims = new Set<string>()
+  readonly cacheUses: {name: string; annotations: Record<string, string>; use: CacheUse}[] = []
+  async useCacheClaim(claim: V1PersistentVolumeClaim, annotations: Record<string, string>): Promise<CacheUse> {
+    const name = claim.metadata!.name!
+    const use: CacheUse = this.claims.has(name) ? 'found' : 'created'
+    this.claims.add(name)
+    this.cacheUses.push({name, annotations, use})
+    return use
+  }
+  async waitCacheClaim(): Promise<void> {}
+  async forwardPort(_ns: string, _pod: string, _port: number, socket: Duplex): Promise<void> {
+    socket.destroy()
   }
   private add(kind: RunObject['kind'], name: string): void {
     this.objects.set(`${kind}/${name}`, {kind, namespace: 'ns', name})
@@ -425,5 +450,94 @@ describe('a step that prints the end mark itself', () => {
     expect(result.exitCode).toBe(1)
     expect(events.find((e) => e.type === 'step-end')).toMatchObject({step: 's', status: 'failure', exitCode: 3})
     expect(events.filter((e) => e.type === 'log').map((e) => e.line)).toEqual([`${endMark('r1')}0`, `${endMark('r1')}11111111-2222-4333-8444-555555555555:0`, 'failing now'])
+  })
+})
+
+describe('services that are ready before the steps use them', () => {
+  /** Steps end at once with 0; services run until the run deletes them. */
+  class ServiceCluster extends StuckNodeCluster {
+    constructor() {
+      super(true)
+    }
+    private readonly services = new Map<string, () => void>()
+    override watchPod(ns: string, name: string, until: (s: PodState) => boolean): Promise<PodState> {
+      if (name.endsWith('-db') && !until({kind: 'running', ip: '10.0.0.2'})) return new Promise((resolve) => this.services.set(name, () => resolve({kind: 'lost', reason: 'Deleted', message: 'deleted'})))
+      return super.watchPod(ns, name, until)
+    }
+    override async deletePod(ns: string, name: string, grace?: number): Promise<void> {
+      await super.deletePod(ns, name, grace)
+      if (grace === 0) this.services.get(name)?.()
+    }
+  }
+  const pipeline = (ports: string) => `skip_clone: true\nservices:\n  db:\n    image: postgres\n${ports}steps:\n  a:\n    image: busybox:1.35\n    commands: [true]\n`
+  async function run(cluster: ServiceCluster, ports = '    ports: [5432]\n', limits: object = {}) {
+    const events: RunEvent[] = []
+    const result = await runPlan(sleeperPlan(pipeline(ports)), cluster, (e) => events.push(e), async () => bufferArchive(Buffer.alloc(0), false), {...DEFAULT_LIMITS, ...limits})
+    return {result, events, end: events.find((e) => e.type === 'run-end') as Extract<RunEvent, {type: 'run-end'}>}
+  }
+
+  it('starts the steps only once the service is ready, within --service-timeout, and reports when, and its real duration', async () => {
+    const cluster = new ServiceCluster()
+    const {result, events} = await run(cluster, undefined, {serviceTimeoutMs: 7000})
+    expect(result.exitCode).toBe(0)
+    expect(cluster.readyWaits).toEqual([{name: 'wp-r1-db', timeoutMs: 7000}])
+    const order = events.filter((e) => e.type === 'step-start' || e.type === 'service-ready').map((e) => `${e.type} ${(e as {step: string}).step}`)
+    expect(order).toEqual(['step-start db', 'service-ready db', 'step-start a'])
+    expect(events.find((e) => e.type === 'service-ready')).toMatchObject({probe: 'tcp 5432', durationMs: expect.any(Number)})
+    const db = events.find((e) => e.type === 'step-end' && e.step === 'db') as Extract<RunEvent, {type: 'step-end'}>
+    expect(db.reason).toMatch(/^ready after \d+\.\ds; stopped at the end$/)
+    expect(db.durationMs).toBeGreaterThan(20)
+  })
+
+  it('fails the run when the service is not ready in time, with the kubelet\'s reason and the service\'s last log lines', async () => {
+    const cluster = new ServiceCluster()
+    cluster.readiness = {kind: 'not-ready'}
+    const {result, events, end} = await run(cluster, undefined, {serviceTimeoutMs: 5000})
+    expect(result.exitCode).toBe(3)
+    expect(end.error).toBe('service db was not ready within 5 s (--service-timeout) (checked: tcp 5432): Unhealthy: Readiness probe failed: dial tcp 10.0.0.2:5432: connect: connection refused\n  last log lines of db:\n  | started')
+    expect(end.hint).toMatch(/--service-timeout/)
+    expect(events.filter((e) => e.type === 'step-start').map((e) => (e as {step: string}).step)).toEqual(['db'])
+    expect(events.find((e) => e.type === 'step-end' && e.step === 'db')).toMatchObject({status: 'failure', reason: end.error})
+    expect(events.find((e) => e.type === 'step-end' && e.step === 'a')).toMatchObject({status: 'skipped'})
+    expect(cluster.objects.size).toBe(0)
+  })
+
+  it('fails at once when the service ends before it is ready', async () => {
+    const cluster = new ServiceCluster()
+    cluster.readiness = {kind: 'ended', state: {kind: 'terminated', exitCode: 2}}
+    const {result, end} = await run(cluster)
+    expect(result.exitCode).toBe(3)
+    expect(end.error).toMatch(/^service db ended before it was ready \(exit code 2\) \(checked: tcp 5432\)\n {2}last log lines of db:\n {2}\| started$/)
+  })
+
+  it('does not wait for a service without TCP ports', async () => {
+    for (const ports of ['', '    ports: [53/udp]\n']) {
+      const cluster = new ServiceCluster()
+      cluster.readiness = {kind: 'not-ready'}
+      const {result, events} = await run(cluster, ports)
+      expect(result.exitCode).toBe(0)
+      expect(cluster.readyWaits).toEqual([])
+      expect(events.some((e) => e.type === 'service-ready')).toBe(false)
+    }
+  })
+})
+
+describe('cache volumes', () => {
+  const text = 'skip_clone: true\nsteps:\n  a:\n    image: busybox:1.35\n    volumes: ["gocache:/cache"]\n    commands: [true]\n  b:\n    image: busybox:1.35\n    volumes: ["tagcache:/cache"]\n    when: {event: tag}\n    commands: [true]\n'
+
+  it('creates a missing claim as a cache and finds it in the next run, marking when it was used, only for steps that may run', async () => {
+    const cluster = new StuckNodeCluster(true)
+    const caches: RunEvent[] = []
+    const run = () => runPlan(sleeperPlan(text), cluster, (e) => e.type === 'cache' && caches.push(e), async () => bufferArchive(Buffer.alloc(0), false), DEFAULT_LIMITS)
+    const before = Date.now()
+    expect((await run()).exitCode).toBe(0)
+    expect((await run()).exitCode).toBe(0)
+    expect(caches).toEqual([{type: 'cache', claim: 'gocache', status: 'created', size: '1Gi'}, {type: 'cache', claim: 'gocache', status: 'found'}])
+    expect(cluster.cacheUses.map((u) => u.name)).toEqual(['gocache', 'gocache'])
+    const used = Date.parse(cluster.cacheUses[1].annotations['wpk8s.dev/last-used'])
+    expect(used).toBeGreaterThanOrEqual(before - 1000)
+    // No run deleted it: it is no object of theirs.
+    expect(cluster.objects.size).toBe(0)
+    expect(cluster.claims).toEqual(new Set(['gocache']))
   })
 })
