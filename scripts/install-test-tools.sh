@@ -1,6 +1,7 @@
 #!/bin/bash
 # Installs what the tests need besides the cluster (idempotent): headless Chromium, which loads the
-# HTML run report in the report test, and tmux, the pseudo-terminal the live view is read through. Debian's package; needs root (as the test cluster does).
+# HTML run report in the report test, and tmux, the pseudo-terminal the live view is read through.
+# Debian's packages; needs root (as the test cluster does).
 set -euo pipefail
 PACKAGES="chromium fonts-dejavu-core tmux"
 missing=()

@@ -103,11 +103,12 @@ steps:
     await waitFor('the claim to go', async () => ((await leftovers(ns)).length === 0 ? true : undefined))
   })
 
-  it('fails before anything is created when a claim named in volumes does not exist', async () => {
-    const run = await exec('skip_clone: true\nsteps:\n  first:\n    image: busybox:1.35\n    commands: [true]\n  second:\n    image: busybox:1.35\n    volumes: ["no-such-claim:/cache"]\n    commands: [true]\n')
-    expect(run.code).toBe(3)
-    expect(run.stdout).toMatch(/PersistentVolumeClaim no-such-claim \(used by second\)/)
-    expect(events(run).filter((e) => e.type === 'phase' || e.type === 'step-start')).toEqual([])
-    expect(await leftovers(ns)).toEqual([])
+  it('creates a claim named in volumes that does not exist as a cache, kept after the run', async () => {
+    const run = await exec('skip_clone: true\nsteps:\n  second:\n    image: busybox:1.35\n    volumes: ["no-such-claim:/cache"]\n    commands: [true]\n')
+    expect(run.code).toBe(0)
+    expect(events(run).find((e) => e.type === 'cache')).toMatchObject({claim: 'no-such-claim', status: 'created'})
+    expect(await leftovers(ns)).toEqual(['pvc/no-such-claim'])
+    await core().deleteNamespacedPersistentVolumeClaim({namespace: ns, name: 'no-such-claim'})
+    await waitFor('the claim to go', async () => ((await leftovers(ns)).length === 0 ? true : undefined))
   })
 })
