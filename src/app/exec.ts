@@ -15,6 +15,7 @@ import {loadWorkflows} from '../pipeline/workflow.js'
 import {chooseOutput, type Renderer} from '../render/choose.js'
 import {formatIssueReport, issueReport} from '../render/issues.js'
 import {jsonRenderer, plainRenderer} from '../render/run-output.js'
+import {applyServiceFlags, type ServiceFlags} from '../runner/services.js'
 import {podDeadlineSeconds, withDeadline} from '../runner/state.js'
 
 export interface ExecFlags extends BackendFlags {
@@ -66,13 +67,14 @@ export function planWorkflows(run: PreparedRun, archOf: (workflow: Workflow) => 
 }
 
 /** `--dry-run`: the objects a run would create, Secret values redacted, as YAML documents or a JSON List. */
-export function printPlans(run: PreparedRun, platform: string | undefined, output: string, timeoutSeconds: number): void {
-  const plans = planWorkflows(run, (w) => resolveArch({flag: platform, label: w.labels.platform, fallback: hostArch()}))
+export function printPlans(run: PreparedRun, platform: string | undefined, output: string, timeoutSeconds: number, serviceFlags: ServiceFlags = {}): void {
+  const {runs: plans} = applyServiceFlags(planWorkflows(run, (w) => resolveArch({flag: platform, label: w.labels.platform, fallback: hostArch()})), serviceFlags)
   // As a run creates them: with the deadline of a pod created at the start of the run.
   const deadline = (pod: V1Pod) => withDeadline(pod, podDeadlineSeconds(timeoutSeconds * 1000))
   const objects = plans.flatMap(({plan}) => {
     const secret = plan.secret && {...plan.secret, stringData: Object.fromEntries(Object.keys(plan.secret.stringData ?? {}).map((k) => [k, 'REDACTED']))}
-    return [plan.pvc, ...(secret ? [secret] : []), ...plan.services.map((s) => deadline(s.pod)), ...plan.steps.map((s) => deadline(s.pod))]
+    // Cache claims are created only when missing, and kept.
+    return [plan.pvc, ...(plan.caches ?? []), ...(secret ? [secret] : []), ...plan.services.map((s) => deadline(s.pod)), ...plan.steps.map((s) => deadline(s.pod))]
   })
   if (output === 'json') process.stdout.write(`${JSON.stringify({apiVersion: 'v1', kind: 'List', items: objects}, null, 2)}\n`)
   else process.stdout.write(objects.map((o) => stringify(o, {lineWidth: 0})).join('---\n'))

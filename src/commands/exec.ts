@@ -53,7 +53,7 @@ Exit codes: 0 success, 1 a step failed, 2 invalid pipeline or usage, 3 cluster o
     const run = prepareRun(args.target, flags)
     if (flags['dry-run']) {
       const planned = flags['use-context-namespace'] ? (await import('../runner/exec-on-cluster.js')).withContextNamespace(run, flags) : run
-      return printPlans(planned, flags.platform, flags.output, flags.timeout)
+      return printPlans(planned, flags.platform, flags.output, flags.timeout, flags)
     }
     const {runOnCluster} = await import('../runner/exec-on-cluster.js')
     const renderer = await withReports({html: flags.report, junit: flags.junit}, () => outputFor(flags.json, run.workflows.length))
