@@ -39,6 +39,11 @@ describe('exec and clean input', () => {
     expect(env.code).toBe(2)
     expect(env.stderr).toMatch(/WOODPECKER_BACKEND_K8S_NAMESPACE: invalid value/)
     expect(env.stderr).not.toMatch(/VOLUME_SIZE/)
+    const file = join(mkdtempSync(join(tmpdir(), 'wpk8s-agent-')), 'agent.env')
+    writeFileSync(file, 'WOODPECKER_BACKEND_K8S_NAMESPACE=Bad_NS\n')
+    const agent = wpk8s(['clean', '--agent-env', file], {env: noCluster})
+    expect(agent.code).toBe(2)
+    expect(agent.stderr).toContain(`${file}:1`)
   })
 
   it('refuses --older-than without a unit', () => {
