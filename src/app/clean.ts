@@ -5,6 +5,7 @@ import {LABELS, MANAGER} from '../compile/names.js'
 import {CACHE_LAST_USED_ANNOTATION, CACHE_ROLE} from '../compile/plan.js'
 import {HEARTBEAT_SECONDS} from '../runner/heartbeat.js'
 import {UsageError} from '../errors.js'
+import {KEPT_LABEL, KEPT_SELECTOR, listKept} from '../runner/keep.js'
 
 export interface CleanInput {
   namespace: string
@@ -15,6 +16,10 @@ export interface CleanInput {
   all?: boolean
   /** Delete cache volumes too (with `olderThan`: those no run mounted for that long). */
   caches?: boolean
+  /** Delete kept workspaces (`exec --keep`) too: with `olderThan`, those no run used for that long; with `runs`, only those. */
+  kept?: boolean
+  /** With `kept`: only the kept workspaces of these runs. */
+  runs?: string[]
   dryRun: boolean
   context?: string
   kubeconfig?: string
@@ -102,11 +107,12 @@ export async function runClean(input: CleanInput): Promise<string[]> {
   const kc = loadKubeConfig({context: input.context, kubeconfig: input.kubeconfig})
   if (input.useContextNamespace) input = {...input, namespace: contextNamespace(kc) ?? input.namespace}
   const cluster = new KubeCluster(kc)
-  // Cache volumes belong to no run: they are left alone unless --caches asks for them (below).
-  const objects = (await cluster.listRunObjects(input.namespace, `${LABELS.managedBy}=${MANAGER}`, {heartbeats: true})).filter((o) => o.labels?.[LABELS.role] !== CACHE_ROLE)
+  // Cache volumes belong to no run, kept workspaces left theirs: they are left alone unless --caches or --kept asks for them (below).
+  const objects = (await cluster.listRunObjects(input.namespace, `${LABELS.managedBy}=${MANAGER}`, {heartbeats: true})).filter((o) => o.labels?.[LABELS.role] !== CACHE_ROLE && o.labels?.[KEPT_LABEL] === undefined)
   const leftovers = chooseLeftovers(objects, {now: input.now ?? new Date(), olderThanMs: age, staleAfterMs, all: input.all ?? false})
   const kept = leftovers.kept
-  const chosen = [...leftovers.chosen, ...(input.caches ? staleCaches(await cluster.listClaims(input.namespace, `${LABELS.managedBy}=${MANAGER},${LABELS.role}=${CACHE_ROLE}`), input.now ?? new Date(), age) : [])]
+  const keptObjects = input.kept ? keptToDelete(await listKept(cluster, input.namespace), await cluster.listRunObjects(input.namespace, KEPT_SELECTOR), input.now ?? new Date(), age, input.runs ?? []) : []
+  const chosen = [...leftovers.chosen, ...keptObjects, ...(input.caches ? staleCaches(await cluster.listClaims(input.namespace, `${LABELS.managedBy}=${MANAGER},${LABELS.role}=${CACHE_ROLE}`), input.now ?? new Date(), age) : [])]
   const alive = kept.map((k) => `left alone: run ${k.run || '(no run label)'}, ${k.why}`)
   if (chosen.length === 0) return [...alive, `nothing left behind in namespace ${input.namespace}${kept.length > 0 ? ` (${kept.length} run(s) in progress left alone)` : ''}`]
   const lines = chosen.map((o) => `${input.dryRun ? 'would delete' : 'deleted'} ${o.kind}/${o.name}${o.created ? ` (created ${o.created.toISOString()})` : ''}`)
@@ -116,6 +122,17 @@ export async function runClean(input: CleanInput): Promise<string[]> {
     await Promise.all(chosen.filter((o) => o.kind === 'Lease').map((o) => cluster.deleteObject(o)))
   }
   return [...alive, ...lines, `${chosen.length} object(s) ${input.dryRun ? 'would be deleted' : 'deleted'} in namespace ${input.namespace}`]
+}
+
+/**
+ * `clean --kept`: the claims and Secrets of the kept workspaces no run used for `olderThanMs` (their
+ * last use, else their creation); with `runs`, only those runs' (an unknown run id is an error).
+ */
+export function keptToDelete(runs: {runId: string; lastUsed?: Date; created?: Date}[], objects: RunObject[], now: Date, olderThanMs: number, only: string[]): RunObject[] {
+  const unknown = only.filter((id) => !runs.some((r) => r.runId === id))
+  if (unknown.length > 0) throw new UsageError(`--run ${unknown.join(', ')}: no such kept workspace`, runs.length > 0 ? `kept: ${runs.map((r) => r.runId).join(', ')}` : 'wpk8s runs lists kept workspaces')
+  const ids = new Set(runs.filter((r) => (only.length === 0 || only.includes(r.runId)) && now.getTime() - ((r.lastUsed ?? r.created)?.getTime() ?? 0) >= olderThanMs).map((r) => r.runId))
+  return objects.filter((o) => ids.has(o.labels?.[KEPT_LABEL] ?? ''))
 }
 
 /**

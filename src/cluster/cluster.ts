@@ -136,4 +136,9 @@ export interface Cluster {
    * connection (with the runtime's message). The socket is closed in every case.
    */
   forwardPort(namespace: string, pod: string, port: number, socket: Duplex): Promise<void>
+  /**
+   * Merges labels and annotations into a claim or Secret (a null value removes the key): how a kept
+   * workspace leaves its run (`exec --keep`, see runner/keep.ts). Rejects when the object is gone.
+   */
+  patchMetadata(kind: 'PersistentVolumeClaim' | 'Secret', namespace: string, name: string, metadata: {labels?: Record<string, string | null>; annotations?: Record<string, string | null>}): Promise<void>
 }

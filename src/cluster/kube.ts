@@ -1108,6 +1108,39 @@ export class KubeCluster implements Cluster {
     if (refused.trim()) throw new ClusterError(`forwarding port ${port} of pod ${pod}: ${refused.trim()}`)
   }
 
+  async patchMetadata(kind: 'PersistentVolumeClaim' | 'Secret', namespace: string, name: string, metadata: {labels?: Record<string, string | null>; annotations?: Record<string, string | null>}): Promise<void> {
+    const resource = kind === 'Secret' ? 'secrets' : 'persistentvolumeclaims'
+    try {
+      await this.apiJson('PATCH', `/api/v1/namespaces/${encodeURIComponent(namespace)}/${resource}/${encodeURIComponent(name)}`, {metadata}, 'application/merge-patch+json')
+    } catch (error) {
+      if (isForbidden(error)) throw new ClusterError(`patching ${kind} ${name}: forbidden`, `keeping a workspace needs patch on ${resource} (see examples/rbac.yaml)`)
+      throw toClusterError(error, `patching ${kind} ${name}`, this.server)
+    }
+  }
+
+  /**
+   * `wpk8s shell`: runs `command` in a container with a terminal: this process's stdin (raw) and stdout,
+   * resize events forwarded (the client reads the size of a TTY stdout); resolves with its exit code.
+   */
+  async execTty(namespace: string, pod: string, container: string, command: string[], stdin: Readable, stdout: Writable): Promise<number> {
+    return new Promise((resolve, reject) => {
+      let settled = false
+      new Exec(this.kc)
+        .exec(namespace, pod, container, command, stdout, null, stdin, true, (status) => {
+          if (settled) return
+          settled = true
+          const code = status.details?.causes?.find((c) => c.reason === 'ExitCode')?.message
+          resolve(status.status === 'Success' ? 0 : Number(code ?? 1))
+        })
+        .then((socket) => socket.on('close', () => {
+          if (settled) return
+          settled = true
+          resolve(0)
+        }))
+        .catch((error) => reject(toClusterError(error, `running ${command[0]} in pod ${pod}`, this.server)))
+    })
+  }
+
   async deleteObject(object: RunObject): Promise<void> {
     if (object.kind === 'Pod') return this.deletePod(object.namespace, object.name, 0)
     if (object.kind === 'Secret') return this.deleteSecret(object.namespace, object.name)

@@ -57,6 +57,14 @@ export interface RunPlan {
    * not exist (kept after the run, see README "Cache volumes") and mounts the others as they are.
    */
   caches?: V1PersistentVolumeClaim[]
+  /**
+   * `exec --keep`, or a run on a kept workspace (`--reuse`): the claim (and the Secret of the run that kept
+   * it) outlive the run, relabelled as kept (see runner/keep.ts); `annotations` describe the run for
+   * `wpk8s runs`, `--reuse` and `wpk8s shell`.
+   */
+  keep?: {runId: string; annotations: Record<string, string | null>}
+  /** `exec --reuse`: the claim is a kept run's (`pvc` names it): neither created nor deleted by this run. */
+  reusedClaim?: boolean
 }
 
 export interface PlanInput {
@@ -74,6 +82,8 @@ export interface PlanInput {
   secrets?: Record<string, string>
   /** The workflow's 1-based number in the pipeline, for `CI_WORKFLOW_NUMBER`. */
   workflowNumber?: number
+  /** A kept workspace claim (and Secret) to plan the pods with instead of the run's own (`--reuse`, `wpk8s shell`). */
+  existingClaim?: {claimName: string; secretName?: string}
 }
 
 export function workspaceDir(workflow: Workflow): string {
@@ -83,10 +93,10 @@ export function workspaceDir(workflow: Workflow): string {
 /** The run plan of one workflow: pure, so `--dry-run` prints exactly what a run would create. */
 export function planRun(input: PlanInput): RunPlan {
   const {workflow, config, runId} = input
-  const claimName = objectName(runId, 'workspace')
+  const claimName = input.existingClaim?.claimName ?? objectName(runId, 'workspace')
   const dir = workspaceDir(workflow)
   const secretValues = providedSecrets([...workflow.steps, ...workflow.services], input.secrets ?? {})
-  const secretName = Object.keys(secretValues).length > 0 ? objectName(runId, 'secrets') : undefined
+  const secretName = Object.keys(secretValues).length > 0 ? (input.existingClaim?.secretName ?? objectName(runId, 'secrets')) : undefined
   const uniqueName = uniqueNamer(workflow.steps)
   const plannedFor = (step: Step): PlannedStep => {
     const name = uniqueName(step)
@@ -262,8 +272,12 @@ function helperPod(runId: string, claimName: string, config: BackendConfig, work
   }
 }
 
-/** Keeps the named steps and everything they depend on (`--step`); the others are shown as skipped. */
-export function selectSteps(plan: RunPlan, names: string[]): RunPlan {
+/**
+ * Keeps the named steps and everything they depend on (`--step`); the others are shown as skipped.
+ * With `dependencies: false` (`--step` on a kept workspace) only the named steps run: what they depend
+ * on already left its outputs in the workspace.
+ */
+export function selectSteps(plan: RunPlan, names: string[], options: {dependencies?: boolean} = {}): RunPlan {
   const known = new Set(plan.steps.map((s) => s.name))
   const unknown = names.filter((n) => !known.has(n))
   if (unknown.length > 0) throw new UsageError(`--step ${unknown.join(', ')}: no such step in ${plan.workflow}`, `steps: ${[...known].join(', ')}`)
@@ -271,8 +285,23 @@ export function selectSteps(plan: RunPlan, names: string[]): RunPlan {
   const visit = (name: string) => {
     if (keep.has(name)) return
     keep.add(name)
+    if (options.dependencies === false) return
     plan.steps.find((s) => s.name === name)?.dependsOn.forEach(visit)
   }
   names.forEach(visit)
   return {...plan, steps: plan.steps.map((s) => (keep.has(s.name) ? s : {...s, skip: 'not selected (--step)'}))}
+}
+
+/**
+ * The plan on a kept run's workspace claim (`exec --reuse`): every pod and the helper mount `claim`
+ * instead of the run's own, which is neither created nor deleted.
+ */
+export function onExistingClaim(plan: RunPlan, claim: string): RunPlan {
+  const own = plan.pvc.metadata!.name!
+  const remount = (pod: V1Pod): V1Pod => ({...pod, spec: {...pod.spec!, volumes: pod.spec!.volumes?.map((v) => (v.persistentVolumeClaim?.claimName === own ? {...v, persistentVolumeClaim: {...v.persistentVolumeClaim, claimName: claim}} : v))}})
+  const restep = (s: PlannedStep): PlannedStep => ({...s, pod: remount(s.pod)})
+  return {
+    ...plan, reusedClaim: true, pvc: {...plan.pvc, metadata: {...plan.pvc.metadata, name: claim}},
+    helperPod: remount(plan.helperPod), services: plan.services.map(restep), steps: plan.steps.map(restep),
+  }
 }

@@ -19,3 +19,13 @@ export function chooseOutput(options: {json: boolean; isTTY: boolean; columns: n
   if (!options.isTTY || options.columns <= 0 || options.env.CI || options.env.TERM === 'dumb') return 'plain'
   return 'tty'
 }
+
+/**
+ * Whether the terminal view is coloured: `NO_COLOR` (any non-empty value) turns colour off, `FORCE_COLOR=0` too;
+ * otherwise a terminal gets colour (https://no-color.org, https://force-color.org).
+ */
+export function ttyColor(env: NodeJS.ProcessEnv): boolean {
+  if (env.FORCE_COLOR === '0' || env.FORCE_COLOR === 'false') return false
+  if (env.FORCE_COLOR !== undefined) return true
+  return !env.NO_COLOR
+}

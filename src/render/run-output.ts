@@ -55,6 +55,9 @@ function plainEmitter(write: Writer, color: boolean, now: () => number): Emit {
         write(c.dim(`${several ? `[${event.workflow}] ` : ''}shipping the checkout: ${formatProgress(event)}\n`))
         break
       }
+      case 'step-starting':
+        write(c.dim(`${tag(event, event.step)} starting: pod created, scheduling, pulling the image\n`))
+        break
       case 'step-start':
         write(`${tag(event, event.step)} started (pod ${event.pod})${event.background ? ', running in the background' : ''}\n`)
         break
@@ -79,9 +82,12 @@ function plainEmitter(write: Writer, color: boolean, now: () => number): Emit {
       case 'cleanup':
         if (event.status === 'done' && event.left?.length) write(c.red(`cleanup left behind: ${event.left.join(', ')}\n`))
         break
-      case 'run-end':
-        write(several ? `${c.bold(event.workflow ?? '')}: ${formatSummary(results.get(event.workflow ?? '') ?? [], event, c).trimStart()}` : formatSummary(results.get('') ?? [], event, c))
+      case 'run-end': {
+        const ran = results.get(event.workflow ?? '') ?? []
+        const summary = formatSummary(ran, event, c, ignoredFailures(ran, event))
+        write(several ? `${c.bold(event.workflow ?? '')}: ${summary.trimStart()}` : summary)
         break
+      }
       case 'pipeline-end':
         if (several) write(`\n${c.bold('Pipeline')}\n${event.workflows.map((w) => `  ${w.status === 'success' ? c.green('✔') : w.status === 'skipped' ? c.yellow('↷') : c.red('✖')} ${w.name}: ${w.status}${w.reason ? ` (${w.reason})` : ''}`).join('\n')}\n${event.status} (exit ${event.exitCode})\n`)
         break
@@ -104,9 +110,30 @@ function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(1)}s`
 }
 
-export function formatSummary(results: StepResult[], end: Extract<RunEvent, {type: 'run-end'}>, c: InstanceType<typeof Chalk>): string {
-  const width = Math.max(4, ...results.map((r) => r.name.length))
-  const lines = ['', c.bold('Summary'), ...results.map((r) => `  ${stepMark(r.status, c)} ${r.name.padEnd(width)}  ${r.status.padEnd(7)}  ${r.exitCode === undefined ? '   -' : String(r.exitCode).padStart(4)}  ${seconds(r.durationMs).padStart(7)}`)]
+/**
+ * The failed steps that did not fail the run: `failure: ignore` ones. The events name them when the run says so
+ * (`declared`); else a failure under a successful run can only have been ignored.
+ */
+export function ignoredFailures(results: StepResult[], end: {status: string}, declared?: readonly string[]): Set<string> {
+  const failed = results.filter((r) => r.status === 'failure').map((r) => r.name)
+  if (declared) return new Set(failed.filter((name) => declared.includes(name)))
+  return new Set(end.status === 'success' ? failed : [])
+}
+
+/**
+ * The summary table: per step its mark, name, status, exit code and duration. Narrower than `columns`, an ignored
+ * failure says just `ignored` and long names are shortened.
+ */
+export function formatSummary(results: StepResult[], end: Extract<RunEvent, {type: 'run-end'}>, c: InstanceType<typeof Chalk>, ignored: ReadonlySet<string> = new Set(), columns = Infinity): string {
+  const fixed = (statusWidth: number) => 2 + 2 + 2 + statusWidth + 2 + 4 + 2 + 7
+  const longest = Math.max(4, ...results.map((r) => r.name.length))
+  const narrow = ignored.size > 0 && fixed(17) + longest > columns
+  const status = (r: StepResult) => (ignored.has(r.name) ? (narrow ? 'ignored' : 'failure (ignored)') : r.status)
+  const statusWidth = Math.max(7, ...results.map((r) => status(r).length))
+  const width = Math.max(4, Math.min(longest, columns - fixed(statusWidth)))
+  const name = (n: string) => (n.length > width ? `${n.slice(0, width - 1)}…` : n.padEnd(width))
+  const mark = (r: StepResult) => (ignored.has(r.name) ? c.yellow('✖') : stepMark(r.status, c))
+  const lines = ['', c.bold('Summary'), ...results.map((r) => `  ${mark(r)} ${name(r.name)}  ${status(r).padEnd(statusWidth)}  ${r.exitCode === undefined ? '   -' : String(r.exitCode).padStart(4)}  ${(r.status === 'skipped' ? '-' : seconds(r.durationMs)).padStart(7)}`)]
   const verdict = end.status === 'success' ? c.green('success') : end.status === 'failure' ? c.red('failure') : c.red('error')
   lines.push(`${verdict} in ${seconds(end.durationMs)} (exit ${end.exitCode})`)
   if (end.error) lines.push(c.red(`error: ${end.error}`))

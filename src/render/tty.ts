@@ -1,22 +1,163 @@
 import {Chalk} from 'chalk'
 import {DefaultRenderer, Listr, type ListrTask} from 'listr2'
 import type {RunEvent, StepResult} from '../runner/events.js'
-import {describeStep, formatProgress, formatSummary} from './run-output.js'
-import type {Renderer} from './choose.js'
+import {formatProgress, formatSummary, ignoredFailures} from './run-output.js'
+import {ttyColor, type Renderer} from './choose.js'
+
+type Colors = InstanceType<typeof Chalk>
+
+/** What a step (or service) is doing, as the terminal view shows it. */
+export type StepPhase = 'waiting' | 'starting' | 'running' | 'done'
+
+export interface StepView {
+  name: string
+  service: boolean
+  /** What it waits for (its `depends_on`, or the step before). */
+  dependsOn: string[]
+  phase: StepPhase
+  /** When the current phase began (this machine's clock). */
+  since: number
+  /** `ready after 1.2s` once a service's readiness check passed. */
+  ready?: string
+  result?: StepResult
+  ignored?: boolean
+}
+
+/** Icons per state; the running one is the spinner's frame. Waiting and starting never spin. */
+export function stepIcon(view: StepView, c: Colors, spinner = '⠋'): string {
+  if (view.phase === 'waiting') return c.dim('·')
+  if (view.phase === 'starting') return c.yellow('◌')
+  if (view.phase === 'running') return c.cyan(spinner)
+  const r = view.result!
+  if (r.status === 'success') return c.green('✔')
+  if (r.status === 'skipped') return c.yellow('↷')
+  return view.ignored ? c.yellow('✖') : c.red('✖')
+}
+
+/** `3s`, `1m05s`, `1h02m`: whole seconds while it runs. */
+export function elapsed(ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000))
+  if (s < 60) return `${s}s`
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`
+}
+
+function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)}s`
+}
+
+/** Code points, which is what a terminal shows for the names and words used here. */
+function width(text: string): number {
+  return [...text].length
+}
+
+function cut(text: string, max: number): string {
+  if (max <= 0) return ''
+  const chars = [...text]
+  return chars.length <= max ? text : `${chars.slice(0, Math.max(0, max - 1)).join('')}…`
+}
+
+/**
+ * The title of a step's line, `columns` wide at most (without its icon): the name, padded to `pad` so that states
+ * line up, then its state: what it is doing and for how long (or how it ended), then a detail (what it waits for, its
+ * reason). When that does not fit, the detail is cut first, then the name is shortened (to 8 columns at least); the
+ * state's essential part stays.
+ */
+export function stepTitle(view: StepView, now: number, c: Colors, columns = Infinity, finished: ReadonlySet<string> = new Set(), pad = 0): string {
+  const name = displayName(view)
+  let state: string
+  let detail = ''
+  let paint: (text: string) => string = (t) => t
+  switch (view.phase) {
+    case 'waiting': {
+      const open = view.dependsOn.filter((d) => !finished.has(d))
+      state = 'waiting'
+      if (open.length) detail = ` for ${open.join(', ')}`
+      paint = c.dim
+      break
+    }
+    case 'starting':
+      state = `starting ${elapsed(now - view.since)}`
+      detail = ': scheduling, pulling'
+      paint = c.yellow
+      break
+    case 'running':
+      state = `running ${elapsed(now - view.since)}`
+      if (view.ready) detail = `, ${view.ready}`
+      paint = c.cyan
+      break
+    case 'done': {
+      const r = view.result!
+      if (r.status === 'skipped') {
+        state = 'skipped'
+        paint = c.yellow
+      } else {
+        state = [view.ignored ? 'failure ignored' : r.status, ...(r.exitCode === undefined ? [] : [`exit ${r.exitCode}`]), seconds(r.durationMs)].join(', ')
+        // Too narrow for it all: `ignored`, and no `exit 0` after a success.
+        if (width(state) > columns - 2 - Math.min(width(name), 8)) {
+          state = [view.ignored ? 'ignored' : r.status, ...(r.exitCode === undefined || r.exitCode === 0 ? [] : [`exit ${r.exitCode}`]), seconds(r.durationMs)].join(', ')
+        }
+        paint = r.status === 'success' ? c.green : view.ignored ? c.yellow : c.red
+      }
+      if (r.reason) detail = `: ${r.reason}`
+      break
+    }
+  }
+  const gap = 2
+  const nameRoom = Math.min(width(name), Math.max(8, columns - gap - width(state)))
+  const shown = cut(name, nameRoom)
+  // Padding first (the states in one column), as far as the state still fits; the detail gets what is left.
+  const padded = shown + ' '.repeat(Math.max(0, Math.min(pad, columns - gap - width(state)) - width(shown)))
+  const room = columns - width(padded) - gap
+  const text = width(state) + width(detail) <= room ? state + detail : width(state) < room - 1 ? cut(state + detail, room) : cut(state, room)
+  return `${padded}${' '.repeat(gap)}${paint(text)}`
+}
+
+export function displayName(view: {name: string; service: boolean}): string {
+  return view.service ? `${view.name} (service)` : view.name
+}
+
+/** Cuts a line with colour codes to `max` visible columns (the last one an ellipsis), keeping its escape codes. */
+export function fitLine(line: string, max: number): string {
+  // eslint-disable-next-line no-control-regex
+  const parts = line.split(/(\u001B\[[0-9;]*m)/)
+  const isCode = (part: string) => part.startsWith('\u001B[')
+  if (width(parts.filter((p) => !isCode(p)).join('')) <= max) return line
+  let room = Math.max(0, max - 1)
+  let out = ''
+  for (const part of parts) {
+    if (isCode(part)) out += part
+    else {
+      const chars = [...part].slice(0, room)
+      room -= chars.length
+      out += chars.join('')
+    }
+  }
+  return `${out}${max > 0 ? '…' : ''}${parts.some(isCode) ? '\u001B[0m' : ''}`
+}
 
 /** Access to the default renderer's internals, to print lines above its live task list. */
 interface RendererInternals {
   updater?: {clear(): void}
-  logger: {process: {toStdout(text: string): void}}
+  logger: {process: {toStdout(text: string, eol?: boolean): void}}
+  spinner: {fetch(): string}
 }
 
+/** Per task: the icon of its current state (tasks without one keep listr2's). */
+const icons = new WeakMap<object, () => string>()
+
+/** Log lines arriving close together are printed in one write, this long after the first. */
+const LOG_BATCH_MS = 40
+
 /**
- * listr2's default renderer, plus log lines printed above the task list as they arrive: every line
- * stays in the terminal's scrollback, none is dropped or cut to the list's output bar.
+ * listr2's default renderer, plus log lines printed above the task list as they arrive: every line stays in the
+ * terminal's scrollback, none is dropped or cut to the list's output bar. Lines arriving together are printed with
+ * the list's erasing and redrawing in a single write, so the list does not flicker.
  */
 class LiveLogRenderer extends DefaultRenderer {
   static current: LiveLogRenderer | undefined
   private pending: string[] = []
+  private timer: NodeJS.Timeout | undefined
 
   constructor(...args: ConstructorParameters<typeof DefaultRenderer>) {
     super(...args)
@@ -25,17 +166,40 @@ class LiveLogRenderer extends DefaultRenderer {
 
   override async render(): Promise<void> {
     await super.render()
-    this.printAbove([])
+    this.flush()
+  }
+
+  override style(task: Parameters<DefaultRenderer['style']>[0], output = false): string {
+    const icon = output ? undefined : icons.get(task)
+    return icon ? icon() : super.style(task, output)
+  }
+
+  spinnerFrame(): string {
+    return (this as unknown as RendererInternals).spinner.fetch()
   }
 
   printAbove(lines: string[]): void {
-    const self = this as unknown as RendererInternals
     this.pending.push(...lines)
-    if (!self.updater) return
+    this.timer ??= setTimeout(() => this.flush(), LOG_BATCH_MS)
+  }
+
+  flush(): void {
+    if (this.timer) clearTimeout(this.timer)
+    this.timer = undefined
+    const self = this as unknown as RendererInternals
+    if (!self.updater || this.pending.length === 0) return
+    const stdout = process.stdout
+    stdout.cork()
     self.updater.clear()
-    for (const line of this.pending) self.logger.process.toStdout(line)
+    self.logger.process.toStdout(this.pending.join('\n'))
     this.pending = []
     this.update()
+    process.nextTick(() => stdout.uncork())
+  }
+
+  override end(): void {
+    this.flush()
+    super.end()
   }
 }
 
@@ -50,10 +214,20 @@ function deferred<T>(): Deferred<T> {
   return {promise, resolve}
 }
 
-/** The terminal view: one listr2 task per step with its state and duration, live logs above, a summary below. */
-export function ttyRenderer(write: (text: string) => void): Renderer {
-  const c = new Chalk({level: 1})
-  const steps = new Map<string, Deferred<StepResult>>()
+/** How often the elapsed times refresh. */
+const TICK_MS = 1000
+
+/** The terminal view: one listr2 task per step showing its state and time, live logs above, a summary below. */
+export function ttyRenderer(write: (text: string) => void, options: {env?: NodeJS.ProcessEnv; columns?: () => number; now?: () => number} = {}): Renderer {
+  const env = options.env ?? process.env
+  const columns = options.columns ?? (() => process.stdout.columns || 80)
+  const now = options.now ?? Date.now
+  const c = new Chalk({level: ttyColor(env) ? 1 : 0})
+  const fit = (text: string) => text.split('\n').map((line) => fitLine(line, columns())).join('\n')
+  const views = new Map<string, StepView>()
+  const titles = new Map<string, {title: string}>()
+  const done = new Map<string, Deferred<void>>()
+  const finished = new Set<string>()
   const workspace = deferred<string | undefined>()
   /** The checkout's shipping: its detail when done, or the run's error. */
   const ship = deferred<{detail?: string; problem?: string}>()
@@ -63,17 +237,42 @@ export function ttyRenderer(write: (text: string) => void): Renderer {
   const results: StepResult[] = []
   let list: Promise<unknown> | undefined
   let end: Extract<RunEvent, {type: 'run-end'}> | undefined
+  let ticker: NodeJS.Timeout | undefined
+  let ignoreDeclared: string[] | undefined
+
+  /** Sets the titles whose text changed (a title set redraws the list). */
+  const refresh = () => {
+    // Step lines sit at level 1: two columns of indentation, the icon and a space.
+    const room = Math.max(10, columns() - 6)
+    // As far as a done step's `success, exit 0, 12.3s` still fits beside it.
+    const pad = Math.min(24, Math.max(8, room - 2 - 22), Math.max(0, ...[...views.values()].map((v) => width(displayName(v)))))
+    for (const [name, task] of titles) {
+      const title = stepTitle(views.get(name)!, now(), c, room, finished, pad)
+      if (task.title !== title) task.title = title
+    }
+  }
+  const move = (name: string, phase: StepPhase) => {
+    const view = views.get(name)
+    if (!view || view.phase === 'done' || view.phase === phase) return
+    view.phase = phase
+    view.since = now()
+    refresh()
+  }
 
   const start = (event: Extract<RunEvent, {type: 'run-start'}>) => {
-    write(`${c.bold('wpk8s')} run ${event.runId}: workflow ${event.workflow}, namespace ${event.namespace} on ${event.server}\n`)
-    for (const name of [...event.services, ...event.steps]) steps.set(name, deferred())
-    const stepTask = (name: string, label: string): ListrTask => ({title: label, task: async (_, task) => {
-      const result = await steps.get(name)!.promise
-      task.title = `${label} ${c.dim(describeStep(result))}`
-      if (result.status === 'skipped') task.skip(task.title)
-      if (result.status === 'failure') throw new Error(task.title)
+    ignoreDeclared = event.ignoreFailure
+    write(fit(`${c.bold('wpk8s')} run ${event.runId}: workflow ${event.workflow}, namespace ${event.namespace} on ${event.server}`) + '\n')
+    for (const name of event.services) views.set(name, {name, service: true, dependsOn: [], phase: 'waiting', since: now()})
+    for (const name of event.steps) views.set(name, {name, service: false, dependsOn: event.dependsOn[name] ?? [], phase: 'waiting', since: now()})
+    for (const name of views.keys()) done.set(name, deferred())
+    const stepTask = (name: string): ListrTask => ({title: name, task: async (_, task) => {
+      titles.set(name, task)
+      const view = views.get(name)!
+      icons.set(task.task, () => stepIcon(view, c, LiveLogRenderer.current?.spinnerFrame()))
+      refresh()
+      await done.get(name)!.promise
+      refresh()
     }})
-    const waitsFor = (name: string) => (event.dependsOn[name]?.length ? c.dim(` ← ${event.dependsOn[name].join(', ')}`) : '')
     const tasks: ListrTask[] = [
       {title: 'workspace', task: async (_, task) => {
         const problem = await workspace.promise
@@ -89,12 +288,12 @@ export function ttyRenderer(write: (text: string) => void): Renderer {
         if (outcome.problem) throw new Error(outcome.problem)
         task.title = `checkout shipped ${c.dim(`(${outcome.detail})`)}`
       }},
-      {title: 'steps', task: (_, task) => task.newListr([
-        ...event.services.map((name) => stepTask(name, `${name} ${c.dim('(service)')}`)),
-        ...event.steps.map((name) => stepTask(name, `${name}${waitsFor(name)}`)),
-      ], {concurrent: true, exitOnError: false})},
+      {title: 'steps', task: (_, task) => task.newListr([...views.keys()].map(stepTask), {concurrent: true, exitOnError: false})},
     ]
-    list = new Listr(tasks, {concurrent: false, exitOnError: false, registerSignalListeners: false, renderer: LiveLogRenderer, rendererOptions: {collapseErrors: false, collapseSubtasks: false, showErrorMessage: true}}).run().catch(() => {})
+    ticker = setInterval(refresh, TICK_MS)
+    ticker.unref()
+    list = new Listr(tasks, {concurrent: false, exitOnError: false, registerSignalListeners: false, renderer: LiveLogRenderer,
+      rendererOptions: {collapseErrors: false, collapseSubtasks: false, showErrorMessage: false, formatOutput: 'truncate'}}).run().catch(() => {})
   }
 
   const emit = (event: RunEvent) => {
@@ -110,20 +309,45 @@ export function ttyRenderer(write: (text: string) => void): Renderer {
         lastProgress = `shipping the checkout: ${formatProgress(event)}`
         if (shipTask) shipTask.title = lastProgress
         return
+      case 'step-starting':
+        return move(event.step, 'starting')
+      case 'step-start':
+        return move(event.step, 'running')
+      case 'service-ready': {
+        const view = views.get(event.step)
+        if (view) view.ready = `ready after ${seconds(event.durationMs)}`
+        return refresh()
+      }
       case 'log':
         LiveLogRenderer.current?.printAbove([`${c.cyan(`[${event.step}]`)} ${event.line}`])
         return
       case 'step-end': {
         const result: StepResult = {name: event.step, status: event.status, exitCode: event.exitCode, durationMs: event.durationMs, reason: event.reason}
         results.push(result)
-        steps.get(event.step)?.resolve(result)
+        finished.add(event.step)
+        const view = views.get(event.step)
+        if (view) {
+          view.phase = 'done'
+          view.since = now()
+          view.result = result
+          // Known for sure only at the run's end (or from the run's declaration); marked then.
+          view.ignored = Boolean(ignoreDeclared?.includes(event.step) && event.status === 'failure')
+        }
+        refresh()
+        done.get(event.step)?.resolve()
         return
       }
-      case 'run-end':
+      case 'run-end': {
         end = event
+        const ignored = ignoredFailures(results, event, ignoreDeclared)
+        for (const view of views.values()) view.ignored = ignored.has(view.name)
+        refresh()
         workspace.resolve(event.error)
         ship.resolve({problem: event.error ?? 'the run ended before the checkout was shipped'})
+        // Steps that never ended (the run stopped) end with the list.
+        for (const d of done.values()) d.resolve()
         return
+      }
     }
   }
 
@@ -131,8 +355,9 @@ export function ttyRenderer(write: (text: string) => void): Renderer {
     emit,
     close: async () => {
       await list
+      if (ticker) clearInterval(ticker)
       LiveLogRenderer.current = undefined
-      if (end) write(formatSummary(results, end, c))
+      if (end) write(fit(formatSummary(results, end, c, ignoredFailures(results, end, ignoreDeclared), columns())))
     },
   }
 }

@@ -23,6 +23,12 @@ export interface Archive {
   open(): Readable
   /** Removes what the archive keeps on disk (a gzipped one's temporary file; else nothing); the process's exit does it anyway. */
   dispose?(): void
+  /**
+   * Incremental shipping onto a kept workspace (see runner/keep.ts): the paths to delete there (gone
+   * from the checkout since the workspace was filled), and the manifest of the checkout as shipped now.
+   */
+  deleted?: string[]
+  manifest?: Record<string, string>
 }
 
 /** An archive already in memory (tests, small payloads). */

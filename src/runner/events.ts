@@ -11,10 +11,12 @@ export type PipelineEvent =
 export type WorkflowStatus = 'success' | 'failure' | 'error' | 'skipped'
 
 export type WorkflowEvent = {workflow?: string} & (
-  | {type: 'run-start'; runId: string; namespace: string; workflow: string; server: string; steps: string[]; services: string[]; dependsOn: Record<string, string[]>}
+  | {type: 'run-start'; runId: string; namespace: string; workflow: string; server: string; steps: string[]; services: string[]; dependsOn: Record<string, string[]>; /** Its `failure: ignore` steps (a failure of theirs does not fail the run). */ ignoreFailure?: string[]}
   | {type: 'phase'; phase: 'workspace' | 'ship'; status: 'start' | 'done'; detail?: string}
   /** While a large checkout ships (a few times a second): bytes sent so far of the total, and the recent rate. */
   | {type: 'progress'; phase: 'ship'; sent: number; total: number; bytesPerSecond: number}
+  /** A step's turn came: its pod is being created (or, created ahead, released) and then scheduled, its image pulled; `step-start` follows once its container runs. */
+  | {type: 'step-starting'; step: string; pod: string}
   | {type: 'step-start'; step: string; pod: string; background?: boolean}
   /** A service or detached step with a readiness check (its TCP ports, or --service-probe) is ready: `durationMs` after its pod was created. */
   | {type: 'service-ready'; step: string; durationMs: number; probe: string}

@@ -8,6 +8,7 @@ import {decide} from '../pipeline/when.js'
 import {masker} from '../compile/secrets.js'
 import {AheadPods} from './ahead.js'
 import {RunHeartbeat, runHeartbeat} from './heartbeat.js'
+import {deleteInWorkspace, keepWorkspace, manifestAnnotation} from './keep.js'
 import {shipArchive} from './ship.js'
 import type {Archive} from './checkout.js'
 import type {Emit, StepResult} from './events.js'
@@ -33,7 +34,8 @@ export async function runPlan(plan: RunPlan, cluster: Cluster, emit: Emit, check
   const started = Date.now()
   const all = [...plan.services, ...plan.steps]
   emit({type: 'run-start', runId: plan.runId, namespace: plan.namespace, workflow: plan.workflow, server: cluster.server,
-    steps: plan.steps.map((s) => s.name), services: plan.services.map((s) => s.name), dependsOn: Object.fromEntries(plan.steps.map((s) => [s.name, s.dependsOn]))})
+    steps: plan.steps.map((s) => s.name), services: plan.services.map((s) => s.name), dependsOn: Object.fromEntries(plan.steps.map((s) => [s.name, s.dependsOn])),
+    ignoreFailure: plan.steps.filter((s) => s.failure === 'ignore').map((s) => s.name)})
   const mask = masker(Object.values(plan.secret?.stringData ?? {}))
   const emitMasked: Emit = (event) => emit(event.type === 'log' ? {...event, line: mask(event.line)} : event)
   const state: RunState = {plan, cluster, emit: emitMasked, limits, results: new Map(), running: new Set(), hostAliases: [], background: [], stopped: false, backgroundEnds: new Map(), creating: new Set(), endsAt: started + limits.timeoutMs}
@@ -56,6 +58,12 @@ export async function runPlan(plan: RunPlan, cluster: Cluster, emit: Emit, check
     serviceRecord(state).forwards?.close()
     if (failure) markUnfinished(state, all, failure.message)
     await Promise.allSettled(state.creating)
+    // `--keep`/`--reuse`: the workspace leaves the run before its cleanup, which then leaves it alone.
+    if (plan.keep) {
+      await keepWorkspace(cluster, plan, failure ? 'error' : pipelineStatus(state)).catch((error: unknown) => {
+        failure ??= new ClusterError(`the workspace could not be kept: ${errorMessage(error)}`, error instanceof WpkError ? error.hint : undefined)
+      })
+    }
     await cleanUp(plan, cluster, emit, limits)
     serviceRecord(state).cleanedUp()
     // Last: until everything is gone, `wpk8s clean` elsewhere must leave the run alone.
@@ -99,8 +107,9 @@ async function prepareWorkspace(state: RunState, checkout: () => Promise<Archive
   caches.catch(() => {})
   if (plan.secret) await track(state, () => cluster.createSecret(plan.secret!))
   emit({type: 'phase', phase: 'workspace', status: 'start'})
-  await track(state, () => cluster.createPvc(plan.pvc))
-  const bound = cluster.waitPvcBound(plan.namespace, plan.pvc.metadata!.name!, limits.bindTimeoutMs)
+  // `--reuse`: the claim is a kept run's, there and filled already.
+  if (!plan.reusedClaim) await track(state, () => cluster.createPvc(plan.pvc))
+  const bound = plan.reusedClaim ? Promise.resolve() : cluster.waitPvcBound(plan.namespace, plan.pvc.metadata!.name!, limits.bindTimeoutMs)
   // Awaited below; until then a refusal must not count as an unhandled rejection (which ends the process).
   bound.catch(() => {})
   if (!plan.shipCheckout) {
@@ -110,6 +119,17 @@ async function prepareWorkspace(state: RunState, checkout: () => Promise<Archive
   }
   const tar = checkout()
   tar.catch(() => {})
+  // A kept workspace already up to date with the checkout needs no helper at all.
+  if (plan.reusedClaim) {
+    const changes = await tar
+    if (changes.manifest && changes.entries === 0 && !changes.deleted?.length) {
+      await Promise.all([bound, caches])
+      emit({type: 'phase', phase: 'workspace', status: 'done'})
+      emit({type: 'phase', phase: 'ship', status: 'start'})
+      emit({type: 'phase', phase: 'ship', status: 'done', detail: 'nothing changed since the kept workspace was filled'})
+      return
+    }
+  }
   const pod = plan.helperPod
   const name = pod.metadata!.name!
   await create(state, pod)
@@ -117,7 +137,11 @@ async function prepareWorkspace(state: RunState, checkout: () => Promise<Archive
   emit({type: 'phase', phase: 'workspace', status: 'done'})
   emit({type: 'phase', phase: 'ship', status: 'start'})
   const archive = await tar
-  const detail = await shipArchive(cluster, plan, name, archive, limits.helperServeTimeoutMs, emit)
+  const shipped = await shipArchive(cluster, plan, name, archive, limits.helperServeTimeoutMs, emit)
+  // Incremental shipping onto a kept workspace: what is gone from the checkout goes from the workspace too.
+  if (archive.deleted?.length) await deleteInWorkspace(cluster, plan.namespace, name, plan.workspaceDir, archive.deleted)
+  if (plan.keep && archive.manifest) Object.assign(plan.keep.annotations, manifestAnnotation(archive.manifest))
+  const detail = plan.reusedClaim && archive.manifest ? `${shipped}; ${archive.entries} changed, ${archive.deleted?.length ?? 0} deleted (kept workspace)` : shipped
   emit({type: 'phase', phase: 'ship', status: 'done', detail})
   void cluster.deletePod(plan.namespace, name, 0).catch(() => {})
 }

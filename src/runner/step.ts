@@ -21,6 +21,7 @@ export function isHostname(name: string): boolean {
 /** The step's running pod: the one created ahead, released now, or else a new one. */
 export async function startStepPod(state: RunState, step: PlannedStep, ahead: AheadPods): Promise<{name: string; releasedAt?: number}> {
   const start = {pipelineStatus: pipelineStatus(state), startedAt: Math.floor(Date.now() / 1000), hostAliases: state.hostAliases}
+  state.emit({type: 'step-starting', step: step.name, pod: step.pod.metadata!.name!})
   const taken = await ahead.take(step.name, start, state.limits.startTimeoutMs)
   if (taken) return taken
   const pod = podAtStart(step.pod, start)
@@ -39,6 +40,7 @@ export async function startBackground(state: RunState, step: PlannedStep, status
   const pod = podAtStart(step.pod, {pipelineStatus: status, startedAt: Math.floor(Date.now() / 1000), hostAliases: state.hostAliases})
   const name = pod.metadata!.name!
   serviceRecord(state).started.set(step.name, {at: Date.now()})
+  emit({type: 'step-starting', step: step.name, pod: name})
   await create(state, pod)
   const started = await startedPod(cluster, pod, state.limits)
   emit({type: 'step-start', step: step.name, pod: name, background: true})

@@ -5,7 +5,7 @@ import type {CacheUse, Cluster, FollowOptions, Heartbeat, Payload, PodReadiness,
 import {ExecDroppedError} from '../../src/cluster/errors.js'
 import type {PodState} from '../../src/cluster/pod-state.js'
 import {resolveBackendConfig} from '../../src/config.js'
-import {planRun} from '../../src/compile/plan.js'
+import {onExistingClaim, planRun, selectSteps} from '../../src/compile/plan.js'
 import {endMark} from '../../src/compile/script.js'
 import {HELPER_NO_ENDPOINT, HELPER_SERVING} from '../../src/compile/ship.js'
 import type {RunMetadata} from '../../src/pipeline/metadata.js'
@@ -140,6 +140,12 @@ class StuckNodeCluster implements Cluster {
   async waitCacheClaim(): Promise<void> {}
   async forwardPort(_ns: string, _pod: string, _port: number, socket: Duplex): Promise<void> {
     socket.destroy()
+  }
+  /** Patches of metadata in turn; an object whose run label is removed leaves the run (cleanup no longer lists it). */
+  readonly patches: {kind: string; name: string; metadata: {labels?: Record<string, string | null>; annotations?: Record<string, string | null>}}[] = []
+  async patchMetadata(kind: 'PersistentVolumeClaim' | 'Secret', _ns: string, name: string, metadata: {labels?: Record<string, string | null>; annotations?: Record<string, string | null>}): Promise<void> {
+    this.patches.push({kind, name, metadata})
+    if (metadata.labels && 'wpk8s.dev/run' in metadata.labels && metadata.labels['wpk8s.dev/run'] === null) this.objects.delete(`${kind}/${name}`)
   }
   private add(kind: RunObject['kind'], name: string): void {
     this.objects.set(`${kind}/${name}`, {kind, namespace: 'ns', name})
@@ -539,5 +545,37 @@ describe('cache volumes', () => {
     // No run deleted it: it is no object of theirs.
     expect(cluster.objects.size).toBe(0)
     expect(cluster.claims).toEqual(new Set(['gocache']))
+  })
+})
+
+describe('a kept workspace (--keep, --reuse)', () => {
+  const text = 'skip_clone: true\nsteps:\n  build:\n    image: busybox:1.35\n    commands: [echo hi]\n    environment:\n      TOKEN: {from_secret: token}\n  test:\n    image: busybox:1.35\n    commands: [echo test]\n'
+  const plan = () => {
+    const workflow = toWorkflow('ci', 'p.yml', parsePipelineText('p.yml', text).data as Record<string, unknown>)
+    return planRun({workflow, config: resolveBackendConfig({}, {}).config, metadata, runId: 'r1', arch: 'amd64', extraEnv: {}, secrets: {token: 's3cret'}})
+  }
+
+  it('--keep: the claim and the Secret leave the run, labelled as kept with the result, and the pods are deleted', async () => {
+    const cluster = new StuckNodeCluster(true)
+    const kept = {...plan(), keep: {runId: 'r1', annotations: {'wpk8s.dev/pipeline': 'p.yml'}}}
+    const result = await runPlan(kept, cluster, () => {}, async () => bufferArchive(Buffer.alloc(0), false))
+    expect(result.exitCode).toBe(0)
+    expect(cluster.patches.map((p) => `${p.kind}/${p.name}`)).toEqual(['PersistentVolumeClaim/wp-r1-workspace', 'Secret/wp-r1-secrets'])
+    expect(cluster.patches[0].metadata.labels).toEqual({'wpk8s.dev/run': null, 'wpk8s.dev/kept': 'r1'})
+    expect(cluster.patches[0].metadata.annotations).toMatchObject({'wpk8s.dev/pipeline': 'p.yml', 'wpk8s.dev/result': 'success'})
+    expect([...cluster.objects.keys()]).toEqual([])
+    expect(cluster.createdPods.map((p) => p.metadata!.name)).toEqual(['wp-r1-build', 'wp-r1-test'])
+  })
+
+  it('--reuse with --step: the kept claim is mounted, not created, and only the named step runs', async () => {
+    const cluster = new StuckNodeCluster(true)
+    const reused = {...onExistingClaim(selectSteps(plan(), ['test'], {dependencies: false}), 'wp-k0-workspace'), keep: {runId: 'k0', annotations: {}}}
+    const result = await runPlan(reused, cluster, () => {}, async () => bufferArchive(Buffer.alloc(0), false))
+    expect(result.steps.map((s) => `${s.name}:${s.status}`)).toEqual(['build:skipped', 'test:success'])
+    expect(cluster.createdPods.map((p) => p.metadata!.name)).toEqual(['wp-r1-test'])
+    expect(cluster.createdPods[0].spec!.volumes!.find((v) => v.name === 'workspace')!.persistentVolumeClaim!.claimName).toBe('wp-k0-workspace')
+    // The kept claim is patched (result, time), the run's own Secret is not kept.
+    expect(cluster.patches.map((p) => `${p.kind}/${p.name}`)).toEqual(['PersistentVolumeClaim/wp-k0-workspace'])
+    expect([...cluster.objects.keys()].filter((k) => k.startsWith('PersistentVolumeClaim'))).toEqual([])
   })
 })
