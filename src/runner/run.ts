@@ -300,18 +300,21 @@ async function cleanUp(plan: RunPlan, cluster: Cluster, emit: Emit, limits: RunL
   const grace = () => (interrupted() && Date.now() < stuckAfter ? limits.stopGraceSeconds : 0)
   let deleted = 0
   let left: string[] = []
-  try {
-    for (;;) {
+  for (;;) {
+    // An API server that is away for a moment (restarting, a dropped connection) is asked again until
+    // the deadline: giving up at the first error would leave the run's objects behind.
+    try {
       const objects = await cluster.listRunObjects(plan.namespace, selector)
       left = objects.map((o) => `${o.kind}/${o.name}`)
-      if (objects.length === 0 || Date.now() > deadline) break
+      if (objects.length === 0) break
       const seconds = grace()
       await Promise.all(objects.map((o) => (o.kind === 'Pod' ? cluster.deletePod(o.namespace, o.name, seconds) : cluster.deleteObject(o))))
       deleted = Math.max(deleted, objects.length)
-      await new Promise((r) => setTimeout(r, CLEANUP_POLL_MS))
+    } catch (error) {
+      left = [`(cleanup failed: ${errorMessage(error)})`]
     }
-  } catch (error) {
-    left = [`(cleanup failed: ${errorMessage(error)})`]
+    if (Date.now() > deadline) break
+    await new Promise((r) => setTimeout(r, CLEANUP_POLL_MS))
   }
   emit({type: 'cleanup', status: 'done', deleted, ...(left.length > 0 ? {left} : {})})
 }

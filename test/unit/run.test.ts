@@ -579,3 +579,22 @@ describe('a kept workspace (--keep, --reuse)', () => {
     expect([...cluster.objects.keys()].filter((k) => k.startsWith('PersistentVolumeClaim'))).toEqual([])
   })
 })
+
+describe('cleanup while the API server is away for a moment', () => {
+  it('asks again until the deadline instead of leaving the run\'s objects behind', async () => {
+    const cluster = new StuckNodeCluster(true)
+    let failures = 0
+    const list = cluster.listRunObjects.bind(cluster)
+    cluster.listRunObjects = async (...args: Parameters<typeof list>) => {
+      // The first two looks fail as they would while the API server restarts.
+      if (failures++ < 2) throw new Error('connect ECONNREFUSED 127.0.0.1:6443')
+      return list(...args)
+    }
+    const events: {type: string; left?: string[]}[] = []
+    const result = await runPlan(sleeperPlan('skip_clone: true\nsteps:\n  s:\n    image: busybox:1.35\n    commands: [true]\n'), cluster, (e) => events.push(e as never), async () => bufferArchive(Buffer.alloc(0), false), DEFAULT_LIMITS)
+    expect(result.exitCode).toBe(0)
+    expect(failures).toBeGreaterThan(2)
+    expect(cluster.objects.size).toBe(0)
+    expect(events.find((e) => e.type === 'cleanup' && 'left' in e)).toBeUndefined()
+  })
+})
