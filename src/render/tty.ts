@@ -296,6 +296,12 @@ export function ttyRenderer(write: (text: string) => void, options: {env?: NodeJ
       rendererOptions: {collapseErrors: false, collapseSubtasks: false, showErrorMessage: false, formatOutput: 'truncate'}}).run().catch(() => {})
   }
 
+  /** A line above the task list (or plain, before the list is drawn). */
+  const above = (line: string) => {
+    if (LiveLogRenderer.current) LiveLogRenderer.current.printAbove([line])
+    else write(`${line}\n`)
+  }
+
   const emit = (event: RunEvent) => {
     switch (event.type) {
       case 'run-start':
@@ -321,6 +327,10 @@ export function ttyRenderer(write: (text: string) => void, options: {env?: NodeJ
       case 'log':
         LiveLogRenderer.current?.printAbove([`${c.cyan(`[${event.step}]`)} ${event.line}`])
         return
+      case 'port-forward':
+        return above(event.error ? c.red(`[${event.step}] port-forward ${event.address} → ${event.port}: ${event.error}`) : `[${event.step}] port ${event.port} forwarded to ${c.bold(event.url ?? '')}`)
+      case 'cache':
+        return above(c.dim(`cache volume ${event.claim} ${event.status === 'created' ? `created (${event.size ?? 'default size'}), kept after the run (wpk8s cache ls); on a Woodpecker server it must exist` : 'found: mounted as it is'}`))
       case 'step-end': {
         const result: StepResult = {name: event.step, status: event.status, exitCode: event.exitCode, durationMs: event.durationMs, reason: event.reason}
         results.push(result)

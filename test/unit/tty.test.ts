@@ -153,3 +153,15 @@ describe('done steps at 40 columns (34 for the title)', () => {
     expect(done('db (service)', {status: 'success', durationMs: 16_800, reason: 'stopped at the end'})).toBe('db (service)  success, 16.8s: sto…')
   })
 })
+
+describe('lines above the task list', () => {
+  it('tells the URL of a forwarded port and a created cache, even before the list is drawn', async () => {
+    const {ttyRenderer} = await import('../../src/render/tty.js')
+    let out = ''
+    const renderer = ttyRenderer((text) => (out += text), {env: {NO_COLOR: '1'}, columns: () => 100})
+    renderer.emit({type: 'port-forward', step: 'db', port: 5432, address: '127.0.0.1:5432', url: 'http://127.0.0.1:5432'})
+    renderer.emit({type: 'cache', claim: 'gocache', status: 'created', size: '1Gi'} as never)
+    expect(out).toContain('[db] port 5432 forwarded to http://127.0.0.1:5432')
+    expect(out).toMatch(/cache volume gocache created \(1Gi\)/)
+  })
+})
