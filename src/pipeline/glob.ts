@@ -1,4 +1,5 @@
-import picomatch from 'picomatch'
+import {createRequire} from 'node:module'
+import type picomatch from 'picomatch'
 
 // Glob patterns as Woodpecker matches `when` conditions: `doublestar.Match` (bmatcuk/doublestar v4.10)
 // on every pattern of `branch`, `ref`, `repo`, `instance`, `platform`, `cron`, `path` and `matrix`.
@@ -32,6 +33,13 @@ const RUNE_ERROR = 0xfffd
 const LEAD = String.fromCharCode(0xdffe)
 /** Brace expansion beyond this many patterns is refused (doublestar would try them one by one). */
 export const MAX_ALTERNATIVES = 256
+
+/** picomatch is loaded on the first match: validation, which only reads patterns, never needs it. */
+let picomatchModule: typeof picomatch | undefined
+function loadPicomatch(): typeof picomatch {
+  picomatchModule ??= createRequire(import.meta.url)('picomatch') as typeof picomatch
+  return picomatchModule
+}
 
 const PICOMATCH_OPTIONS: picomatch.PicomatchOptions = {
   dot: true, nobrace: true, noextglob: true, nonegate: true, posix: false, literalBrackets: false,
@@ -127,7 +135,7 @@ function matchersOf(alt: Alternative): Matcher[] {
       const glob = emit(sequence)
       if (glob === undefined) continue
       const lead = glob.startsWith('/')
-      const re = picomatch.makeRe(lead ? `[${codePoint(LEAD.charCodeAt(0))}]${glob}` : glob, PICOMATCH_OPTIONS)
+      const re = loadPicomatch().makeRe(lead ? `[${codePoint(LEAD.charCodeAt(0))}]${glob}` : glob, PICOMATCH_OPTIONS)
       // picomatch answers what it could not build with /$^/, which never matches: nothing emitted here should get there.
       matchers.push({re, lead})
     }

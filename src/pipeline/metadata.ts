@@ -2,7 +2,8 @@ import {execFileSync} from 'node:child_process'
 import {existsSync, readdirSync, readFileSync} from 'node:fs'
 import {userInfo} from 'node:os'
 import {basename, join} from 'node:path'
-import ignore from 'ignore'
+import {createRequire} from 'node:module'
+import type {Ignore} from 'ignore'
 
 /** A commit as the forge would describe it; locally it comes from git. */
 export interface CommitInfo {
@@ -100,7 +101,8 @@ const MAX_FOLDER_FILES = 100_000
 /** Every file of a folder that is not a git checkout (as it ships: `.git` and what its root `.gitignore` ignores left out), as changed files. */
 function folderFiles(root: string): string[] {
   const gitignore = join(root, '.gitignore')
-  const ignored = ignore()
+  // Loaded only here (outside git): every run and validation pays its import otherwise.
+  const ignored = (createRequire(import.meta.url)('ignore') as () => Ignore)()
   if (existsSync(gitignore)) ignored.add(readFileSync(gitignore, 'utf8'))
   const files: string[] = []
   const walk = (dir: string) => {
