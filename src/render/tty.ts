@@ -136,6 +136,43 @@ export function fitLine(line: string, max: number): string {
   return `${out}${max > 0 ? '…' : ''}${parts.some(isCode) ? '\u001B[0m' : ''}`
 }
 
+/** How many of a service's last log lines its task shows under its line while it runs. */
+export const SERVICE_LINES_SHOWN = 3
+/** How many of a service's last log lines are kept, to print if it fails: memory stays bounded. */
+export const SERVICE_LINES_KEPT = 200
+
+function earlier(count: number): string {
+  return `+ ${count} earlier line${count === 1 ? '' : 's'}`
+}
+
+/**
+ * The log of a service (or detached step) on the terminal: collapsed under its task while it runs, the last
+ * `limit` lines kept (and how many came in all), to be printed above the list if it fails.
+ */
+export class CollapsedLog {
+  private kept: string[] = []
+  total = 0
+  constructor(readonly limit = SERVICE_LINES_KEPT) {}
+
+  push(line: string): void {
+    this.total++
+    this.kept.push(line)
+    if (this.kept.length > this.limit) this.kept.splice(0, this.kept.length - this.limit)
+  }
+
+  /** What its task shows under its line: how many came before, then the last `shown` lines, each cut to `max` columns. */
+  subtitle(shown = SERVICE_LINES_SHOWN, max = Infinity): string {
+    const last = this.kept.slice(-shown)
+    const before = this.total - last.length
+    return [...(before > 0 ? [earlier(before)] : []), ...last].map((line) => cut(line, max)).join('\n')
+  }
+
+  /** Every line kept, after how many came before them (no longer kept). */
+  expanded(): {earlier: number; lines: string[]} {
+    return {earlier: this.total - this.kept.length, lines: [...this.kept]}
+  }
+}
+
 /** Access to the default renderer's internals, to print lines above its live task list. */
 interface RendererInternals {
   updater?: {clear(): void}
@@ -218,14 +255,17 @@ function deferred<T>(): Deferred<T> {
 const TICK_MS = 1000
 
 /** The terminal view: one listr2 task per step showing its state and time, live logs above, a summary below. */
-export function ttyRenderer(write: (text: string) => void, options: {env?: NodeJS.ProcessEnv; columns?: () => number; now?: () => number} = {}): Renderer {
+export function ttyRenderer(write: (text: string) => void, options: {env?: NodeJS.ProcessEnv; columns?: () => number; now?: () => number; serviceLines?: number} = {}): Renderer {
   const env = options.env ?? process.env
   const columns = options.columns ?? (() => process.stdout.columns || 80)
   const now = options.now ?? Date.now
   const c = new Chalk({level: ttyColor(env) ? 1 : 0})
   const fit = (text: string) => text.split('\n').map((line) => fitLine(line, columns())).join('\n')
   const views = new Map<string, StepView>()
-  const titles = new Map<string, {title: string}>()
+  const titles = new Map<string, {title: string; output: string}>()
+  const serviceLines = options.serviceLines ?? SERVICE_LINES_KEPT
+  /** The logs of the services and detached steps, collapsed under their tasks (until printed). */
+  const collapsed = new Map<string, CollapsedLog>()
   const done = new Map<string, Deferred<void>>()
   const finished = new Set<string>()
   const workspace = deferred<string | undefined>()
@@ -262,11 +302,13 @@ export function ttyRenderer(write: (text: string) => void, options: {env?: NodeJ
   const start = (event: Extract<RunEvent, {type: 'run-start'}>) => {
     ignoreDeclared = event.ignoreFailure
     write(fit(`${c.bold('wpk8s')} run ${event.runId}: workflow ${event.workflow}, namespace ${event.namespace} on ${event.server}`) + '\n')
+    for (const name of event.services) collapsed.set(name, new CollapsedLog(serviceLines))
     for (const name of event.services) views.set(name, {name, service: true, dependsOn: [], phase: 'waiting', since: now()})
     for (const name of event.steps) views.set(name, {name, service: false, dependsOn: event.dependsOn[name] ?? [], phase: 'waiting', since: now()})
     for (const name of views.keys()) done.set(name, deferred())
     const stepTask = (name: string): ListrTask => ({title: name, task: async (_, task) => {
       titles.set(name, task)
+      showCollapsed(name)
       const view = views.get(name)!
       icons.set(task.task, () => stepIcon(view, c, LiveLogRenderer.current?.spinnerFrame()))
       refresh()
@@ -302,6 +344,27 @@ export function ttyRenderer(write: (text: string) => void, options: {env?: NodeJ
     else write(`${line}\n`)
   }
 
+  /** A service's last lines under its task. Its output lines sit at level 2: four columns, the pointer and a space, two more after the first. */
+  const showCollapsed = (name: string) => {
+    const log = collapsed.get(name)
+    const task = titles.get(name)
+    if (!log || !task || log.total === 0) return
+    const text = log.subtitle(SERVICE_LINES_SHOWN, Math.max(10, columns() - 8))
+    if (task.output !== text) task.output = text
+  }
+  /** A collapsed log printed above the list, whole as far as it was kept; then its lines go above like a step's. */
+  const expand = (name: string) => {
+    const log = collapsed.get(name)
+    if (!log) return
+    collapsed.delete(name)
+    const {earlier: before, lines} = log.expanded()
+    const tag = c.cyan(`[${name}]`)
+    const out = [...(before > 0 ? [`${tag} ${c.dim(`${earlier(before)} (not kept)`)}`] : []), ...lines.map((line) => `${tag} ${line}`)]
+    if (!out.length) return
+    if (LiveLogRenderer.current) LiveLogRenderer.current.printAbove(out)
+    else write(out.map((line) => `${line}\n`).join(''))
+  }
+
   const emit = (event: RunEvent) => {
     switch (event.type) {
       case 'run-start':
@@ -318,15 +381,19 @@ export function ttyRenderer(write: (text: string) => void, options: {env?: NodeJ
       case 'step-starting':
         return move(event.step, 'starting')
       case 'step-start':
+        if (event.background && !collapsed.has(event.step)) collapsed.set(event.step, new CollapsedLog(serviceLines))
         return move(event.step, 'running')
       case 'service-ready': {
         const view = views.get(event.step)
         if (view) view.ready = `ready after ${seconds(event.durationMs)}`
         return refresh()
       }
-      case 'log':
-        LiveLogRenderer.current?.printAbove([`${c.cyan(`[${event.step}]`)} ${event.line}`])
-        return
+      case 'log': {
+        const log = collapsed.get(event.step)
+        if (!log) return above(`${c.cyan(`[${event.step}]`)} ${event.line}`)
+        log.push(event.line)
+        return showCollapsed(event.step)
+      }
       case 'port-forward':
         return above(event.error ? c.red(`[${event.step}] port-forward ${event.address} → ${event.port}: ${event.error}`) : `[${event.step}] port ${event.port} forwarded to ${c.bold(event.url ?? '')}`)
       case 'cache':
@@ -343,6 +410,8 @@ export function ttyRenderer(write: (text: string) => void, options: {env?: NodeJ
           // Known for sure only at the run's end (or from the run's declaration); marked then.
           view.ignored = Boolean(ignoreDeclared?.includes(event.step) && event.status === 'failure')
         }
+        // A failed service's lines, whole (its reason holds only the last ones); a finished one's are kept for the run's end.
+        if (event.status === 'failure') expand(event.step)
         refresh()
         done.get(event.step)?.resolve()
         return
@@ -351,6 +420,9 @@ export function ttyRenderer(write: (text: string) => void, options: {env?: NodeJ
         end = event
         const ignored = ignoredFailures(results, event, ignoreDeclared)
         for (const view of views.values()) view.ignored = ignored.has(view.name)
+        // The run broke: every service's lines, so nothing is lost; otherwise they are let go.
+        if (event.status === 'error' || event.error) for (const name of [...collapsed.keys()]) expand(name)
+        collapsed.clear()
         refresh()
         workspace.resolve(event.error)
         ship.resolve({problem: event.error ?? 'the run ended before the checkout was shipped'})
