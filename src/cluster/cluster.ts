@@ -71,6 +71,26 @@ export interface PodRequest {
   idleTimeoutMs: number
 }
 
+/**
+ * What the cluster recorded about a pod's life (see Cluster.podTimeline), in this machine's clock: the
+ * API server's times are whole seconds (events' may be finer), corrected by its clock's offset.
+ */
+export interface PodTimeline {
+  /** The node it ran on. */
+  node?: string
+  createdAt?: Date
+  /** Its PodScheduled condition turned true. */
+  scheduledAt?: Date
+  /** The kubelet's `Pulling` and `Pulled` events for the step container (none when events may not be read). */
+  pullingAt?: Date
+  pulledAt?: Date
+  /** The step container's start and end, from its status. */
+  startedAt?: Date
+  finishedAt?: Date
+  /** The step container's requests and limits. */
+  resources?: {requests?: Record<string, string>; limits?: Record<string, string>}
+}
+
 /** The small surface the runner needs; the only implementation talking to a real API server is kube.ts. */
 export interface Cluster {
   readonly server: string
@@ -119,6 +139,8 @@ export interface Cluster {
   waitPodReady(namespace: string, name: string, timeoutMs: number): Promise<PodReadiness>
   /** Why a pod is not ready, in the kubelet's words: its latest probe failures and warnings (events), then its unready containers; empty when nothing says. */
   podProblems(namespace: string, name: string): Promise<string[]>
+  /** The pod's phases as the cluster recorded them (node, scheduling, image pull, start, end); undefined when it is gone or may not be read. */
+  podTimeline(namespace: string, name: string): Promise<PodTimeline | undefined>
   /**
    * A claim named in `volumes`: created (with `annotations`) as a cache when it does not exist, another
    * run creating it at the same moment being fine; found with the cache's labels, `annotations` are

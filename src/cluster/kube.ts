@@ -10,7 +10,7 @@ import {type Duplex, PassThrough, type Readable, Writable} from 'node:stream'
 import jsYaml from 'js-yaml'
 import {ClusterError, errorMessage} from '../errors.js'
 import {dns1123Label} from '../validate/kube-rules.js'
-import type {CacheUse, Cluster, ClusterTarget, FollowOptions, Heartbeat, Payload, PodReadiness, PodRequest, RunObject} from './cluster.js'
+import type {CacheUse, Cluster, ClusterTarget, FollowOptions, Heartbeat, Payload, PodReadiness, PodRequest, PodTimeline, RunObject} from './cluster.js'
 import {CoreV1Api, Exec, KubeConfig, Log, PortForward, Watch} from './k8s-client.js'
 import {createUnlessExists, ExecDroppedError, isConflict, isForbidden, isNotFound, toClusterError} from './errors.js'
 import {LogCursor} from './log-lines.js'
@@ -1023,6 +1023,40 @@ export class KubeCluster implements Cluster {
       // Gone, or not allowed to read: the events said what there was to say.
     }
     return problems
+  }
+
+  async podTimeline(namespace: string, name: string): Promise<PodTimeline | undefined> {
+    const [pod, events] = await Promise.all([
+      this.core.readNamespacedPod({namespace, name}).catch(() => undefined),
+      // Not allowed to list events (RBAC), or they are gone: the pod's own status still tells most.
+      this.core.listNamespacedEvent({namespace, fieldSelector: `involvedObject.kind=Pod,involvedObject.name=${name}`}).then((list) => list.items, () => [] as k8s.CoreV1Event[]),
+    ])
+    if (!pod) return undefined
+    const local = (time: Date | string | undefined) => (time ? new Date(new Date(time).getTime() - this.clockOffsetMs) : undefined)
+    const container = pod.spec?.containers?.[0]
+    const status = pod.status?.containerStatuses?.find((c) => c.name === container?.name) ?? pod.status?.containerStatuses?.[0]
+    const state = status?.state
+    const scheduled = pod.status?.conditions?.find((c) => c.type === 'PodScheduled' && c.status === 'True')
+    // The step container's pull (an init container's has its own fieldPath); the last one of each kind.
+    const pulls = events.filter((e) => !e.involvedObject.fieldPath || !container || e.involvedObject.fieldPath === `spec.containers{${container.name}}`)
+    const eventTime = (reason: string) => {
+      const e = pulls.filter((x) => x.reason === reason).at(-1)
+      return e ? local(e.eventTime ?? e.lastTimestamp ?? e.firstTimestamp) : undefined
+    }
+    const strings = (values: Record<string, unknown> | undefined) => (values && Object.keys(values).length ? Object.fromEntries(Object.entries(values).map(([k, v]) => [k, String(v)])) : undefined)
+    const requests = strings(container?.resources?.requests)
+    const limits = strings(container?.resources?.limits)
+    const timeline: PodTimeline = {
+      node: pod.spec?.nodeName,
+      createdAt: local(pod.metadata?.creationTimestamp),
+      scheduledAt: local(scheduled?.lastTransitionTime),
+      pullingAt: eventTime('Pulling'),
+      pulledAt: eventTime('Pulled'),
+      startedAt: local(state?.running?.startedAt ?? state?.terminated?.startedAt),
+      finishedAt: local(state?.terminated?.finishedAt),
+      resources: requests || limits ? {...(requests ? {requests} : {}), ...(limits ? {limits} : {})} : undefined,
+    }
+    return Object.fromEntries(Object.entries(timeline).filter(([, v]) => v !== undefined)) as PodTimeline
   }
 
   async useCacheClaim(claim: k8s.V1PersistentVolumeClaim, annotations: Record<string, string>): Promise<CacheUse> {

@@ -41,10 +41,28 @@ export interface StepRecord {
   /** Its container started (step-start). */
   startedAt?: number
   endedAt?: number
+  /** Its pod's phases as the cluster recorded them (`step-phases`), times in ms. */
+  cluster?: PodPhases
   /** Any further phases the events carry for it, in order. */
   phases: {name: string; at: number; detail?: string}[]
   log: StepLog
 }
+
+/** A pod's life as the cluster recorded it (see the `step-phases` event); times in ms, this machine's clock. */
+export interface PodPhases {
+  node?: string
+  createdAt?: number
+  /** A pod created ahead: when the runner released it (its gate wait ran from its creation to this). */
+  releasedAt?: number
+  scheduledAt?: number
+  pullingAt?: number
+  pulledAt?: number
+  startedAt?: number
+  finishedAt?: number
+  resources?: {requests?: Record<string, string>; limits?: Record<string, string>}
+}
+
+const PHASE_TIMES = ['createdAt', 'releasedAt', 'scheduledAt', 'pullingAt', 'pulledAt', 'startedAt', 'finishedAt'] as const
 
 export interface PhaseRecord {
   name: 'workspace' | 'ship' | 'cleanup'
@@ -141,6 +159,16 @@ export class RunRecorder {
       case 'step-start': {
         const s = this.step(this.workflow(key, at), event.step)
         Object.assign(s, {pod: event.pod, startedAt: at, ...(event.background ? {background: true} : {})})
+        return
+      }
+      case 'step-phases': {
+        const s = this.step(this.workflow(key, at), event.step)
+        const phases: PodPhases = {...(event.node ? {node: event.node} : {}), ...(event.resources ? {resources: event.resources} : {})}
+        for (const k of PHASE_TIMES) {
+          const t = event[k] === undefined ? NaN : Date.parse(event[k])
+          if (!Number.isNaN(t)) phases[k] = t
+        }
+        Object.assign(s, {pod: s.pod ?? event.pod, cluster: phases})
         return
       }
       case 'log': {

@@ -108,7 +108,7 @@ function timeline(record: RunRecord): string {
 <div class="row axis"><div class="label"></div><div class="track">${ticks.join('')}</div><div class="dur"></div></div>
 ${rows.join('\n')}
 </div>
-<p class="legend"><span class="key starting"></span> pod starting <span class="key running status-success"></span> success <span class="key running status-failure"></span> failure <span class="key background"></span> service / detached <span class="key phase-workspace"></span> workspace <span class="key phase-ship"></span> checkout <span class="key skipped"></span> skipped</p>
+<p class="legend"><span class="key starting"></span> pod starting <span class="key pod-scheduling"></span> scheduling <span class="key pod-pulling"></span> image pull, container start <span class="key pod-gate"></span> created ahead, waiting at the gate <span class="key running status-success"></span> success <span class="key running status-failure"></span> failure <span class="key background"></span> service / detached <span class="key phase-workspace"></span> workspace <span class="key phase-ship"></span> checkout <span class="key skipped"></span> skipped</p>
 </section>`
 }
 
@@ -123,11 +123,13 @@ function stepRow(s: StepRecord, id: string, workflowEnd: number, pct: (t: number
     const at = s.endedAt ?? workflowEnd
     return row(label, `step status-skipped`, [{from: at, to: at, kind: 'skipped', title: `${s.name}: skipped${s.reason ? `: ${s.reason}` : ''}`}], 'skipped', pct, id, s.reason)
   }
-  if (s.queuedAt !== undefined && s.startedAt !== undefined && s.startedAt > s.queuedAt) {
+  const pod = podBars(s, workflowEnd)
+  if (pod) bars.push(...pod)
+  else if (s.queuedAt !== undefined && s.startedAt !== undefined && s.startedAt > s.queuedAt) {
     bars.push({from: s.queuedAt, to: s.startedAt, kind: 'starting', title: `${s.name}: pod starting, ${seconds(s.startedAt - s.queuedAt)}`})
   }
   const from = s.startedAt ?? s.queuedAt ?? s.endedAt
-  if (from !== undefined) {
+  if (from !== undefined && !pod) {
     if (s.background) {
       const to = s.kind === 'service' ? s.endedAt ?? workflowEnd : Math.max(workflowEnd, s.endedAt ?? 0)
       bars.push({from, to, kind: `background status-${cls(s.status)}`, title: `${s.name}: ${s.kind === 'service' ? 'service' : 'detached'}, ran ${seconds(to - from)}`})
@@ -138,6 +140,50 @@ function stepRow(s: StepRecord, id: string, workflowEnd: number, pct: (t: number
   }
   for (const p of s.phases) bars.push({from: p.at, to: p.at, kind: 'mark', title: `${s.name}: ${p.name}${p.detail ? ` (${p.detail})` : ''}`})
   return row(label, `step status-${cls(s.status)}`, bars, s.status === 'pending' ? 'not ended' : seconds(duration(s, workflowEnd)), pct, id, s.reason)
+}
+
+/**
+ * The step's phases as the cluster recorded them (step-phases), in order: waiting to be scheduled,
+ * image pull and container creation, for a pod created ahead its wait at the gate until released, then
+ * its run to the container's end. Undefined without the container's start (the events' guess is drawn).
+ */
+function podBars(s: StepRecord, workflowEnd: number): Bar[] | undefined {
+  const p = s.cluster
+  if (!p || p.startedAt === undefined) return undefined
+  const on = p.node ? ` on ${p.node}` : ''
+  const created = p.createdAt ?? s.queuedAt ?? p.scheduledAt ?? p.startedAt
+  const end = p.finishedAt ?? s.endedAt ?? workflowEnd
+  const ahead = p.releasedAt !== undefined
+  const runFrom = ahead ? Math.max(p.releasedAt!, p.startedAt) : p.startedAt
+  const pull = p.pullingAt !== undefined && p.pulledAt !== undefined ? `, image pulled in ${seconds(p.pulledAt - p.pullingAt)}` : p.pulledAt !== undefined ? ', image present' : ''
+  const segments: Bar[] = []
+  const scheduled = p.scheduledAt ?? created
+  segments.push({from: created, to: scheduled, kind: 'pod-scheduling', title: `${s.name}: created, scheduled${on} after ${seconds(scheduled - created)}`})
+  if (p.pulledAt !== undefined && p.pulledAt > scheduled && p.pulledAt < p.startedAt) {
+    segments.push({from: scheduled, to: p.pulledAt, kind: 'pod-pulling', title: `${s.name}: scheduled${on}${pull}`})
+    segments.push({from: p.pulledAt, to: p.startedAt, kind: 'pod-creating', title: `${s.name}: container created and started, ${seconds(p.startedAt - p.pulledAt)}`})
+  } else {
+    segments.push({from: scheduled, to: p.startedAt, kind: 'pod-pulling', title: `${s.name}: scheduled${on}; image and container started after ${seconds(p.startedAt - scheduled)}${pull}`})
+  }
+  if (ahead) segments.push({from: Math.min(p.startedAt, p.releasedAt!), to: p.releasedAt!, kind: 'pod-gate', title: `${s.name}: created ahead, waited at the gate ${seconds(p.releasedAt! - created)} until released`})
+  const since = ` (created, then scheduled after ${seconds(scheduled - created)}, started after ${seconds(p.startedAt - created)}${ahead ? `, released after ${seconds(p.releasedAt! - created)}` : ''})`
+  const runKind = s.background ? `background status-${cls(s.status)}` : `running status-${cls(s.status)}`
+  segments.push({from: runFrom, to: s.background && s.kind !== 'service' ? Math.max(end, workflowEnd) : end, kind: runKind,
+    title: `${s.name}: ${s.background ? `${s.kind === 'service' ? 'service' : 'detached'}, ran ${seconds(end - runFrom)}` : `started${on}, ${p.finishedAt === undefined ? 'ran' : 'finished after'} ${seconds(end - runFrom)}; ${describe(s)}`}${since}`})
+  // In order: each segment starts where the one before ended (the cluster's times are whole seconds).
+  let at = -Infinity
+  return segments.flatMap((b) => {
+    const from = Math.max(b.from, at)
+    const to = Math.max(from, b.to)
+    at = to
+    return to > from || b.kind === runKind ? [{...b, from, to}] : []
+  })
+}
+
+/** `cpu 100m, memory 64Mi` for requests and limits. */
+function resourcesText(resources: NonNullable<StepRecord['cluster']>['resources']): string {
+  const list = (values?: Record<string, string>) => Object.entries(values ?? {}).map(([k, v]) => `${k} ${v}`).join(', ')
+  return [resources?.requests ? `requests ${list(resources.requests)}` : '', resources?.limits ? `limits ${list(resources.limits)}` : ''].filter(Boolean).join(' · ')
 }
 
 function row(label: string, kind: string, bars: Bar[], durationText: string, pct: (t: number) => number, logId?: string, note?: string): string {
@@ -165,10 +211,12 @@ function workflowSection(w: WorkflowRecord, wi: number): string {
   const rows = w.steps.map((s, si) => {
     const id = `w${wi + 1}-s${si + 1}`
     const d = s.status === 'skipped' || s.status === 'pending' ? undefined : duration(s, end)
-    return `<tr class="status-${cls(s.status)}" data-step="${esc(s.name)}"${d === undefined ? '' : ` data-duration-ms="${Math.round(d)}"`}>
+    const node = s.cluster?.node
+    const resources = resourcesText(s.cluster?.resources)
+    return `<tr class="status-${cls(s.status)}" data-step="${esc(s.name)}"${d === undefined ? '' : ` data-duration-ms="${Math.round(d)}"`}${node ? ` data-node="${esc(node)}"` : ''}>
 <td><a href="#log-${id}" data-log="log-${id}">${esc(s.name)}</a>${s.kind === 'service' ? ' <span class="tag">service</span>' : s.background ? ' <span class="tag">detached</span>' : ''}</td>
 <td>${badge(s.status)}${reasonTag(s)}</td><td class="num">${s.exitCode ?? '-'}</td><td class="num">${d === undefined ? '-' : esc(seconds(d))}</td>
-<td>${s.reason ? esc(s.reason) : ''}${s.containerMs !== undefined && s.status !== 'skipped' ? ` <span class="muted">container ${esc(wholeSeconds(s.containerMs))}</span>` : ''}${s.pod ? ` <span class="muted">pod <code>${esc(s.pod)}</code></span>` : ''}</td></tr>`
+<td>${s.reason ? esc(s.reason) : ''}${s.containerMs !== undefined && s.status !== 'skipped' ? ` <span class="muted">container ${esc(wholeSeconds(s.containerMs))}</span>` : ''}${s.pod ? ` <span class="muted">pod <code>${esc(s.pod)}</code></span>` : ''}${node ? ` <span class="muted node">node <code>${esc(node)}</code></span>` : ''}${resources ? ` <span class="muted resources">${esc(resources)}</span>` : ''}</td></tr>`
   })
   const logs = w.steps.map((s, si) => {
     const lines = logLines(s.log)
@@ -334,8 +382,8 @@ function color256(n: number): string {
 /* ---------------- style and script ---------------- */
 
 const CSS = `
-:root{--bg:#ffffff;--fg:#1d2330;--muted:#667085;--line:#e4e7ec;--panel:#f6f7f9;--ok:#1a7f37;--fail:#cf222e;--err:#9a2b00;--skip:#9a6700;--run:#0969da;--bgr:#8250df;--start:#b6c2d1;--ws:#57606a;--ship:#1b7c83}
-@media (prefers-color-scheme: dark){:root{--bg:#0d1117;--fg:#e6edf3;--muted:#8d96a0;--line:#30363d;--panel:#161b22;--ok:#3fb950;--fail:#f85149;--err:#ff7b39;--skip:#d29922;--run:#4493f8;--bgr:#a371f7;--start:#4a5563;--ws:#8b949e;--ship:#39c5cf}}
+:root{--bg:#ffffff;--fg:#1d2330;--muted:#667085;--line:#e4e7ec;--panel:#f6f7f9;--ok:#1a7f37;--fail:#cf222e;--err:#9a2b00;--skip:#9a6700;--run:#0969da;--bgr:#8250df;--start:#b6c2d1;--ws:#57606a;--ship:#1b7c83;--sched:#d8dee4;--gate:#e3b341}
+@media (prefers-color-scheme: dark){:root{--bg:#0d1117;--fg:#e6edf3;--muted:#8d96a0;--line:#30363d;--panel:#161b22;--ok:#3fb950;--fail:#f85149;--err:#ff7b39;--skip:#d29922;--run:#4493f8;--bgr:#a371f7;--start:#4a5563;--ws:#8b949e;--ship:#39c5cf;--sched:#30363d;--gate:#9e6a03}}
 *{box-sizing:border-box}
 body{margin:0;padding:24px 32px;background:var(--bg);color:var(--fg);font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif}
 h1{font-size:22px;margin:0 0 12px}h2{font-size:18px;margin:28px 0 8px}h3{font-size:15px;margin:20px 0 8px}
@@ -355,13 +403,14 @@ dl{display:flex;flex-wrap:wrap;gap:8px 28px;margin:0}dl div{min-width:120px}dt{c
 .bar{position:absolute;top:3px;height:12px;border-radius:3px;min-width:3px;background:var(--run)}
 .bar.starting{background:var(--start);border-radius:3px 0 0 3px}.bar.running.status-success{background:var(--ok)}.bar.running.status-failure{background:var(--fail)}.bar.running.status-pending{background:var(--run)}
 .bar.background{background:repeating-linear-gradient(45deg,var(--bgr) 0 6px,transparent 6px 9px);border:1px solid var(--bgr)}
+.bar.pod-scheduling{background:var(--sched)}.bar.pod-pulling{background:var(--start)}.bar.pod-creating{background:var(--start);opacity:.7}.bar.pod-gate{background:var(--gate)}
 .bar.phase-workspace{background:var(--ws)}.bar.phase-ship{background:var(--ship)}.bar.phase-cleanup{background:var(--muted)}
 .bar.skipped{width:10px!important;height:10px;top:4px;margin-left:-5px;background:var(--skip);transform:rotate(45deg);border-radius:1px}
 .bar.mark{width:2px!important;min-width:2px;top:0;height:18px;background:var(--fg)}
 .note{position:absolute;top:1px;margin-left:10px;font-size:11.5px;color:var(--muted);white-space:nowrap;overflow:hidden;text-overflow:ellipsis}.note.before{margin-left:0;margin-right:10px;text-align:right}
 .row.step a{color:inherit;text-decoration:none}.row.step a:hover{text-decoration:underline}
 .legend{color:var(--muted);font-size:12px}.key{display:inline-block;width:14px;height:10px;border-radius:2px;margin:0 4px 0 12px;vertical-align:0;background:var(--run)}
-.key.starting{background:var(--start)}.key.status-success{background:var(--ok)}.key.status-failure{background:var(--fail)}.key.background{background:repeating-linear-gradient(45deg,var(--bgr) 0 4px,transparent 4px 6px);border:1px solid var(--bgr)}.key.phase-workspace{background:var(--ws)}.key.phase-ship{background:var(--ship)}.key.skipped{background:var(--skip);width:10px;transform:rotate(45deg)}
+.key.starting{background:var(--start)}.key.status-success{background:var(--ok)}.key.status-failure{background:var(--fail)}.key.background{background:repeating-linear-gradient(45deg,var(--bgr) 0 4px,transparent 4px 6px);border:1px solid var(--bgr)}.key.pod-scheduling{background:var(--sched)}.key.pod-pulling{background:var(--start)}.key.pod-gate{background:var(--gate)}.key.phase-workspace{background:var(--ws)}.key.phase-ship{background:var(--ship)}.key.skipped{background:var(--skip);width:10px;transform:rotate(45deg)}
 table.steps{border-collapse:collapse;width:100%}table.steps th,table.steps td{border-bottom:1px solid var(--line);padding:5px 8px;text-align:left;vertical-align:top}table.steps th{font-size:12px;color:var(--muted);font-weight:600}
 .num{text-align:right!important;font-variant-numeric:tabular-nums;white-space:nowrap}
 table.steps a{color:var(--run);text-decoration:none;font-weight:600}

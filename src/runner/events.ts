@@ -26,6 +26,13 @@ export type WorkflowEvent = {workflow?: string} & (
   | {type: 'cache'; claim: string; status: 'created' | 'found'; size?: string}
   | {type: 'log'; step: string; line: string}
   | {type: 'step-end'; step: string; status: StepStatus; exitCode?: number; durationMs: number; reason?: string; containerMs?: number}
+  /**
+   * After a step or service ended (or the run stopped it), its pod's phases as the cluster recorded them, in
+   * this machine's clock (ISO times, whole seconds but for events): created (`createdAt`), released by
+   * the runner (`releasedAt`, a pod created ahead), scheduled, image pulling/pulled (from its events,
+   * when they may be read), container started and finished; the node and the step container's resources.
+   */
+  | {type: 'step-phases'; step: string; pod: string; node?: string; createdAt?: string; releasedAt?: string; scheduledAt?: string; pullingAt?: string; pulledAt?: string; startedAt?: string; finishedAt?: string; resources?: {requests?: Record<string, string>; limits?: Record<string, string>}}
   | {type: 'cleanup'; status: 'start' | 'done'; deleted?: number; left?: string[]}
   | {type: 'run-end'; status: 'success' | 'failure' | 'error'; exitCode: number; durationMs: number; error?: string; hint?: string}
 )

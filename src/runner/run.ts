@@ -12,7 +12,7 @@ import {deleteInWorkspace, keepWorkspace, manifestAnnotation} from './keep.js'
 import {shipArchive} from './ship.js'
 import type {Archive} from './checkout.js'
 import type {Emit, StepResult} from './events.js'
-import {backgroundResult, isHostname, runStep, startBackground} from './step.js'
+import {backgroundResult, isHostname, readPhasesBeforeCleanup, runStep, startBackground} from './step.js'
 import {PortForwards} from './port-forward.js'
 import {serviceDuration, serviceOptions, serviceRecord} from './services.js'
 import {create, DEFAULT_LIMITS, pipelineStatus, type RunLimits, type RunState, startedPod, track} from './state.js'
@@ -64,6 +64,8 @@ export async function runPlan(plan: RunPlan, cluster: Cluster, emit: Emit, check
         failure ??= new ClusterError(`the workspace could not be kept: ${errorMessage(error)}`, error instanceof WpkError ? error.hint : undefined)
       })
     }
+    // Each pod's phases (step-phases) are read while it still exists: most were read as their step ended.
+    if (!limits.interrupt?.forced) await readPhasesBeforeCleanup(state, limits.interrupt?.error ? 1000 : 3000)
     await cleanUp(plan, cluster, emit, limits)
     serviceRecord(state).cleanedUp()
     // Last: until everything is gone, `wpk8s clean` elsewhere must leave the run alone.

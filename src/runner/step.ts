@@ -56,6 +56,8 @@ export async function startBackground(state: RunState, step: PlannedStep, status
   const logDone = cluster.followLog(plan.namespace, name, STEP_CONTAINER, onLine, {ready: state.limits.outputReady, complete: serviceRecord(state).over}).catch(() => {})
   state.background.push(logDone)
   const ended = started.kind === 'terminated' ? Promise.resolve(started) : cluster.watchPod(plan.namespace, name, (s) => s.kind === 'terminated' || s.kind === 'lost', state.limits.timeoutMs)
+  // Its phases once it ended, or (still running) when the run stops it, before cleanup.
+  readPhasesAfter(state, step.name, name, ended)
   state.background.push(ended.then((end) => {
     if (end.kind !== 'terminated' || state.stopped) return
     state.backgroundEnds.set(step.name, end)
@@ -112,11 +114,14 @@ export async function runStep(state: RunState, step: PlannedStep, ahead: AheadPo
     // The script said it ended with 0: later steps may start now. The pod's status (seen only at the
     // kubelet's next relist) and the log's end are awaited in the background.
     state.background.push(status.then(containerEnded, containerEnded).then(() => log).catch(() => {}))
+    // Its phases once its status tells the end (finishedAt), in the background.
+    readPhasesAfter(state, step.name, name, status, releasedAt)
     state.running.delete(step.name)
     return {name: step.name, status: 'success', exitCode: 0, durationMs: Date.now() - started}
   }
   const end = first
   containerEnded()
+  readPhasesAfter(state, step.name, name, Promise.resolve(), releasedAt)
   await log
   if (end.kind !== 'terminated') throw new ClusterError(`step ${step.name}: ${end.kind === 'lost' ? end.message : 'did not finish'}`)
   state.running.delete(step.name)
@@ -126,6 +131,53 @@ export async function runStep(state: RunState, step: PlannedStep, ahead: AheadPo
   const reason = end.reason === 'OOMKilled' ? `killed for exceeding its memory limit${memoryLimit(step.pod)}` : undefined
   const containerMs = ownRunTime(end, releasedAt)
   return {name: step.name, status: end.exitCode === 0 ? 'success' : 'failure', exitCode: end.exitCode, durationMs, ...(reason ? {reason} : {}), ...(containerMs === undefined ? {} : {containerMs})}
+}
+
+/** Each run's reads of its pods' phases (`step-phases`): waiting for their pod's end, and under way. */
+const phaseReads = new WeakMap<RunState, {waiting: Set<() => void>; reading: Promise<void>[]; over: boolean}>()
+
+/**
+ * Reads the pod's phases from the cluster (one GET of the pod, one list of its events) once `after`
+ * settles (its end), or when the run stops first (readPhasesBeforeCleanup), and emits `step-phases`.
+ * Never delays the step's result, and never fails anything: a pod that is gone or unreadable says nothing.
+ */
+function readPhasesAfter(state: RunState, step: string, pod: string, after: Promise<unknown>, releasedAt?: number): void {
+  let record = phaseReads.get(state)
+  if (!record) phaseReads.set(state, (record = {waiting: new Set(), reading: [], over: false}))
+  const reads = record
+  let done = false
+  const read = () => {
+    if (done || reads.over) return
+    done = true
+    reads.waiting.delete(read)
+    reads.reading.push(readPhases(state, step, pod, releasedAt, reads))
+  }
+  reads.waiting.add(read)
+  after.then(read, read)
+}
+
+async function readPhases(state: RunState, step: string, pod: string, releasedAt: number | undefined, reads: {over: boolean}): Promise<void> {
+  const timeline = await state.cluster.podTimeline(state.plan.namespace, pod).catch(() => undefined)
+  if (!timeline || reads.over) return
+  const iso = (date: Date | undefined) => (date && !Number.isNaN(date.getTime()) ? date.toISOString() : undefined)
+  const times = {createdAt: iso(timeline.createdAt), releasedAt: iso(releasedAt === undefined ? undefined : new Date(releasedAt)), scheduledAt: iso(timeline.scheduledAt),
+    pullingAt: iso(timeline.pullingAt), pulledAt: iso(timeline.pulledAt), startedAt: iso(timeline.startedAt), finishedAt: iso(timeline.finishedAt)}
+  state.emit({type: 'step-phases', step, pod, ...(timeline.node ? {node: timeline.node} : {}),
+    ...Object.fromEntries(Object.entries(times).filter(([, v]) => v !== undefined)), ...(timeline.resources ? {resources: timeline.resources} : {})})
+}
+
+/**
+ * Before cleanup deletes the pods: reads the phases of those whose end was not seen (services, a run
+ * that stopped) and waits for the reads under way, at most `timeoutMs`; later reads emit nothing.
+ */
+export async function readPhasesBeforeCleanup(state: RunState, timeoutMs = 5000): Promise<void> {
+  const reads = phaseReads.get(state)
+  if (!reads) return
+  for (const read of [...reads.waiting]) read()
+  let timer: NodeJS.Timeout | undefined
+  await Promise.race([Promise.allSettled(reads.reading), new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs)))])
+  clearTimeout(timer)
+  reads.over = true
 }
 
 /** What the wrapper prints after the mark on its first lines: a random UUID, or nothing where /proc has none. */

@@ -169,6 +169,26 @@ describe('wpk8s exec --report --junit', () => {
     expect(dom.stdout).toContain('<span class="tag reason">OOM killed</span>')
     expect(dom.stdout).toContain('<span class="fg-green">all tests passed</span>')
 
+    // The phases the cluster recorded (step-phases): every pod that ran is read once, with its node, its
+    // scheduling and its container's start (and end for a step); the report draws them and names the node.
+    const phases = events(run).filter((e) => e.type === 'step-phases')
+    const ran = ends.filter((e) => e.status !== 'skipped').map((e) => e.step)
+    expect(phases.map((e) => e.step).sort()).toEqual([...ran].sort())
+    for (const p of phases) {
+      expect(p.node, p.step).toMatch(/\S/)
+      expect(Date.parse(p.scheduledAt), p.step).toBeLessThanOrEqual(Date.parse(p.startedAt))
+      // A step that ended by its end mark just before cleanup may not show its end in its status yet.
+      if (p.finishedAt) expect(Date.parse(p.finishedAt), p.step).toBeGreaterThanOrEqual(Date.parse(p.startedAt))
+    }
+    const hog = phases.find((e) => e.step === 'memory-hog')
+    expect(Date.parse(hog?.finishedAt)).toBeGreaterThanOrEqual(Date.parse(hog?.startedAt))
+    expect(hog?.resources?.limits?.memory).toBe('32Mi')
+    const node = phases[0].node as string
+    expect(dom.stdout).toContain(`data-node="${node}"`)
+    expect(dom.stdout).toContain(`node <code>${node}</code>`)
+    expect(dom.stdout).toMatch(new RegExp(`title="unit: started on ${node.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}, finished after \\d+\\.\\ds`))
+    expect(dom.stdout).toMatch(/title="unit: started on [^"]+\(created, then scheduled after \d+\.\ds, started after \d+\.\ds(?:, released after \d+\.\ds)?\)"/)
+
     const artifacts = join(ROOT, 'test', 'artifacts')
     mkdirSync(artifacts, {recursive: true})
     const screenshot = join(artifacts, 'report.png')

@@ -179,6 +179,49 @@ describe('the HTML report', () => {
   })
 })
 
+describe('the pod phases the cluster recorded (step-phases)', () => {
+  const iso = (t: number) => new Date(T0 + t).toISOString()
+  /** hello as the cluster saw it; oom created ahead (at 1.0 s) and released at 4.5 s; db still running at the end. */
+  const events = (): [number, RunEvent][] => {
+    const base = oneWorkflow()
+    const at = base.findIndex(([, e]) => e.type === 'cleanup')
+    return [...base.slice(0, at),
+      [4100, {type: 'step-phases', step: 'hello', pod: 'wp-abc123-hello', node: 'worker-1', createdAt: iso(2000), scheduledAt: iso(2000), pullingAt: iso(2100), pulledAt: iso(2500), startedAt: iso(3000), finishedAt: iso(4000),
+        resources: {requests: {cpu: '100m', memory: '64Mi'}, limits: {memory: '128Mi'}}}],
+      [6700, {type: 'step-phases', step: 'oom', pod: 'wp-abc123-oom', node: 'worker-2', createdAt: iso(1000), releasedAt: iso(4500), scheduledAt: iso(2000), startedAt: iso(3000), finishedAt: iso(6000)}],
+      [8750, {type: 'step-phases', step: 'db', pod: 'wp-abc123-db', node: 'worker-1', createdAt: iso(1000), scheduledAt: iso(1000), startedAt: iso(1000)}],
+      ...base.slice(at)]
+  }
+
+  it('is kept on the step (times in ms), and ignored by the record when missing', () => {
+    const hello = record(events()).workflows[0].steps.find((s) => s.name === 'hello')!
+    expect(hello.cluster).toEqual({node: 'worker-1', createdAt: T0 + 2000, scheduledAt: T0 + 2000, pullingAt: T0 + 2100, pulledAt: T0 + 2500, startedAt: T0 + 3000, finishedAt: T0 + 4000,
+      resources: {requests: {cpu: '100m', memory: '64Mi'}, limits: {memory: '128Mi'}}})
+    expect(hello.phases).toEqual([])
+    expect(record(oneWorkflow()).workflows[0].steps.every((s) => s.cluster === undefined)).toBe(true)
+  })
+
+  it('draws scheduling, image pull, container start and run as segments, the gate wait in its own colour, node and resources in the table', () => {
+    const html = renderHtmlReport(record(events()))
+    const timeline = /<section class="timeline">[\s\S]*?<\/section>/.exec(html)![0]
+    const row = (label: string) => timeline.split('<div class="row ').find((r) => r.includes(`<div class="label" title="${label}">`)) ?? ''
+    const bars = (name: string) => [...row(name).matchAll(/<span class="bar ([^"]+)"/g)].map((m) => m[1].replace(/ thin$/, ''))
+    // hello: scheduled at once (no segment), pulled 2.0-2.5 s, container created until 3.0 s, run to 4.0 s (of 9.32 s).
+    expect(bars('hello')).toEqual(['pod-pulling', 'pod-creating', 'running status-success'])
+    expect(row('hello')).toContain('<span class="bar running status-success" style="left:32.189%;width:10.73%" title="hello: started on worker-1, finished after 1.0s')
+    expect(row('hello')).toContain('image pulled in 0.4s')
+    // oom: created ahead at 1.0 s, scheduled 2.0 s, started 3.0 s, at the gate until 4.5 s, then its run to 6.0 s.
+    expect(bars('oom')).toEqual(['pod-scheduling', 'pod-pulling', 'pod-gate', 'running status-failure'])
+    expect(row('oom')).toContain('<span class="bar pod-gate" style="left:32.189%;width:16.094%" title="oom: created ahead, waited at the gate 3.5s until released"')
+    // db: a service still running, drawn from its container's start to the end of the steps.
+    expect(bars('db (service)')).toEqual(['background status-success'])
+    const table = /<table class="steps">[\s\S]*?<\/table>/.exec(html)![0]
+    expect(table).toMatch(/<tr class="status-success" data-step="hello" data-duration-ms="\d+" data-node="worker-1">[\s\S]*?node <code>worker-1<\/code><\/span> <span class="muted resources">requests cpu 100m, memory 64Mi · limits memory 128Mi<\/span>/)
+    expect(table).toContain('data-node="worker-2"')
+    expect(html).toContain('<span class="key pod-gate"></span>')
+  })
+})
+
 describe('the JUnit XML', () => {
   it('has a suite per workflow and a case per step: failures with the log tail, skipped with the reason', () => {
     const xml = renderJunit(record(oneWorkflow()))

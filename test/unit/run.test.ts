@@ -1,7 +1,7 @@
 import type {V1PersistentVolumeClaim, V1Pod, V1Secret} from '@kubernetes/client-node'
 import {type Duplex, Readable} from 'node:stream'
 import {describe, expect, it} from 'vitest'
-import type {CacheUse, Cluster, FollowOptions, Heartbeat, Payload, PodReadiness, PodRequest, RunObject} from '../../src/cluster/cluster.js'
+import type {CacheUse, Cluster, FollowOptions, Heartbeat, Payload, PodReadiness, PodRequest, PodTimeline, RunObject} from '../../src/cluster/cluster.js'
 import {ExecDroppedError} from '../../src/cluster/errors.js'
 import type {PodState} from '../../src/cluster/pod-state.js'
 import {resolveBackendConfig} from '../../src/config.js'
@@ -126,6 +126,13 @@ class StuckNodeCluster implements Cluster {
   }
   async podProblems(): Promise<string[]> {
     return ['Unhealthy: Readiness probe failed: dial tcp 10.0.0.2:5432: connect: connection refused']
+  }
+  /** The pods whose phases were read, and whether each still existed then (cleanup had not deleted it). */
+  readonly timelineReads: {name: string; exists: boolean}[] = []
+  async podTimeline(_ns: string, name: string): Promise<PodTimeline | undefined> {
+    const exists = this.objects.has(`Pod/${name}`)
+    this.timelineReads.push({name, exists})
+    return exists ? {node: 'node-1', createdAt: new Date(1000), scheduledAt: new Date(2000), startedAt: new Date(3000), resources: {limits: {memory: '64Mi'}}} : undefined
   }
   /** Cache claims: the names that exist (others are created), and each use with its annotations. */
   readonly claims = new Set<string>()
@@ -432,6 +439,24 @@ describe('a run\'s heartbeat and its pods\' deadline', () => {
       expect(deadline).toBeGreaterThan(100 - Math.ceil((Date.now() - started) / 1000) + 5)
       expect(deadline).toBeLessThanOrEqual(110)
     }
+  })
+})
+
+describe('the phases of each pod (step-phases)', () => {
+  it('are read once per pod after its end, or before cleanup for a service still running, and emitted without delaying results', async () => {
+    const cluster = new StuckNodeCluster(true)
+    const events: RunEvent[] = []
+    const result = await runPlan(sleeperPlan('skip_clone: true\nservices:\n  db:\n    image: postgres:16\nsteps:\n  a:\n    image: busybox:1.35\n    commands: [true]\n'), cluster, (e) => events.push(e),
+      async () => bufferArchive(Buffer.alloc(0), false), {...DEFAULT_LIMITS, timeoutMs: 100_000})
+    expect(result.exitCode).toBe(0)
+    expect(cluster.timelineReads.map((r) => r.exists)).toEqual([true, true])
+    expect(cluster.timelineReads.map((r) => r.name).sort()).toEqual(['wp-r1-a', 'wp-r1-db'])
+    const phases = events.filter((e) => e.type === 'step-phases')
+    expect(phases.map((e) => e.step).sort()).toEqual(['a', 'db'])
+    expect(phases[0]).toMatchObject({node: 'node-1', createdAt: new Date(1000).toISOString(), scheduledAt: new Date(2000).toISOString(), startedAt: new Date(3000).toISOString(), resources: {limits: {memory: '64Mi'}}})
+    // All before cleanup deleted the pods, and before the run's end.
+    const types = events.map((e) => e.type)
+    expect(types.lastIndexOf('step-phases')).toBeLessThan(types.indexOf('cleanup'))
   })
 })
 
