@@ -10,13 +10,20 @@ import {fileURLToPath} from 'node:url'
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const RUNS = Number(process.env.BENCH_CLUSTER_RUNS ?? 3)
 const NS = 'wpk8s-bench'
-const env = {...process.env, KUBECONFIG: process.env.KUBECONFIG || `${process.env.WPK8S_CLUSTER_HOME ?? '/var/tmp/wpk8s-cluster'}/kubeconfig`, NO_COLOR: '1'}
+const env = {
+  ...process.env,
+  KUBECONFIG: process.env.KUBECONFIG || `${process.env.WPK8S_CLUSTER_HOME ?? '/var/tmp/wpk8s-cluster'}/kubeconfig`,
+  NO_COLOR: '1',
+}
 const median = (v) => [...v].sort((a, b) => a - b)[Math.floor((v.length - 1) / 2)]
 const ms = (n) => `${n.toFixed(0)} ms`
 
 /** Pseudo-random source-like text (seeded: every run ships the same bytes); gzip makes it about 4x smaller. */
 function sourceText(bytes, seed) {
-  const words = 'const let function return if else for while import export from class new this await async true false null string number value result error index data item list map set get push length request response config'.split(' ')
+  const words =
+    'const let function return if else for while import export from class new this await async true false null string number value result error index data item list map set get push length request response config'.split(
+      ' ',
+    )
   let state = seed
   // mulberry32: 32-bit integer arithmetic, so the sequence does not collapse in floating point.
   const next = (n) => {
@@ -26,7 +33,8 @@ function sourceText(bytes, seed) {
     return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * n)
   }
   let text = ''
-  while (text.length < bytes) text += `${'  '.repeat(next(4))}${Array.from({length: 2 + next(7)}, () => `${words[next(words.length)]}${next(3) === 0 ? next(1000) : ''}`).join(next(2) ? ' ' : '.')}\n`
+  while (text.length < bytes)
+    text += `${'  '.repeat(next(4))}${Array.from({length: 2 + next(7)}, () => `${words[next(words.length)]}${next(3) === 0 ? next(1000) : ''}`).join(next(2) ? ' ' : '.')}\n`
   return text.slice(0, bytes)
 }
 
@@ -36,7 +44,10 @@ function repo(pipeline, files = 0, fileBytes = 0, content = 'text') {
   writeFileSync(join(dir, '.woodpecker.yml'), pipeline)
   for (let i = 0; i < files; i++) {
     mkdirSync(join(dir, `d${i % 50}`), {recursive: true})
-    writeFileSync(join(dir, `d${i % 50}`, `f${i}.txt`), content === 'text' ? sourceText(fileBytes, i + 1) : randomBytes(fileBytes))
+    writeFileSync(
+      join(dir, `d${i % 50}`, `f${i}.txt`),
+      content === 'text' ? sourceText(fileBytes, i + 1) : randomBytes(fileBytes),
+    )
   }
   execFileSync('git', ['init', '-q'], {cwd: dir})
   execFileSync('git', ['add', '.'], {cwd: dir})
@@ -49,7 +60,18 @@ const WPK8S_BIN = process.env.BENCH_WPK8S_BIN || join(ROOT, 'bin', 'run.js')
 
 /** Runs wpk8s exec --json; returns wall time, events, peak RSS (KiB) and output size. */
 function wpk8s(dir, extra = [], json = true) {
-  const args = ['-f', '%M', process.execPath, WPK8S_BIN, 'exec', ...(json ? ['--json'] : []), '-n', NS, '--no-storage-rwx', ...extra]
+  const args = [
+    '-f',
+    '%M',
+    process.execPath,
+    WPK8S_BIN,
+    'exec',
+    ...(json ? ['--json'] : []),
+    '-n',
+    NS,
+    '--no-storage-rwx',
+    ...extra,
+  ]
   return new Promise((resolve) => {
     const started = Date.now()
     const child = spawn('/usr/bin/time', args, {cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe']})
@@ -62,12 +84,18 @@ function wpk8s(dir, extra = [], json = true) {
       bytes += b.length
       for (const byte of b) if (byte === 10) lines++
       if (json && out.length < 1_000_000) out += b
-      if (firstLog === undefined && (json ? /"type":"log"/.test(b) : /\] (?!started)/.test(b))) firstLog = Date.now() - started
+      if (firstLog === undefined && (json ? /"type":"log"/.test(b) : /\] (?!started)/.test(b)))
+        firstLog = Date.now() - started
     })
     child.stderr.on('data', (b) => (err += b))
     child.on('close', (code) => {
       const rssKiB = Number(err.trim().split('\n').at(-1))
-      const events = json ? out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l)) : []
+      const events = json
+        ? out
+            .split('\n')
+            .filter((l) => l.startsWith('{'))
+            .map((l) => JSON.parse(l))
+        : []
       resolve({code, wall: Date.now() - started, events, rssKiB, bytes, lines, firstLog, stderr: err})
     })
   })
@@ -90,7 +118,10 @@ async function stepOverhead() {
  * difference per added step minus its own run time.
  */
 async function marginalStep(seconds) {
-  const pipeline = (n) => repo(`skip_clone: true\nsteps:\n${Array.from({length: n}, (_, i) => `  s${i + 1}:\n    image: busybox:1.35\n    commands: [sleep ${seconds}]\n`).join('')}`)
+  const pipeline = (n) =>
+    repo(
+      `skip_clone: true\nsteps:\n${Array.from({length: n}, (_, i) => `  s${i + 1}:\n    image: busybox:1.35\n    commands: [sleep ${seconds}]\n`).join('')}`,
+    )
   const six = pipeline(6)
   const twelve = pipeline(12)
   const a = []
@@ -107,7 +138,10 @@ async function marginalStep(seconds) {
 
 async function stepsOf(seconds) {
   const what = seconds ? `6 steps of ${seconds} s` : '6 trivial steps'
-  const steps = Array.from({length: 6}, (_, i) => `  s${i + 1}:\n    image: busybox:1.35\n    commands: [sleep ${seconds}, echo step ${i + 1}]\n`).join('')
+  const steps = Array.from(
+    {length: 6},
+    (_, i) => `  s${i + 1}:\n    image: busybox:1.35\n    commands: [sleep ${seconds}, echo step ${i + 1}]\n`,
+  ).join('')
   const dir = repo(`skip_clone: true\nsteps:\n${steps}`)
   const w = []
   const k = []
@@ -136,14 +170,20 @@ async function firstLogLine() {
 
 async function parallelism() {
   const one = repo('skip_clone: true\nsteps:\n  a:\n    image: busybox:1.35\n    commands: [sleep 3]\n')
-  const four = repo(`skip_clone: true\nsteps:\n${['a', 'b', 'c', 'd'].map((n) => `  ${n}:\n    image: busybox:1.35\n    depends_on: []\n    commands: [sleep 3]\n`).join('')}`)
+  const four = repo(
+    `skip_clone: true\nsteps:\n${['a', 'b', 'c', 'd'].map((n) => `  ${n}:\n    image: busybox:1.35\n    depends_on: []\n    commands: [sleep 3]\n`).join('')}`,
+  )
   const a = []
   const b = []
   for (let i = 0; i < RUNS; i++) {
     a.push((await wpk8s(one)).wall)
     b.push((await wpk8s(four)).wall)
   }
-  return [['1 step of 3 s', ms(median(a))], ['4 independent steps of 3 s', ms(median(b))], ['  ratio (target well under 2)', (median(b) / median(a)).toFixed(2)]]
+  return [
+    ['1 step of 3 s', ms(median(a))],
+    ['4 independent steps of 3 s', ms(median(b))],
+    ['  ratio (target well under 2)', (median(b) / median(a)).toFixed(2)],
+  ]
 }
 
 async function logThroughput() {
@@ -156,14 +196,36 @@ async function logThroughput() {
   const json = await wpk8s(dir, [], true)
   // kubectl: the same container, its log followed to the end.
   const pod = `logs-${Date.now()}`
-  timed('kubectl', ['-n', NS, 'run', pod, '--image=busybox:1.35', '--restart=Never', '--image-pull-policy=IfNotPresent', '--command', '--', 'sh', '-c', `sleep 2; ${script}`])
-  timed('bash', ['-c', `until [ "$(kubectl -n ${NS} get pod ${pod} -o jsonpath='{.status.phase}')" = Running ]; do sleep 0.1; done`])
+  timed('kubectl', [
+    '-n',
+    NS,
+    'run',
+    pod,
+    '--image=busybox:1.35',
+    '--restart=Never',
+    '--image-pull-policy=IfNotPresent',
+    '--command',
+    '--',
+    'sh',
+    '-c',
+    `sleep 2; ${script}`,
+  ])
+  timed('bash', [
+    '-c',
+    `until [ "$(kubectl -n ${NS} get pod ${pod} -o jsonpath='{.status.phase}')" = Running ]; do sleep 0.1; done`,
+  ])
   const k = timed('bash', ['-c', `kubectl -n ${NS} logs -f ${pod} | wc -l`])
   timed('kubectl', ['-n', NS, 'delete', 'pod', pod, '--grace-period=0', '--wait=false'])
   const logLines = (r) => r.lines
   return [
-    [`50 MB log (${expectedLines} lines): wpk8s plain`, `${ms(plain.wall)}, ${logLines(plain)} lines out, peak RSS ${(plain.rssKiB / 1024).toFixed(0)} MiB`],
-    ['50 MB log: wpk8s --json', `${ms(json.wall)}, ${logLines(json)} lines out, peak RSS ${(json.rssKiB / 1024).toFixed(0)} MiB`],
+    [
+      `50 MB log (${expectedLines} lines): wpk8s plain`,
+      `${ms(plain.wall)}, ${logLines(plain)} lines out, peak RSS ${(plain.rssKiB / 1024).toFixed(0)} MiB`,
+    ],
+    [
+      '50 MB log: wpk8s --json',
+      `${ms(json.wall)}, ${logLines(json)} lines out, peak RSS ${(json.rssKiB / 1024).toFixed(0)} MiB`,
+    ],
     ['50 MB log: kubectl logs -f (from Running)', `${ms(k.wall)}, ${k.stdout.trim()} lines`],
   ]
 }
@@ -196,20 +258,35 @@ async function bigShipping(label, files, bytes, extra = []) {
   let sent = ''
   for (let i = 0; i < BIG_RUNS; i++) {
     const run = await wpk8s(dir, extra)
-    const counted = run.events.filter((e) => e.type === 'log' && !e.line.startsWith('+')).map((e) => e.line.trim()).join(' ')
-    if (counted !== `${files} ${files * bytes}`) throw new Error(`wpk8s did not ship all of ${label} (${counted}): ${run.stderr}`)
-    const at = (status) => Date.parse(run.events.find((e) => e.type === 'phase' && e.phase === 'ship' && e.status === status).time)
+    const counted = run.events
+      .filter((e) => e.type === 'log' && !e.line.startsWith('+'))
+      .map((e) => e.line.trim())
+      .join(' ')
+    if (counted !== `${files} ${files * bytes}`)
+      throw new Error(`wpk8s did not ship all of ${label} (${counted}): ${run.stderr}`)
+    const at = (status) =>
+      Date.parse(run.events.find((e) => e.type === 'phase' && e.phase === 'ship' && e.status === status).time)
     sent = run.events.find((e) => e.type === 'phase' && e.phase === 'ship' && e.status === 'done').detail
     times.push(at('done') - at('start'))
     rss.push(run.rssKiB / 1024)
   }
   rmSync(dir, {recursive: true, force: true})
   const peak = Math.max(...rss)
-  return [[`ship ${label} of random bytes (${files} files): wpk8s (${sent})`, `${ms(median(times))}, peak RSS ${peak.toFixed(0)} MiB (target < 200 MiB: ${peak < 200 ? 'met' : 'NOT met'})`]]
+  return [
+    [
+      `ship ${label} of random bytes (${files} files): wpk8s (${sent})`,
+      `${ms(median(times))}, peak RSS ${peak.toFixed(0)} MiB (target < 200 MiB: ${peak < 200 ? 'met' : 'NOT met'})`,
+    ],
+  ]
 }
 
 async function shippingOf(content) {
-  const dir = repo('steps:\n  check:\n    image: busybox:1.35\n    commands: [find . -type f | wc -l]\n', 5000, 10_000, content)
+  const dir = repo(
+    'steps:\n  check:\n    image: busybox:1.35\n    commands: [find . -type f | wc -l]\n',
+    5000,
+    10_000,
+    content,
+  )
   // kubectl: a helper pod on a claim, then git ls-files | tar | kubectl exec -i ... tar x. Runs alternate
   // with wpk8s's, so both meet the same background work (such as a finished run's volume being deleted).
   const id = `ship-${Date.now()}`
@@ -224,24 +301,53 @@ async function shippingOf(content) {
     const run = await wpk8s(dir)
     rss.push(run.rssKiB / 1024)
     // The step counts the files it finds: the 5,000 plus the pipeline file.
-    if (!run.events.some((e) => e.type === 'log' && e.line.trim() === '5001')) throw new Error(`wpk8s did not ship every file: ${run.stderr}`)
-    const at = (status) => Date.parse(run.events.find((e) => e.type === 'phase' && e.phase === 'ship' && e.status === status).time)
+    if (!run.events.some((e) => e.type === 'log' && e.line.trim() === '5001'))
+      throw new Error(`wpk8s did not ship every file: ${run.stderr}`)
+    const at = (status) =>
+      Date.parse(run.events.find((e) => e.type === 'phase' && e.phase === 'ship' && e.status === status).time)
     sent = run.events.find((e) => e.type === 'phase' && e.phase === 'ship' && e.status === 'done').detail
     w.push(at('done') - at('start'))
-    k.push(timed('bash', ['-c', `git ls-files -z | tar -c --null -T - -f - | kubectl -n ${NS} exec -i ${id} -- sh -c 'mkdir -p /woodpecker/src${i} && tar -x -o -f - -C /woodpecker/src${i}'`], {cwd: dir}).wall)
-    const files = timed('kubectl', ['-n', NS, 'exec', id, '--', 'sh', '-c', `find /woodpecker/src${i} -type f | wc -l`]).stdout.trim()
+    k.push(
+      timed(
+        'bash',
+        [
+          '-c',
+          `git ls-files -z | tar -c --null -T - -f - | kubectl -n ${NS} exec -i ${id} -- sh -c 'mkdir -p /woodpecker/src${i} && tar -x -o -f - -C /woodpecker/src${i}'`,
+        ],
+        {cwd: dir},
+      ).wall,
+    )
+    const files = timed('kubectl', [
+      '-n',
+      NS,
+      'exec',
+      id,
+      '--',
+      'sh',
+      '-c',
+      `find /woodpecker/src${i} -type f | wc -l`,
+    ]).stdout.trim()
     if (files !== '5001') throw new Error(`kubectl shipped ${files} files, not 5001`)
   }
   timed('kubectl', ['-n', NS, 'delete', 'pod,pvc', id, '--grace-period=0', '--wait=false'])
   rmSync(dir, {recursive: true, force: true})
   return [
-    [`ship 5,000 files / 50 MB of ${content}: wpk8s (${sent})`, `${ms(median(w))}, peak RSS ${Math.max(...rss).toFixed(0)} MiB`],
+    [
+      `ship 5,000 files / 50 MB of ${content}: wpk8s (${sent})`,
+      `${ms(median(w))}, peak RSS ${Math.max(...rss).toFixed(0)} MiB`,
+    ],
     ['  tar | kubectl exec -i (helper already running)', ms(median(k))],
     ['  ratio wpk8s / kubectl', (median(w) / median(k)).toFixed(2)],
   ]
 }
 
-const sections = {overhead: stepOverhead, 'first-log': firstLogLine, parallel: parallelism, logs: logThroughput, ship: shipping}
+const sections = {
+  overhead: stepOverhead,
+  'first-log': firstLogLine,
+  parallel: parallelism,
+  logs: logThroughput,
+  ship: shipping,
+}
 const chosen = process.argv.slice(2).filter((a) => a in sections)
 spawnSync('kubectl', ['create', 'namespace', NS], {env, stdio: 'ignore'})
 console.log(`\ncluster benchmarks (${RUNS} runs each where repeated, medians), namespace ${NS}`)

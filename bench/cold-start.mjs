@@ -12,7 +12,9 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 15)
 
 /** With `gated`, each step also sets a nodeSelector, which a default agent drops: 300 warnings to report. */
 function pipelineWithSteps(n, gated = false) {
-  const steps = Array.from({length: n}, (_, i) => `  step-${i}:
+  const steps = Array.from(
+    {length: n},
+    (_, i) => `  step-${i}:
     image: golang:1.22
     commands:
       - go test ./pkg/${i}/...
@@ -20,7 +22,8 @@ function pipelineWithSteps(n, gated = false) {
     backend_options:
       kubernetes:
         resources: {requests: {memory: 128Mi, cpu: 250m}, limits: {memory: 512Mi, cpu: "1"}}
-${gated ? '        nodeSelector: {kubernetes.io/os: linux}\n' : ''}        tolerations: [{key: ci, operator: Exists, effect: NoSchedule}]`).join('\n')
+${gated ? '        nodeSelector: {kubernetes.io/os: linux}\n' : ''}        tolerations: [{key: ci, operator: Exists, effect: NoSchedule}]`,
+  ).join('\n')
   return `steps:\n${steps}\n`
 }
 
@@ -60,6 +63,7 @@ const m = measure({
 })
 const baseline = m['node -e 0']
 console.log('\ncold start')
-for (const [name, ms] of Object.entries(m)) console.log(`  ${name.padEnd(30)} ${ms.toFixed(0).padStart(6)} ms   ${(ms / baseline).toFixed(2)}x node`)
+for (const [name, ms] of Object.entries(m))
+  console.log(`  ${name.padEnd(30)} ${ms.toFixed(0).padStart(6)} ms   ${(ms / baseline).toFixed(2)}x node`)
 const ratio = m['wpk8s validate (300 steps)'] / baseline
 console.log(`\nvalidate target: under 3x the bare Node start: ${ratio < 3 ? 'met' : 'NOT met'} (${ratio.toFixed(2)}x)`)

@@ -10,7 +10,11 @@ let status = 0
 if (args.length === 0 || args.includes('cold')) status ||= run('./cold-start.mjs')
 const clusterArgs = args.filter((a) => a !== 'cold' && a !== 'cluster')
 if (args.length === 0 || args.includes('cluster') || clusterArgs.length > 0) {
-  if (spawnSync(process.execPath, [here('../scripts/cluster-reachable.mjs')], {env: {...process.env, KUBECONFIG: process.env.KUBECONFIG || '/var/tmp/wpk8s-cluster/kubeconfig'}}).status !== 0) {
+  if (
+    spawnSync(process.execPath, [here('../scripts/cluster-reachable.mjs')], {
+      env: {...process.env, KUBECONFIG: process.env.KUBECONFIG || '/var/tmp/wpk8s-cluster/kubeconfig'},
+    }).status !== 0
+  ) {
     console.error('\nno cluster answers: cluster benchmarks not run (npm run cluster:up starts one)')
     status ||= 1
   } else status ||= run('./cluster.mjs', clusterArgs)

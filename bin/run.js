@@ -3,7 +3,9 @@ import {runFast} from '../dist/fast-path.js'
 
 // A last resort: a bug must not end in a stack trace, and the user needs to know what may be left.
 process.on('unhandledRejection', (error) => {
-  process.stderr.write(`wpk8s: unexpected error: ${error instanceof Error ? error.message : String(error)}\n  hint: \`wpk8s clean\` deletes anything a run left behind\n`)
+  process.stderr.write(
+    `wpk8s: unexpected error: ${error instanceof Error ? error.message : String(error)}\n  hint: \`wpk8s clean\` deletes anything a run left behind\n`,
+  )
   if (process.env.DEBUG && error instanceof Error) process.stderr.write(`${error.stack}\n`)
   process.exit(3)
 })

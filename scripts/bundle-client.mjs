@@ -16,6 +16,8 @@ await build({
   target: 'node20',
   logLevel: 'warning',
   // Some bundled packages are CommonJS and call require(); give the ES module one.
-  banner: {js: "import {createRequire as __wpk8sRequire} from 'node:module'; const require = __wpk8sRequire(import.meta.url);"},
+  banner: {
+    js: "import {createRequire as __wpk8sRequire} from 'node:module'; const require = __wpk8sRequire(import.meta.url);",
+  },
 })
 console.log(`dist/cluster/k8s-client.js: ${(statSync(file).size / 1e6).toFixed(1)} MB bundle`)

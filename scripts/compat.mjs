@@ -13,7 +13,8 @@ import jsYaml from 'js-yaml'
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const dashdash = process.argv.indexOf('--')
 const extra = dashdash >= 0 ? process.argv.slice(dashdash + 1) : ['--no-storage-rwx']
-const dir = (dashdash === 2 ? undefined : process.argv[2]) ?? join(ROOT, '..', 'shared', 'woodpecker-corpus', 'e2e-scenarios')
+const dir =
+  (dashdash === 2 ? undefined : process.argv[2]) ?? join(ROOT, '..', 'shared', 'woodpecker-corpus', 'e2e-scenarios')
 if (!existsSync(dir)) {
   console.error(`no scenarios at ${dir}`)
   process.exit(2)
@@ -34,7 +35,8 @@ function emulateDummy(step) {
   if (String(env.STEP_OOM_KILLED) === 'true') commands.push('head -c 200m /dev/zero | tail')
   else if (env.STEP_EXIT_CODE) commands.push(`exit ${env.STEP_EXIT_CODE}`)
   const out = {...step, image: 'busybox:1.35', commands}
-  if (String(env.STEP_OOM_KILLED) === 'true') out.backend_options = {kubernetes: {resources: {limits: {memory: '16Mi'}}}}
+  if (String(env.STEP_OOM_KILLED) === 'true')
+    out.backend_options = {kubernetes: {resources: {limits: {memory: '16Mi'}}}}
   return out
 }
 
@@ -53,31 +55,49 @@ function prepare(scenario) {
   if (statSync(path).isDirectory()) {
     const target = join(work, '.woodpecker')
     spawnSync('mkdir', ['-p', target])
-    for (const f of readdirSync(path).filter((f) => /\.ya?ml$/.test(f))) writeFileSync(join(target, f), convert(readFileSync(join(path, f), 'utf8')))
+    for (const f of readdirSync(path).filter((f) => /\.ya?ml$/.test(f)))
+      writeFileSync(join(target, f), convert(readFileSync(join(path, f), 'utf8')))
     return {work, expected: JSON.parse(readFileSync(join(path, 'scenario.json'), 'utf8'))}
   }
   writeFileSync(join(work, '.woodpecker.yml'), convert(readFileSync(path, 'utf8')))
   return {work, expected: JSON.parse(readFileSync(path.replace(/\.yaml$/, '.json'), 'utf8'))}
 }
 
-const scenarios = readdirSync(dir).filter((f) => f.endsWith('.yaml') || statSync(join(dir, f)).isDirectory()).sort()
+const scenarios = readdirSync(dir)
+  .filter((f) => f.endsWith('.yaml') || statSync(join(dir, f)).isDirectory())
+  .sort()
 let agree = 0
 for (const scenario of scenarios) {
   const {work, expected} = prepare(scenario)
   spawnSync('git', ['init', '-q'], {cwd: work})
-  const r = spawnSync(process.execPath, [join(ROOT, 'bin', 'run.js'), 'exec', '--json', ...extra], {cwd: work, encoding: 'utf8', env: {...process.env, NO_COLOR: '1'}})
-  const events = r.stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l))
+  const r = spawnSync(process.execPath, [join(ROOT, 'bin', 'run.js'), 'exec', '--json', ...extra], {
+    cwd: work,
+    encoding: 'utf8',
+    env: {...process.env, NO_COLOR: '1'},
+  })
+  const events = r.stdout
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l))
   const status = r.status === 0 ? 'success' : r.status === 1 ? 'failure' : 'error'
-  const steps = Object.fromEntries(events.filter((e) => e.type === 'step-end').map((e) => [e.step, {status: e.status, exit_code: e.exitCode ?? 0}]))
+  const steps = Object.fromEntries(
+    events.filter((e) => e.type === 'step-end').map((e) => [e.step, {status: e.status, exit_code: e.exitCode ?? 0}]),
+  )
   const problems = []
-  if (status !== expected.expected_status) problems.push(`status ${status}, expected ${expected.expected_status}${r.status > 1 ? ` (${(r.stderr || '').trim().split('\n')[0]})` : ''}`)
+  if (status !== expected.expected_status)
+    problems.push(
+      `status ${status}, expected ${expected.expected_status}${r.status > 1 ? ` (${(r.stderr || '').trim().split('\n')[0]})` : ''}`,
+    )
   for (const want of expected.expected_steps ?? []) {
     if (want.name === 'clone') continue
     const got = steps[want.name]
     if (!got) problems.push(`step ${want.name}: not reported`)
-    else if (got.status !== want.status || got.exit_code !== want.exit_code) problems.push(`step ${want.name}: ${got.status} ${got.exit_code}, expected ${want.status} ${want.exit_code}`)
+    else if (got.status !== want.status || got.exit_code !== want.exit_code)
+      problems.push(`step ${want.name}: ${got.status} ${got.exit_code}, expected ${want.status} ${want.exit_code}`)
   }
   if (problems.length === 0) agree++
-  console.log(`${problems.length === 0 ? 'agree' : 'DIFFER'}  ${basename(scenario)}${problems.length ? `\n        ${problems.join('\n        ')}` : ''}`)
+  console.log(
+    `${problems.length === 0 ? 'agree' : 'DIFFER'}  ${basename(scenario)}${problems.length ? `\n        ${problems.join('\n        ')}` : ''}`,
+  )
 }
 console.log(`\n${agree} of ${scenarios.length} scenarios agree with Woodpecker's expectations`)

@@ -18,6 +18,9 @@ export abstract class BaseCommand extends Command {
 
 /** oclif's flag errors may start with a header line ("The following error occurred:"): keep what says what is wrong. */
 export function usageMessage(message: string): string {
-  const lines = message.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !/^The following errors? occurred:?$/i.test(l) && !/^See more help with/i.test(l))
+  const lines = message
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !/^The following errors? occurred:?$/i.test(l) && !/^See more help with/i.test(l))
   return lines.slice(0, 3).join('; ') || message.trim()
 }

@@ -3,7 +3,14 @@ import dotenv from 'dotenv'
 import jsYaml from 'js-yaml'
 import type {Issue} from './validate/issue.js'
 import {describeFound} from './validate/issue.js'
-import {dns1123Label, dns1123Subdomain, labelValue, parseQuantity, qualifiedName, type Rule} from './validate/kube-rules.js'
+import {
+  dns1123Label,
+  dns1123Subdomain,
+  labelValue,
+  parseQuantity,
+  qualifiedName,
+  type Rule,
+} from './validate/kube-rules.js'
 import {didYouMean} from './validate/suggest.js'
 
 /**
@@ -95,15 +102,19 @@ const bool: Parser = (text) => {
   return value === undefined ? {problem: 'not a boolean', expected: 'true or false (also 1/0, t/f)'} : {value}
 }
 
-const name = (rule: Rule, expected: string): Parser => (text) => {
-  const problem = rule(text)
-  return problem ? {problem: `invalid value: ${problem}`, expected} : {value: text}
-}
+const name =
+  (rule: Rule, expected: string): Parser =>
+  (text) => {
+    const problem = rule(text)
+    return problem ? {problem: `invalid value: ${problem}`, expected} : {value: text}
+  }
 
 const anyText: Parser = (text) => ({value: text})
 
 const positiveQuantity: Parser = (text) =>
-  (parseQuantity(text) ?? 0) > 0 ? {value: text} : {problem: 'not a positive Kubernetes quantity', expected: 'a size such as 1Gi, 500Mi or 10G'}
+  (parseQuantity(text) ?? 0) > 0
+    ? {value: text}
+    : {problem: 'not a positive Kubernetes quantity', expected: 'a size such as 1Gi, 500Mi or 10G'}
 
 function yamlValue(text: string): unknown {
   try {
@@ -116,18 +127,21 @@ function yamlValue(text: string): unknown {
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
 
 /** `{app: ci, team: x}` as YAML or JSON text; keys must be qualified names, values follow `valueRule`. */
-const stringMap = (valueRule?: Rule): Parser => (text) => {
-  const parsed = yamlValue(text)
-  if (!isObject(parsed)) return {problem: 'not a YAML or JSON object', expected: 'a map such as {team: platform, tier: ci}'}
-  const out: Record<string, string> = {}
-  for (const [key, value] of Object.entries(parsed)) {
-    const item = isObject(value) || Array.isArray(value) || value === null ? undefined : String(value)
-    const problem = qualifiedName(key) ?? (item === undefined ? 'the value must be a string' : valueRule?.(item))
-    if (problem) return {problem: `invalid entry \`${key}\`: ${problem}`, expected: 'label-style keys and values'}
-    out[key] = item!
+const stringMap =
+  (valueRule?: Rule): Parser =>
+  (text) => {
+    const parsed = yamlValue(text)
+    if (!isObject(parsed))
+      return {problem: 'not a YAML or JSON object', expected: 'a map such as {team: platform, tier: ci}'}
+    const out: Record<string, string> = {}
+    for (const [key, value] of Object.entries(parsed)) {
+      const item = isObject(value) || Array.isArray(value) || value === null ? undefined : String(value)
+      const problem = qualifiedName(key) ?? (item === undefined ? 'the value must be a string' : valueRule?.(item))
+      if (problem) return {problem: `invalid entry \`${key}\`: ${problem}`, expected: 'label-style keys and values'}
+      out[key] = item!
+    }
+    return {value: out}
   }
-  return {value: out}
-}
 
 const TOLERATION_KEYS = ['key', 'operator', 'value', 'effect', 'tolerationSeconds']
 
@@ -139,12 +153,19 @@ const tolerations: Parser = (text) => {
   for (const [i, t] of parsed.entries()) {
     if (!isObject(t)) return {problem: `item ${i} is not a map`, expected}
     const unknown = Object.keys(t).find((k) => !TOLERATION_KEYS.includes(k))
-    if (unknown) return {problem: `item ${i}: unknown key \`${unknown}\``, expected: `keys among ${TOLERATION_KEYS.join(', ')}`}
-    if (t.operator !== undefined && t.operator !== 'Exists' && t.operator !== 'Equal') return {problem: `item ${i}: operator must be Exists or Equal`, expected}
-    if (t.effect !== undefined && t.effect !== '' && !['NoSchedule', 'PreferNoSchedule', 'NoExecute'].includes(String(t.effect))) {
+    if (unknown)
+      return {problem: `item ${i}: unknown key \`${unknown}\``, expected: `keys among ${TOLERATION_KEYS.join(', ')}`}
+    if (t.operator !== undefined && t.operator !== 'Exists' && t.operator !== 'Equal')
+      return {problem: `item ${i}: operator must be Exists or Equal`, expected}
+    if (
+      t.effect !== undefined &&
+      t.effect !== '' &&
+      !['NoSchedule', 'PreferNoSchedule', 'NoExecute'].includes(String(t.effect))
+    ) {
       return {problem: `item ${i}: effect must be NoSchedule, PreferNoSchedule or NoExecute`, expected}
     }
-    if (t.tolerationSeconds !== undefined && !Number.isInteger(t.tolerationSeconds)) return {problem: `item ${i}: tolerationSeconds must be a whole number`, expected}
+    if (t.tolerationSeconds !== undefined && !Number.isInteger(t.tolerationSeconds))
+      return {problem: `item ${i}: tolerationSeconds must be a whole number`, expected}
   }
   return {value: parsed}
 }
@@ -157,21 +178,30 @@ const affinity: Parser = (text) => {
   const expected = `a map with ${AFFINITY_KEYS.join(', ')}`
   if (!isObject(parsed)) return {problem: 'not a YAML or JSON object', expected}
   const unknown = Object.keys(parsed).find((k) => !AFFINITY_KEYS.includes(k))
-  if (unknown) return {problem: `unknown key \`${unknown}\`${didYouMean(unknown, AFFINITY_KEYS) ? ` (${didYouMean(unknown, AFFINITY_KEYS)})` : ''}: the agent would silently use no affinity`, expected}
+  if (unknown)
+    return {
+      problem: `unknown key \`${unknown}\`${didYouMean(unknown, AFFINITY_KEYS) ? ` (${didYouMean(unknown, AFFINITY_KEYS)})` : ''}: the agent would silently use no affinity`,
+      expected,
+    }
   return {value: parsed}
 }
 
 /** A comma-separated list, as the agent reads its string-slice settings from the environment. */
-const nameList = (rule: Rule): Parser => (text) => {
-  const items = text.split(',').map((s) => s.trim()).filter(Boolean)
-  for (const item of items) {
-    const problem = rule(item)
-    if (problem) return {problem: `invalid entry \`${item}\`: ${problem}`, expected: 'comma-separated Secret names'}
+const nameList =
+  (rule: Rule): Parser =>
+  (text) => {
+    const items = text
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)
+    for (const item of items) {
+      const problem = rule(item)
+      if (problem) return {problem: `invalid entry \`${item}\`: ${problem}`, expected: 'comma-separated Secret names'}
+    }
+    return {value: items}
   }
-  return {value: items}
-}
 
-const DURATION_UNITS: Record<string, number> = {ns: 1e-9, us: 1e-6, 'µs': 1e-6, 'μs': 1e-6, ms: 1e-3, s: 1, m: 60, h: 3600}
+const DURATION_UNITS: Record<string, number> = {ns: 1e-9, us: 1e-6, µs: 1e-6, μs: 1e-6, ms: 1e-3, s: 1, m: 60, h: 3600}
 
 /** A Go duration (`20s`, `1m30s`, `500ms`) in seconds, as the agent parses STOP_TIMEOUT; undefined when malformed. */
 export function parseGoDuration(text: string): number | undefined {
@@ -201,30 +231,197 @@ const duration: Parser = (text) => {
 
 /** Every `WOODPECKER_BACKEND_K8S_*` setting of the v3.17/v3.18 agent, in the agent's order. */
 export const SETTINGS: readonly SettingSpec[] = [
-  {name: 'NAMESPACE', key: 'namespace', flag: 'namespace', default: 'woodpecker', initial: () => 'woodpecker', parse: name(dns1123Label, 'a namespace name such as woodpecker'), effect: 'namespace of the run\'s objects (created if missing, left in place)'},
-  {name: 'NAMESPACE_PER_ORGANIZATION', default: 'false', parse: bool, effect: 'ignored', ignored: 'a local run has no organization: the namespace is used as is'},
-  {name: 'VOLUME_SIZE', key: 'volumeSize', flag: 'volume-size', default: '10G', initial: () => '10G', parse: positiveQuantity, effect: 'size of the workspace claim'},
-  {name: 'STORAGE_CLASS', key: 'storageClass', flag: 'storage-class', default: '', parse: name(dns1123Subdomain, 'a StorageClass name'), effect: 'StorageClass of the workspace claim (none: the cluster\'s default)'},
-  {name: 'STORAGE_RWX', key: 'storageRwx', flag: 'storage-rwx', default: 'true', initial: () => true, parse: bool, effect: 'ReadWriteMany workspace claim; false: ReadWriteOnce'},
-  {name: 'POD_LABELS', key: 'podLabels', flag: 'pod-labels', default: '', initial: () => ({}), parse: stringMap(labelValue), effect: 'labels of every pod; they win over a step\'s labels'},
-  {name: 'POD_LABELS_ALLOW_FROM_STEP', key: 'podLabelsAllowFromStep', default: 'false', initial: () => false, parse: bool, effect: 'applies a step\'s `labels`; else drops them with a warning'},
-  {name: 'POD_ANNOTATIONS', key: 'podAnnotations', flag: 'pod-annotations', default: '', initial: () => ({}), parse: stringMap(), effect: 'annotations of every pod; they win over a step\'s annotations'},
-  {name: 'POD_ANNOTATIONS_ALLOW_FROM_STEP', key: 'podAnnotationsAllowFromStep', default: 'false', initial: () => false, parse: bool, effect: 'applies a step\'s `annotations`; else drops them with a warning'},
-  {name: 'POD_NODE_SELECTOR', key: 'podNodeSelector', flag: 'pod-node-selector', default: '', initial: () => ({}), parse: stringMap(labelValue), effect: 'node selector of every step pod, over the platform\'s `kubernetes.io/arch`'},
-  {name: 'POD_NODE_SELECTOR_ALLOW_FROM_STEP', key: 'podNodeSelectorAllowFromStep', default: 'false', initial: () => false, parse: bool, effect: 'applies a step\'s `nodeSelector` (merged last); else drops it with a warning'},
-  {name: 'POD_TOLERATIONS', key: 'podTolerations', flag: 'pod-tolerations', default: '', initial: () => [], parse: tolerations, effect: 'tolerations of every step pod'},
-  {name: 'POD_TOLERATIONS_ALLOW_FROM_STEP', key: 'podTolerationsAllowFromStep', default: 'true', initial: () => true, parse: bool, effect: 'adds a step\'s `tolerations`; else drops them with a warning'},
+  {
+    name: 'NAMESPACE',
+    key: 'namespace',
+    flag: 'namespace',
+    default: 'woodpecker',
+    initial: () => 'woodpecker',
+    parse: name(dns1123Label, 'a namespace name such as woodpecker'),
+    effect: "namespace of the run's objects (created if missing, left in place)",
+  },
+  {
+    name: 'NAMESPACE_PER_ORGANIZATION',
+    default: 'false',
+    parse: bool,
+    effect: 'ignored',
+    ignored: 'a local run has no organization: the namespace is used as is',
+  },
+  {
+    name: 'VOLUME_SIZE',
+    key: 'volumeSize',
+    flag: 'volume-size',
+    default: '10G',
+    initial: () => '10G',
+    parse: positiveQuantity,
+    effect: 'size of the workspace claim',
+  },
+  {
+    name: 'STORAGE_CLASS',
+    key: 'storageClass',
+    flag: 'storage-class',
+    default: '',
+    parse: name(dns1123Subdomain, 'a StorageClass name'),
+    effect: "StorageClass of the workspace claim (none: the cluster's default)",
+  },
+  {
+    name: 'STORAGE_RWX',
+    key: 'storageRwx',
+    flag: 'storage-rwx',
+    default: 'true',
+    initial: () => true,
+    parse: bool,
+    effect: 'ReadWriteMany workspace claim; false: ReadWriteOnce',
+  },
+  {
+    name: 'POD_LABELS',
+    key: 'podLabels',
+    flag: 'pod-labels',
+    default: '',
+    initial: () => ({}),
+    parse: stringMap(labelValue),
+    effect: "labels of every pod; they win over a step's labels",
+  },
+  {
+    name: 'POD_LABELS_ALLOW_FROM_STEP',
+    key: 'podLabelsAllowFromStep',
+    default: 'false',
+    initial: () => false,
+    parse: bool,
+    effect: "applies a step's `labels`; else drops them with a warning",
+  },
+  {
+    name: 'POD_ANNOTATIONS',
+    key: 'podAnnotations',
+    flag: 'pod-annotations',
+    default: '',
+    initial: () => ({}),
+    parse: stringMap(),
+    effect: "annotations of every pod; they win over a step's annotations",
+  },
+  {
+    name: 'POD_ANNOTATIONS_ALLOW_FROM_STEP',
+    key: 'podAnnotationsAllowFromStep',
+    default: 'false',
+    initial: () => false,
+    parse: bool,
+    effect: "applies a step's `annotations`; else drops them with a warning",
+  },
+  {
+    name: 'POD_NODE_SELECTOR',
+    key: 'podNodeSelector',
+    flag: 'pod-node-selector',
+    default: '',
+    initial: () => ({}),
+    parse: stringMap(labelValue),
+    effect: "node selector of every step pod, over the platform's `kubernetes.io/arch`",
+  },
+  {
+    name: 'POD_NODE_SELECTOR_ALLOW_FROM_STEP',
+    key: 'podNodeSelectorAllowFromStep',
+    default: 'false',
+    initial: () => false,
+    parse: bool,
+    effect: "applies a step's `nodeSelector` (merged last); else drops it with a warning",
+  },
+  {
+    name: 'POD_TOLERATIONS',
+    key: 'podTolerations',
+    flag: 'pod-tolerations',
+    default: '',
+    initial: () => [],
+    parse: tolerations,
+    effect: 'tolerations of every step pod',
+  },
+  {
+    name: 'POD_TOLERATIONS_ALLOW_FROM_STEP',
+    key: 'podTolerationsAllowFromStep',
+    default: 'true',
+    initial: () => true,
+    parse: bool,
+    effect: "adds a step's `tolerations`; else drops them with a warning",
+  },
   {name: 'POD_AFFINITY', key: 'podAffinity', default: '', parse: affinity, effect: 'affinity of every step pod'},
-  {name: 'POD_AFFINITY_ALLOW_FROM_STEP', key: 'podAffinityAllowFromStep', default: 'false', initial: () => false, parse: bool, effect: 'a step\'s `affinity` replaces the agent\'s; else it is dropped with a warning'},
-  {name: 'SERVICE_ACCOUNT_NAME_ALLOW_FROM_STEP', key: 'serviceAccountNameAllowFromStep', default: 'false', initial: () => false, parse: bool, effect: 'applies a step\'s `serviceAccountName`; else drops it with a warning'},
-  {name: 'RUNTIME_CLASS_ALLOW_FROM_STEP', key: 'runtimeClassAllowFromStep', default: 'false', initial: () => false, parse: bool, effect: 'applies a step\'s `runtimeClassName`; else drops it with a warning'},
-  {name: 'ALLOW_NATIVE_SECRETS', key: 'allowNativeSecrets', default: 'false', initial: () => false, parse: bool, effect: 'applies a step\'s native `secrets`; else drops them with a warning'},
-  {name: 'SECCTX_NONROOT', key: 'secctxNonRoot', default: 'false', initial: () => false, parse: bool, effect: 'pod `runAsNonRoot: true`, which a step cannot turn off'},
-  {name: 'PULL_SECRET_NAMES', key: 'pullSecretNames', flag: 'pull-secret-names', default: '', initial: () => [], parse: nameList(dns1123Subdomain), effect: '`imagePullSecrets` of every step pod (Secrets of the namespace)'},
-  {name: 'PRIORITY_CLASS', key: 'priorityClass', flag: 'priority-class', default: '', parse: name(dns1123Subdomain, 'a PriorityClass name'), effect: '`priorityClassName` of every step pod'},
-  {name: 'STOP_TIMEOUT', key: 'stopTimeoutSeconds', flag: 'stop-timeout', default: '20s', initial: () => 20, parse: duration, effect: 'grace period of running pods when a run is stopped (Ctrl-C, SIGTERM)'},
-  {name: 'CLUSTER_DOMAIN', default: 'cluster.local', parse: anyText, effect: 'ignored', ignored: 'wpk8s reaches services through host aliases, not the headless service\'s DNS name'},
-  {name: 'PERMISSION_INIT_IMAGE', default: 'busybox:stable-musl', parse: anyText, effect: 'ignored', ignored: 'wpk8s adds no init container to prepare the working directory'},
+  {
+    name: 'POD_AFFINITY_ALLOW_FROM_STEP',
+    key: 'podAffinityAllowFromStep',
+    default: 'false',
+    initial: () => false,
+    parse: bool,
+    effect: "a step's `affinity` replaces the agent's; else it is dropped with a warning",
+  },
+  {
+    name: 'SERVICE_ACCOUNT_NAME_ALLOW_FROM_STEP',
+    key: 'serviceAccountNameAllowFromStep',
+    default: 'false',
+    initial: () => false,
+    parse: bool,
+    effect: "applies a step's `serviceAccountName`; else drops it with a warning",
+  },
+  {
+    name: 'RUNTIME_CLASS_ALLOW_FROM_STEP',
+    key: 'runtimeClassAllowFromStep',
+    default: 'false',
+    initial: () => false,
+    parse: bool,
+    effect: "applies a step's `runtimeClassName`; else drops it with a warning",
+  },
+  {
+    name: 'ALLOW_NATIVE_SECRETS',
+    key: 'allowNativeSecrets',
+    default: 'false',
+    initial: () => false,
+    parse: bool,
+    effect: "applies a step's native `secrets`; else drops them with a warning",
+  },
+  {
+    name: 'SECCTX_NONROOT',
+    key: 'secctxNonRoot',
+    default: 'false',
+    initial: () => false,
+    parse: bool,
+    effect: 'pod `runAsNonRoot: true`, which a step cannot turn off',
+  },
+  {
+    name: 'PULL_SECRET_NAMES',
+    key: 'pullSecretNames',
+    flag: 'pull-secret-names',
+    default: '',
+    initial: () => [],
+    parse: nameList(dns1123Subdomain),
+    effect: '`imagePullSecrets` of every step pod (Secrets of the namespace)',
+  },
+  {
+    name: 'PRIORITY_CLASS',
+    key: 'priorityClass',
+    flag: 'priority-class',
+    default: '',
+    parse: name(dns1123Subdomain, 'a PriorityClass name'),
+    effect: '`priorityClassName` of every step pod',
+  },
+  {
+    name: 'STOP_TIMEOUT',
+    key: 'stopTimeoutSeconds',
+    flag: 'stop-timeout',
+    default: '20s',
+    initial: () => 20,
+    parse: duration,
+    effect: 'grace period of running pods when a run is stopped (Ctrl-C, SIGTERM)',
+  },
+  {
+    name: 'CLUSTER_DOMAIN',
+    default: 'cluster.local',
+    parse: anyText,
+    effect: 'ignored',
+    ignored: "wpk8s reaches services through host aliases, not the headless service's DNS name",
+  },
+  {
+    name: 'PERMISSION_INIT_IMAGE',
+    default: 'busybox:stable-musl',
+    parse: anyText,
+    effect: 'ignored',
+    ignored: 'wpk8s adds no init container to prepare the working directory',
+  },
 ]
 
 export const SETTING_NAMES: readonly string[] = SETTINGS.map((s) => PREFIX + s.name)
@@ -251,7 +448,11 @@ export const STEP_OPTION_GATES = [
   {option: 'nodeSelector', setting: 'POD_NODE_SELECTOR_ALLOW_FROM_STEP', key: 'podNodeSelectorAllowFromStep'},
   {option: 'tolerations', setting: 'POD_TOLERATIONS_ALLOW_FROM_STEP', key: 'podTolerationsAllowFromStep'},
   {option: 'affinity', setting: 'POD_AFFINITY_ALLOW_FROM_STEP', key: 'podAffinityAllowFromStep'},
-  {option: 'serviceAccountName', setting: 'SERVICE_ACCOUNT_NAME_ALLOW_FROM_STEP', key: 'serviceAccountNameAllowFromStep'},
+  {
+    option: 'serviceAccountName',
+    setting: 'SERVICE_ACCOUNT_NAME_ALLOW_FROM_STEP',
+    key: 'serviceAccountNameAllowFromStep',
+  },
   {option: 'runtimeClassName', setting: 'RUNTIME_CLASS_ALLOW_FROM_STEP', key: 'runtimeClassAllowFromStep'},
   {option: 'secrets', setting: 'ALLOW_NATIVE_SECRETS', key: 'allowNativeSecrets'},
 ] as const satisfies readonly {option: string; setting: string; key: keyof BackendConfig}[]
@@ -291,7 +492,9 @@ interface RawValue {
 }
 
 /** Reads an agent env file: `KEY=VALUE` lines (comments, `export`, quotes as dotenv reads them), with line numbers. */
-export function readAgentEnvFile(path: string): {values: Map<string, {value: string; line: number}>} | {problem: string} {
+export function readAgentEnvFile(
+  path: string,
+): {values: Map<string, {value: string; line: number}>} | {problem: string} {
   let text: string
   try {
     text = readFileSync(path, 'utf8')
@@ -308,7 +511,9 @@ export function readAgentEnvFile(path: string): {values: Map<string, {value: str
   return {values}
 }
 
-const GATE_ALIASES = new Map<string, (typeof STEP_OPTION_GATES)[number]>(STEP_OPTION_GATES.map((g) => [g.option.toLowerCase(), g]))
+const GATE_ALIASES = new Map<string, (typeof STEP_OPTION_GATES)[number]>(
+  STEP_OPTION_GATES.map((g) => [g.option.toLowerCase(), g]),
+)
 
 /**
  * Resolves every agent setting: flag over environment over agent env file over Woodpecker's default.
@@ -316,44 +521,82 @@ const GATE_ALIASES = new Map<string, (typeof STEP_OPTION_GATES)[number]>(STEP_OP
  * variables and settings wpk8s ignores are warnings. Nothing throws. With `onWarning`, warnings are
  * written there (one line each) instead of being returned.
  */
-export function resolveBackendConfig(flags: BackendFlags, env: NodeJS.ProcessEnv, onWarning?: (line: string) => void): ResolvedConfig {
+export function resolveBackendConfig(
+  flags: BackendFlags,
+  env: NodeJS.ProcessEnv,
+  onWarning?: (line: string) => void,
+): ResolvedConfig {
   const issues: CodedIssue[] = []
-  const problem = (severity: Issue['severity'], where: string, message: string, extra: Partial<Issue> & {code: string}) =>
-    issues.push({severity, file: where, line: 0, col: 0, path: where, message, ...extra})
+  const problem = (
+    severity: Issue['severity'],
+    where: string,
+    message: string,
+    extra: Partial<Issue> & {code: string},
+  ) => issues.push({severity, file: where, line: 0, col: 0, path: where, message, ...extra})
   const fromFlags = flagValues(flags, problem)
   const file = flags['agent-env'] ? agentFileValues(flags['agent-env'], problem) : new Map<string, RawValue>()
   const known = new Set(SETTING_NAMES)
   for (const key of Object.keys(env).filter((k) => k.startsWith(PREFIX) && !known.has(k))) {
-    problem('warning', key, 'unknown Woodpecker agent setting: ignored', {code: 'agent-setting-unknown', hint: didYouMean(key, SETTING_NAMES) ?? `known settings: wpk8s config`})
+    problem('warning', key, 'unknown Woodpecker agent setting: ignored', {
+      code: 'agent-setting-unknown',
+      hint: didYouMean(key, SETTING_NAMES) ?? `known settings: wpk8s config`,
+    })
   }
   for (const [key, raw] of file) {
-    if (!known.has(key)) problem('warning', raw.source.where, `unknown Woodpecker agent setting ${key}: ignored`, {code: 'agent-setting-unknown', hint: didYouMean(key, SETTING_NAMES) ?? 'known settings: wpk8s config'})
+    if (!known.has(key))
+      problem('warning', raw.source.where, `unknown Woodpecker agent setting ${key}: ignored`, {
+        code: 'agent-setting-unknown',
+        hint: didYouMean(key, SETTING_NAMES) ?? 'known settings: wpk8s config',
+      })
   }
   const config = {} as Record<string, unknown>
   const settings: ResolvedSetting[] = []
   for (const spec of SETTINGS) {
     const full = PREFIX + spec.name
     const envText = env[full]
-    const raw: RawValue | undefined = fromFlags.get(spec.name) ?? (envText ? {text: envText, source: {kind: 'environment', where: full}} : undefined) ?? file.get(full)
+    const raw: RawValue | undefined =
+      fromFlags.get(spec.name) ??
+      (envText ? {text: envText, source: {kind: 'environment', where: full}} : undefined) ??
+      file.get(full)
     let value = spec.initial?.()
     if (raw && raw.text !== '') {
       const result = spec.parse(raw.text)
       if ('problem' in result) {
-        problem('error', raw.source.where, result.problem, {code: 'agent-setting-invalid', expected: result.expected, found: describeFound(raw.text), ...(raw.source.where === full ? {} : {hint: `for ${full}`})})
+        problem('error', raw.source.where, result.problem, {
+          code: 'agent-setting-invalid',
+          expected: result.expected,
+          found: describeFound(raw.text),
+          ...(raw.source.where === full ? {} : {hint: `for ${full}`}),
+        })
       } else value = result.value
-      if (spec.ignored) problem('warning', raw.source.where, `${full} is accepted and ignored: ${spec.ignored}`, {code: 'agent-setting-ignored'})
+      if (spec.ignored)
+        problem('warning', raw.source.where, `${full} is accepted and ignored: ${spec.ignored}`, {
+          code: 'agent-setting-ignored',
+        })
     }
     if (spec.key && value !== undefined) config[spec.key] = value
-    settings.push({name: full, value: raw?.text ?? spec.default, source: raw?.source ?? {kind: 'default', where: 'default'}, applied: !spec.ignored, effect: spec.ignored ? `ignored: ${spec.ignored}` : spec.effect})
+    settings.push({
+      name: full,
+      value: raw?.text ?? spec.default,
+      source: raw?.source ?? {kind: 'default', where: 'default'},
+      applied: !spec.ignored,
+      effect: spec.ignored ? `ignored: ${spec.ignored}` : spec.effect,
+    })
   }
   const resolved = config as unknown as BackendConfig
   lastResolved = resolved
   if (!onWarning) return {config: resolved, issues, settings}
-  for (const w of issues.filter((i) => i.severity === 'warning')) onWarning(`warning ${w.file}: ${w.message}${w.hint ? ` (${w.hint})` : ''}\n`)
+  for (const w of issues.filter((i) => i.severity === 'warning'))
+    onWarning(`warning ${w.file}: ${w.message}${w.hint ? ` (${w.hint})` : ''}\n`)
   return {config: resolved, issues: issues.filter((i) => i.severity === 'error'), settings}
 }
 
-type Report = (severity: Issue['severity'], where: string, message: string, extra: Partial<Issue> & {code: string}) => void
+type Report = (
+  severity: Issue['severity'],
+  where: string,
+  message: string,
+  extra: Partial<Issue> & {code: string},
+) => void
 
 /** The settings given by flags: dedicated flags, `--allow-from-step`, then `--agent-setting` (dedicated flags win). */
 function flagValues(flags: BackendFlags, report: Report): Map<string, RawValue> {
@@ -363,28 +606,58 @@ function flagValues(flags: BackendFlags, report: Report): Map<string, RawValue> 
     const key = (eq > 0 ? item.slice(0, eq) : item).trim().toUpperCase()
     const short = key.startsWith(PREFIX) ? key.slice(PREFIX.length) : key
     if (eq <= 0) {
-      report('error', '--agent-setting', `\`${item}\` is not NAME=VALUE`, {code: 'agent-setting-invalid', expected: 'such as POD_NODE_SELECTOR_ALLOW_FROM_STEP=true'})
+      report('error', '--agent-setting', `\`${item}\` is not NAME=VALUE`, {
+        code: 'agent-setting-invalid',
+        expected: 'such as POD_NODE_SELECTOR_ALLOW_FROM_STEP=true',
+      })
     } else if (!SETTINGS.some((s) => s.name === short)) {
-      report('error', '--agent-setting', `unknown agent setting \`${key}\``, {code: 'agent-setting-unknown', hint: didYouMean(short, SETTINGS.map((s) => s.name)) ?? 'wpk8s config lists them'})
+      report('error', '--agent-setting', `unknown agent setting \`${key}\``, {
+        code: 'agent-setting-unknown',
+        hint:
+          didYouMean(
+            short,
+            SETTINGS.map((s) => s.name),
+          ) ?? 'wpk8s config lists them',
+      })
     } else values.set(short, {text: item.slice(eq + 1), source: {kind: 'flag', where: '--agent-setting'}})
   }
   const allow = flags['allow-from-step']
   if (allow !== undefined) {
-    const words = allow.split(',').map((w) => w.trim()).filter(Boolean)
+    const words = allow
+      .split(',')
+      .map((w) => w.trim())
+      .filter(Boolean)
     for (const word of words) {
       const lower = word.toLowerCase()
-      const gates = lower === 'all' || lower === 'none' ? STEP_OPTION_GATES : GATE_ALIASES.has(lower) ? [GATE_ALIASES.get(lower)!] : undefined
+      const gates =
+        lower === 'all' || lower === 'none'
+          ? STEP_OPTION_GATES
+          : GATE_ALIASES.has(lower)
+            ? [GATE_ALIASES.get(lower)!]
+            : undefined
       if (!gates) {
-        report('error', '--allow-from-step', `unknown step option \`${word}\``, {code: 'agent-setting-invalid', expected: `all, none, or some of ${STEP_OPTION_GATES.map((g) => g.option).join(', ')}`, hint: didYouMean(word, STEP_OPTION_GATES.map((g) => g.option))})
+        report('error', '--allow-from-step', `unknown step option \`${word}\``, {
+          code: 'agent-setting-invalid',
+          expected: `all, none, or some of ${STEP_OPTION_GATES.map((g) => g.option).join(', ')}`,
+          hint: didYouMean(
+            word,
+            STEP_OPTION_GATES.map((g) => g.option),
+          ),
+        })
         continue
       }
-      for (const gate of gates) values.set(gate.setting, {text: lower === 'none' ? 'false' : 'true', source: {kind: 'flag', where: '--allow-from-step'}})
+      for (const gate of gates)
+        values.set(gate.setting, {
+          text: lower === 'none' ? 'false' : 'true',
+          source: {kind: 'flag', where: '--allow-from-step'},
+        })
     }
   }
   for (const spec of SETTINGS) {
     if (!spec.flag) continue
     const value = (flags as Record<string, unknown>)[spec.flag]
-    if (value !== undefined) values.set(spec.name, {text: String(value), source: {kind: 'flag', where: `--${spec.flag}`}})
+    if (value !== undefined)
+      values.set(spec.name, {text: String(value), source: {kind: 'flag', where: `--${spec.flag}`}})
   }
   return values
 }

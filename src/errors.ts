@@ -10,7 +10,11 @@ export const ExitCode = {
 } as const
 
 export class WpkError extends Error {
-  constructor(message: string, readonly exitCode: number, readonly hint?: string) {
+  constructor(
+    message: string,
+    readonly exitCode: number,
+    readonly hint?: string,
+  ) {
     super(message)
     this.name = new.target.name
   }

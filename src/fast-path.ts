@@ -38,20 +38,30 @@ export async function runFast(argv: string[], manifestPath: URL): Promise<boolea
   return true
 }
 
-function parseWithManifest(id: string, argv: string[], manifestPath: URL): {target?: string; flags: Record<string, unknown>} | undefined {
+function parseWithManifest(
+  id: string,
+  argv: string[],
+  manifestPath: URL,
+): {target?: string; flags: Record<string, unknown>} | undefined {
   try {
-    const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as {commands: Record<string, {flags: Record<string, ManifestFlag>; args: Record<string, unknown>}>}
+    const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as {
+      commands: Record<string, {flags: Record<string, ManifestFlag>; args: Record<string, unknown>}>
+    }
     const definition = manifest.commands[id]
     const options: NonNullable<ParseArgsConfig['options']> = {}
     for (const flag of Object.values(definition.flags)) {
-      options[flag.name] = {type: flag.type === 'boolean' ? 'boolean' : 'string', ...(flag.char ? {short: flag.char} : {}), ...(flag.multiple ? {multiple: true} : {})}
+      options[flag.name] = {
+        type: flag.type === 'boolean' ? 'boolean' : 'string',
+        ...(flag.char ? {short: flag.char} : {}),
+        ...(flag.multiple ? {multiple: true} : {}),
+      }
       if (flag.allowNo) options[`no-${flag.name}`] = {type: 'boolean'}
     }
     const {values, positionals} = parseArgs({args: argv, options, allowPositionals: true, strict: true})
     if (positionals.length > Object.keys(definition.args).length) return undefined
     const flags: Record<string, unknown> = {}
     for (const flag of Object.values(definition.flags)) {
-      const value = values[`no-${flag.name}`] === true ? false : values[flag.name] ?? flag.default
+      const value = values[`no-${flag.name}`] === true ? false : (values[flag.name] ?? flag.default)
       if (flag.options && value !== undefined && !flag.options.includes(String(value))) return undefined
       if (value !== undefined) flags[flag.name] = value
     }

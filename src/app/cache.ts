@@ -26,17 +26,19 @@ export interface CacheEntry {
 
 /** The cache claims as `cache ls` shows them, by name (pure). */
 export function cacheEntries(claims: V1PersistentVolumeClaim[]): CacheEntry[] {
-  return claims.map((c): CacheEntry => {
-    const lastUsed = c.metadata?.annotations?.[CACHE_LAST_USED_ANNOTATION]
-    const used = lastUsed ? new Date(lastUsed) : undefined
-    return {
-      name: c.metadata!.name!,
-      size: c.status?.capacity?.storage ?? c.spec?.resources?.requests?.storage ?? '?',
-      status: c.metadata?.deletionTimestamp ? 'Terminating' : c.status?.phase ?? 'Pending',
-      ...(c.metadata?.creationTimestamp ? {created: new Date(c.metadata.creationTimestamp)} : {}),
-      ...(used && !Number.isNaN(used.getTime()) ? {lastUsed: used} : {}),
-    }
-  }).sort((a, b) => a.name.localeCompare(b.name))
+  return claims
+    .map((c): CacheEntry => {
+      const lastUsed = c.metadata?.annotations?.[CACHE_LAST_USED_ANNOTATION]
+      const used = lastUsed ? new Date(lastUsed) : undefined
+      return {
+        name: c.metadata!.name!,
+        size: c.status?.capacity?.storage ?? c.spec?.resources?.requests?.storage ?? '?',
+        status: c.metadata?.deletionTimestamp ? 'Terminating' : (c.status?.phase ?? 'Pending'),
+        ...(c.metadata?.creationTimestamp ? {created: new Date(c.metadata.creationTimestamp)} : {}),
+        ...(used && !Number.isNaN(used.getTime()) ? {lastUsed: used} : {}),
+      }
+    })
+    .sort((a, b) => a.name.localeCompare(b.name))
 }
 
 /** `45s`, `12m`, `5h`, `3d`, as kubectl shows ages. */
@@ -51,11 +53,21 @@ export function formatAge(ms: number): string {
 /** The table of `cache ls` (pure): name, size, status, age, last used. */
 export function formatCacheList(entries: CacheEntry[], namespace: string, now: Date): string {
   if (entries.length === 0) return `no cache volumes in namespace ${namespace}\n`
-  const rows = [['NAME', 'SIZE', 'STATUS', 'AGE', 'LAST USED'], ...entries.map((e) => [
-    e.name, e.size, e.status, e.created ? formatAge(now.getTime() - e.created.getTime()) : '-', e.lastUsed ? `${formatAge(now.getTime() - e.lastUsed.getTime())} ago` : '-',
-  ])]
+  const rows = [
+    ['NAME', 'SIZE', 'STATUS', 'AGE', 'LAST USED'],
+    ...entries.map((e) => [
+      e.name,
+      e.size,
+      e.status,
+      e.created ? formatAge(now.getTime() - e.created.getTime()) : '-',
+      e.lastUsed ? `${formatAge(now.getTime() - e.lastUsed.getTime())} ago` : '-',
+    ]),
+  ]
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)))
-  return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]))).join('  ')).join('\n') + '\n'
+  return (
+    rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]))).join('  ')).join('\n') +
+    '\n'
+  )
 }
 
 /** `cache ls --json`: one object per cache, times as RFC 3339. */
@@ -67,15 +79,28 @@ export function cacheListJson(entries: CacheEntry[], namespace: string): string 
  * Which caches `cache rm` deletes (pure): the named ones, or all with `all`. A name that is no cache
  * (someone else's claim, or nothing) is a usage error before anything is deleted.
  */
-export function chooseCaches(entries: CacheEntry[], names: string[], all: boolean, otherClaims: string[]): CacheEntry[] {
+export function chooseCaches(
+  entries: CacheEntry[],
+  names: string[],
+  all: boolean,
+  otherClaims: string[],
+): CacheEntry[] {
   if (all && names.length > 0) throw new UsageError('cache rm: give names or --all, not both')
   if (all) return entries
-  if (names.length === 0) throw new UsageError('cache rm: which cache? give its name (wpk8s cache ls lists them) or --all')
+  if (names.length === 0)
+    throw new UsageError('cache rm: which cache? give its name (wpk8s cache ls lists them) or --all')
   return names.map((name) => {
     const entry = entries.find((e) => e.name === name)
     if (entry) return entry
-    if (otherClaims.includes(name)) throw new UsageError(`cache rm ${name}: this claim is not a wpk8s cache (it lacks the ${LABELS.role}=${CACHE_ROLE} label), so it is left alone`, 'delete it with kubectl if you mean to')
-    throw new UsageError(`cache rm ${name}: no cache volume of that name`, entries.length > 0 ? `caches: ${entries.map((e) => e.name).join(', ')}` : 'there are none in this namespace')
+    if (otherClaims.includes(name))
+      throw new UsageError(
+        `cache rm ${name}: this claim is not a wpk8s cache (it lacks the ${LABELS.role}=${CACHE_ROLE} label), so it is left alone`,
+        'delete it with kubectl if you mean to',
+      )
+    throw new UsageError(
+      `cache rm ${name}: no cache volume of that name`,
+      entries.length > 0 ? `caches: ${entries.map((e) => e.name).join(', ')}` : 'there are none in this namespace',
+    )
   })
 }
 
@@ -89,7 +114,7 @@ export interface CacheTarget {
 
 function connect(target: CacheTarget): {cluster: KubeCluster; namespace: string} {
   const kc = loadKubeConfig({context: target.context, kubeconfig: target.kubeconfig})
-  const namespace = target.useContextNamespace ? contextNamespace(kc) ?? target.namespace : target.namespace
+  const namespace = target.useContextNamespace ? (contextNamespace(kc) ?? target.namespace) : target.namespace
   return {cluster: new KubeCluster(kc), namespace}
 }
 
@@ -119,7 +144,11 @@ export async function runCacheRm(target: CacheTarget & {names: string[]; all?: b
     const present = new Set((await cluster.listClaims(namespace, CACHE_SELECTOR)).map((c) => c.metadata!.name!))
     left = left.filter((name) => present.has(name))
   }
-  return chosen.map((e) => (left.includes(e.name) ? `deleting cache ${e.name}: a pod still mounts it, Kubernetes removes it once that pod is gone` : `deleted cache ${e.name}`))
+  return chosen.map((e) =>
+    left.includes(e.name)
+      ? `deleting cache ${e.name}: a pod still mounts it, Kubernetes removes it once that pod is gone`
+      : `deleted cache ${e.name}`,
+  )
 }
 
 /** The namespace as exec resolves it (--namespace, WOODPECKER_BACKEND_K8S_NAMESPACE, default `woodpecker`), checked. */

@@ -57,7 +57,10 @@ export interface CleanPolicy {
  * as is one without a heartbeat that is younger than NO_HEARTBEAT_AGE_MS; `all` takes them too. A
  * run's Lease goes only with all its other objects, and after them (see runClean).
  */
-export function chooseLeftovers(objects: RunObject[], policy: CleanPolicy): {chosen: RunObject[]; kept: {run: string; why: string}[]} {
+export function chooseLeftovers(
+  objects: RunObject[],
+  policy: CleanPolicy,
+): {chosen: RunObject[]; kept: {run: string; why: string}[]} {
   const now = policy.now.getTime()
   const byRun = new Map<string, RunObject[]>()
   for (const o of objects) {
@@ -108,30 +111,84 @@ export async function runClean(input: CleanInput): Promise<string[]> {
   if (input.useContextNamespace) input = {...input, namespace: contextNamespace(kc) ?? input.namespace}
   const cluster = new KubeCluster(kc)
   // Cache volumes belong to no run, kept workspaces left theirs: they are left alone unless --caches or --kept asks for them (below).
-  const objects = (await cluster.listRunObjects(input.namespace, `${LABELS.managedBy}=${MANAGER}`, {heartbeats: true})).filter((o) => o.labels?.[LABELS.role] !== CACHE_ROLE && o.labels?.[KEPT_LABEL] === undefined)
-  const leftovers = chooseLeftovers(objects, {now: input.now ?? new Date(), olderThanMs: age, staleAfterMs, all: input.all ?? false})
+  const objects = (
+    await cluster.listRunObjects(input.namespace, `${LABELS.managedBy}=${MANAGER}`, {heartbeats: true})
+  ).filter((o) => o.labels?.[LABELS.role] !== CACHE_ROLE && o.labels?.[KEPT_LABEL] === undefined)
+  const leftovers = chooseLeftovers(objects, {
+    now: input.now ?? new Date(),
+    olderThanMs: age,
+    staleAfterMs,
+    all: input.all ?? false,
+  })
   const kept = leftovers.kept
-  const keptObjects = input.kept ? keptToDelete(await listKept(cluster, input.namespace), await cluster.listRunObjects(input.namespace, KEPT_SELECTOR), input.now ?? new Date(), age, input.runs ?? []) : []
-  const chosen = [...leftovers.chosen, ...keptObjects, ...(input.caches ? staleCaches(await cluster.listClaims(input.namespace, `${LABELS.managedBy}=${MANAGER},${LABELS.role}=${CACHE_ROLE}`), input.now ?? new Date(), age) : [])]
+  const keptObjects = input.kept
+    ? keptToDelete(
+        await listKept(cluster, input.namespace),
+        await cluster.listRunObjects(input.namespace, KEPT_SELECTOR),
+        input.now ?? new Date(),
+        age,
+        input.runs ?? [],
+      )
+    : []
+  const chosen = [
+    ...leftovers.chosen,
+    ...keptObjects,
+    ...(input.caches
+      ? staleCaches(
+          await cluster.listClaims(input.namespace, `${LABELS.managedBy}=${MANAGER},${LABELS.role}=${CACHE_ROLE}`),
+          input.now ?? new Date(),
+          age,
+        )
+      : []),
+  ]
   const alive = kept.map((k) => `left alone: run ${k.run || '(no run label)'}, ${k.why}`)
-  if (chosen.length === 0) return [...alive, `nothing left behind in namespace ${input.namespace}${kept.length > 0 ? ` (${kept.length} run(s) in progress left alone)` : ''}`]
-  const lines = chosen.map((o) => `${input.dryRun ? 'would delete' : 'deleted'} ${o.kind}/${o.name}${o.created ? ` (created ${o.created.toISOString()})` : ''}`)
+  if (chosen.length === 0)
+    return [
+      ...alive,
+      `nothing left behind in namespace ${input.namespace}${kept.length > 0 ? ` (${kept.length} run(s) in progress left alone)` : ''}`,
+    ]
+  const lines = chosen.map(
+    (o) =>
+      `${input.dryRun ? 'would delete' : 'deleted'} ${o.kind}/${o.name}${o.created ? ` (created ${o.created.toISOString()})` : ''}`,
+  )
   if (!input.dryRun) {
     // Heartbeats last: if a deletion fails, the run keeps its stale heartbeat and the next clean finds it again.
     await Promise.all(chosen.filter((o) => o.kind !== 'Lease').map((o) => cluster.deleteObject(o)))
     await Promise.all(chosen.filter((o) => o.kind === 'Lease').map((o) => cluster.deleteObject(o)))
   }
-  return [...alive, ...lines, `${chosen.length} object(s) ${input.dryRun ? 'would be deleted' : 'deleted'} in namespace ${input.namespace}`]
+  return [
+    ...alive,
+    ...lines,
+    `${chosen.length} object(s) ${input.dryRun ? 'would be deleted' : 'deleted'} in namespace ${input.namespace}`,
+  ]
 }
 
 /**
  * `clean --kept`: the claims and Secrets of the kept workspaces no run used for `olderThanMs` (their
  * last use, else their creation); with `runs`, only those runs' (an unknown run id is an error).
  */
-export function keptToDelete(runs: {runId: string; lastUsed?: Date; created?: Date}[], objects: RunObject[], now: Date, olderThanMs: number, only: string[]): RunObject[] {
+export function keptToDelete(
+  runs: {runId: string; lastUsed?: Date; created?: Date}[],
+  objects: RunObject[],
+  now: Date,
+  olderThanMs: number,
+  only: string[],
+): RunObject[] {
   const unknown = only.filter((id) => !runs.some((r) => r.runId === id))
-  if (unknown.length > 0) throw new UsageError(`--run ${unknown.join(', ')}: no such kept workspace`, runs.length > 0 ? `kept: ${runs.map((r) => r.runId).join(', ')}` : 'wpk8s runs lists kept workspaces')
-  const ids = new Set(runs.filter((r) => (only.length === 0 || only.includes(r.runId)) && now.getTime() - ((r.lastUsed ?? r.created)?.getTime() ?? 0) >= olderThanMs).map((r) => r.runId))
+  if (unknown.length > 0)
+    throw new UsageError(
+      `--run ${unknown.join(', ')}: no such kept workspace`,
+      runs.length > 0 ? `kept: ${runs.map((r) => r.runId).join(', ')}` : 'wpk8s runs lists kept workspaces',
+    )
+  const ids = new Set(
+    runs
+      .filter(
+        (r) =>
+          (only.length === 0 || only.includes(r.runId)) &&
+          now.getTime() - ((r.lastUsed ?? r.created)?.getTime() ?? 0) >= olderThanMs,
+      )
+      .map((r) => r.runId),
+  )
   return objects.filter((o) => ids.has(o.labels?.[KEPT_LABEL] ?? ''))
 }
 
@@ -144,6 +201,14 @@ export function staleCaches(claims: V1PersistentVolumeClaim[], now: Date, olderT
     const created = c.metadata?.creationTimestamp ? new Date(c.metadata.creationTimestamp) : undefined
     const used = Date.parse(c.metadata?.annotations?.[CACHE_LAST_USED_ANNOTATION] ?? '') || (created?.getTime() ?? 0)
     if (now.getTime() - used < olderThanMs) return []
-    return [{kind: 'PersistentVolumeClaim' as const, namespace: c.metadata!.namespace!, name: c.metadata!.name!, ...(created ? {created} : {}), labels: c.metadata?.labels ?? {}}]
+    return [
+      {
+        kind: 'PersistentVolumeClaim' as const,
+        namespace: c.metadata!.namespace!,
+        name: c.metadata!.name!,
+        ...(created ? {created} : {}),
+        labels: c.metadata?.labels ?? {},
+      },
+    ]
   })
 }

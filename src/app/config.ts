@@ -21,7 +21,14 @@ export function configReport(flags: BackendFlags, env: NodeJS.ProcessEnv): Confi
   const allowed = STEP_OPTION_GATES.filter((g) => config[g.key]).map((g) => g.option)
   return {
     valid: !issues.some((i) => i.severity === 'error'),
-    settings: settings.map((s) => ({name: s.name, value: s.value, source: s.source.kind, from: s.source.where, applied: s.applied, effect: s.effect})),
+    settings: settings.map((s) => ({
+      name: s.name,
+      value: s.value,
+      source: s.source.kind,
+      from: s.source.where,
+      applied: s.applied,
+      effect: s.effect,
+    })),
     stepOptions: {allowed, dropped: STEP_OPTION_GATES.map((g) => g.option).filter((o) => !allowed.includes(o))},
     issues,
   }
@@ -36,18 +43,30 @@ export function runConfig({flags, env, write}: ConfigInput): number {
 }
 
 function sourceText(s: ConfigReport['settings'][number]): string {
-  return s.source === 'default' ? 'default' : s.source === 'environment' ? 'environment' : s.source === 'flag' ? `flag ${s.from}` : `agent env ${s.from}`
+  return s.source === 'default'
+    ? 'default'
+    : s.source === 'environment'
+      ? 'environment'
+      : s.source === 'flag'
+        ? `flag ${s.from}`
+        : `agent env ${s.from}`
 }
 
 /** One line per setting: variable, value, source; then what steps may set, then the problems. */
 export function formatConfig(report: ConfigReport): string {
-  const rows = report.settings.map((s) => [s.name, s.value === '' ? '(none)' : s.value, sourceText(s) + (s.applied ? '' : ' (ignored by wpk8s)')])
+  const rows = report.settings.map((s) => [
+    s.name,
+    s.value === '' ? '(none)' : s.value,
+    sourceText(s) + (s.applied ? '' : ' (ignored by wpk8s)'),
+  ])
   const width = (i: number) => Math.max(...rows.map((r) => r[i].length), i === 0 ? 7 : 5)
-  const line = (r: string[]) => `${r[0].padEnd(width(0))}  ${oneLine(r[1]).padEnd(Math.min(width(1), 40))}  ${r[2]}`.trimEnd()
+  const line = (r: string[]) =>
+    `${r[0].padEnd(width(0))}  ${oneLine(r[1]).padEnd(Math.min(width(1), 40))}  ${r[2]}`.trimEnd()
   const out = [line(['SETTING', 'VALUE', 'SOURCE']), ...rows.map(line), '']
   out.push(`step options taken from steps: ${report.stepOptions.allowed.join(', ') || 'none'}`)
   out.push(`step options dropped (warned at their line): ${report.stepOptions.dropped.join(', ') || 'none'}`)
-  for (const issue of report.issues) out.push(`${issue.severity} ${issue.file}: ${issue.message}${issue.hint ? ` (${issue.hint})` : ''}`)
+  for (const issue of report.issues)
+    out.push(`${issue.severity} ${issue.file}: ${issue.message}${issue.hint ? ` (${issue.hint})` : ''}`)
   return `${out.join('\n')}\n`
 }
 

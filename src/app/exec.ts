@@ -49,40 +49,82 @@ export function prepareRun(target: string | undefined, flags: ExecFlags): Prepar
   const extraEnv = parseEnvFlags(flags.env ?? [])
   const metadata = readMetadata(process.cwd(), metadataOverrides(flags), new Date())
   // Woodpecker's order: global variables only where the metadata has nothing, the matrix over both.
-  const {workflows, warnings} = loadWorkflows(target, process.cwd(), (workflow) => ({...extraEnv, ...pipelineEnvironment(metadata, workflow)}))
-  for (const w of warnings) process.stderr.write(`warning ${w.file}:${w.line}:${w.col} ${w.path ? `${w.path}: ` : ''}${w.message}\n`)
+  const {workflows, warnings} = loadWorkflows(target, process.cwd(), (workflow) => ({
+    ...extraEnv,
+    ...pipelineEnvironment(metadata, workflow),
+  }))
+  for (const w of warnings)
+    process.stderr.write(`warning ${w.file}:${w.line}:${w.col} ${w.path ? `${w.path}: ` : ''}${w.message}\n`)
   const secrets = loadSecrets(flags['secrets-file'], flags.secret ?? [])
   return {config, metadata, workflows, extraEnv, secrets, helperImage: flags['helper-image']}
 }
 
 /** One plan per workflow instance; with several, run ids get the instance's number. */
-export function planWorkflows(run: PreparedRun, archOf: (workflow: Workflow) => string, runId = newRunId()): {workflow: Workflow; plan: RunPlan}[] {
+export function planWorkflows(
+  run: PreparedRun,
+  archOf: (workflow: Workflow) => string,
+  runId = newRunId(),
+): {workflow: Workflow; plan: RunPlan}[] {
   return run.workflows.map((workflow, i) => ({
     workflow,
     plan: planRun({
-      workflow, config: run.config, metadata: run.metadata, runId: run.workflows.length === 1 ? runId : `${runId}-${i + 1}`, arch: archOf(workflow),
-      matrix: workflow.matrixRow, extraEnv: run.extraEnv, workflowNumber: i + 1, secrets: run.secrets, helperImage: run.helperImage, shipToken: randomBytes(16).toString('hex'),
+      workflow,
+      config: run.config,
+      metadata: run.metadata,
+      runId: run.workflows.length === 1 ? runId : `${runId}-${i + 1}`,
+      arch: archOf(workflow),
+      matrix: workflow.matrixRow,
+      extraEnv: run.extraEnv,
+      workflowNumber: i + 1,
+      secrets: run.secrets,
+      helperImage: run.helperImage,
+      shipToken: randomBytes(16).toString('hex'),
     }),
   }))
 }
 
 /** `--dry-run`: the objects a run would create, Secret values redacted, as YAML documents or a JSON List. */
-export function printPlans(run: PreparedRun, platform: string | undefined, output: string, timeoutSeconds: number, serviceFlags: ServiceFlags = {}): void {
-  const {runs: plans} = applyServiceFlags(planWorkflows(run, (w) => resolveArch({flag: platform, label: w.labels.platform, fallback: hostArch()})), serviceFlags)
+export function printPlans(
+  run: PreparedRun,
+  platform: string | undefined,
+  output: string,
+  timeoutSeconds: number,
+  serviceFlags: ServiceFlags = {},
+): void {
+  const {runs: plans} = applyServiceFlags(
+    planWorkflows(run, (w) => resolveArch({flag: platform, label: w.labels.platform, fallback: hostArch()})),
+    serviceFlags,
+  )
   // As a run creates them: with the deadline of a pod created at the start of the run.
   const deadline = (pod: V1Pod) => withDeadline(pod, podDeadlineSeconds(timeoutSeconds * 1000))
   const objects = plans.flatMap(({plan}) => {
-    const secret = plan.secret && {...plan.secret, stringData: Object.fromEntries(Object.keys(plan.secret.stringData ?? {}).map((k) => [k, 'REDACTED']))}
+    const secret = plan.secret && {
+      ...plan.secret,
+      stringData: Object.fromEntries(Object.keys(plan.secret.stringData ?? {}).map((k) => [k, 'REDACTED'])),
+    }
     // Cache claims are created only when missing, and kept.
-    return [plan.pvc, ...(plan.caches ?? []), ...(secret ? [secret] : []), ...plan.services.map((s) => deadline(s.pod)), ...plan.steps.map((s) => deadline(s.pod))]
+    return [
+      plan.pvc,
+      ...(plan.caches ?? []),
+      ...(secret ? [secret] : []),
+      ...plan.services.map((s) => deadline(s.pod)),
+      ...plan.steps.map((s) => deadline(s.pod)),
+    ]
   })
-  if (output === 'json') process.stdout.write(`${JSON.stringify({apiVersion: 'v1', kind: 'List', items: objects}, null, 2)}\n`)
+  if (output === 'json')
+    process.stdout.write(`${JSON.stringify({apiVersion: 'v1', kind: 'List', items: objects}, null, 2)}\n`)
   else process.stdout.write(objects.map((o) => stringify(o, {lineWidth: 0})).join('---\n'))
 }
 
 export async function outputFor(json: boolean, workflows: number): Promise<Renderer> {
   const write = (text: string) => process.stdout.write(text)
-  const kind = chooseOutput({json, isTTY: Boolean(process.stdout.isTTY), columns: process.stdout.columns ?? 0, env: process.env, workflows})
+  const kind = chooseOutput({
+    json,
+    isTTY: Boolean(process.stdout.isTTY),
+    columns: process.stdout.columns ?? 0,
+    env: process.env,
+    workflows,
+  })
   if (kind === 'json') return jsonRenderer(write)
   if (kind === 'plain') return plainRenderer(write, Boolean(process.env.FORCE_COLOR) && process.env.FORCE_COLOR !== '0')
   return (await import('../render/tty.js')).ttyRenderer(write)
@@ -90,24 +132,38 @@ export async function outputFor(json: boolean, workflows: number): Promise<Rende
 
 /** This machine's architecture as Kubernetes names it (`x64` → `amd64`). */
 export function hostArch(): string {
-  return ({x64: 'amd64', arm64: 'arm64', arm: 'arm', ppc64: 'ppc64le', s390x: 's390x'} as Record<string, string>)[process.arch] ?? process.arch
+  return (
+    ({x64: 'amd64', arm64: 'arm64', arm: 'arm', ppc64: 'ppc64le', s390x: 's390x'} as Record<string, string>)[
+      process.arch
+    ] ?? process.arch
+  )
 }
 
 function parseEnvFlags(values: string[]): Record<string, string> {
   const env: Record<string, string> = {}
   for (const value of values) {
     const eq = value.indexOf('=')
-    if (eq <= 0 || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(value.slice(0, eq))) throw new UsageError(`--env ${value}: expected KEY=VALUE`)
+    if (eq <= 0 || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(value.slice(0, eq)))
+      throw new UsageError(`--env ${value}: expected KEY=VALUE`)
     env[value.slice(0, eq)] = value.slice(eq + 1)
   }
   return env
 }
 
 function metadataOverrides(flags: ExecFlags): MetadataOverrides {
-  if (flags.event !== undefined && !EVENTS.includes(flags.event)) throw new UsageError(`--event ${flags.event}: not a Woodpecker event`, `one of ${EVENTS.join(', ')}`)
-  if (flags['pull-request'] !== undefined && !PULL_REQUEST_EVENTS.includes(flags.event ?? '')) throw new UsageError('--pull-request goes with --event pull_request (or pull_request_closed, pull_request_metadata)')
+  if (flags.event !== undefined && !EVENTS.includes(flags.event))
+    throw new UsageError(`--event ${flags.event}: not a Woodpecker event`, `one of ${EVENTS.join(', ')}`)
+  if (flags['pull-request'] !== undefined && !PULL_REQUEST_EVENTS.includes(flags.event ?? ''))
+    throw new UsageError(
+      '--pull-request goes with --event pull_request (or pull_request_closed, pull_request_metadata)',
+    )
   return {
-    event: flags.event, branch: flags.branch, tag: flags.tag, defaultBranch: flags['default-branch'], pullRequest: flags['pull-request'],
-    deployTo: flags['deploy-to'], pipelineNumber: flags['pipeline-number'],
+    event: flags.event,
+    branch: flags.branch,
+    tag: flags.tag,
+    defaultBranch: flags['default-branch'],
+    pullRequest: flags['pull-request'],
+    deployTo: flags['deploy-to'],
+    pipelineNumber: flags['pipeline-number'],
   }
 }

@@ -110,8 +110,12 @@ export interface PlanOptions {
 
 /** The plan of a prepared run: pure (given the prepared run), serialisable. */
 export function buildPlanView(run: PreparedRun, options: PlanOptions): PlanView {
-  const archOf = (w: Workflow) => resolveArch({flag: options.platform, label: w.labels.platform, fallback: options.hostArch})
-  const planned = planWorkflows(run, archOf, 'plan').map(({workflow, plan}) => ({workflow, plan: options.steps?.length ? selectSteps(plan, options.steps) : plan}))
+  const archOf = (w: Workflow) =>
+    resolveArch({flag: options.platform, label: w.labels.platform, fallback: options.hostArch})
+  const planned = planWorkflows(run, archOf, 'plan').map(({workflow, plan}) => ({
+    workflow,
+    plan: options.steps?.length ? selectSteps(plan, options.steps) : plan,
+  }))
   let blocked: PlanView['blocked']
   for (const {plan} of planned) {
     try {
@@ -127,15 +131,24 @@ export function buildPlanView(run: PreparedRun, options: PlanOptions): PlanView 
   return {
     context: {
       // The branch `when.branch` sees: for pull requests the target branch, as Woodpecker's CI_COMMIT_BRANCH.
-      event: m.event, branch: pipelineEnvironment(m, {name: '', number: 1}).CI_COMMIT_BRANCH ?? '', ref: m.ref, ...(m.tag ? {tag: m.tag} : {}), ...(m.defaultBranch ? {defaultBranch: m.defaultBranch} : {}),
-      ...(m.pullRequest !== undefined ? {pullRequest: m.pullRequest} : {}), ...(m.deployTo ? {deployTo: m.deployTo} : {}),
-      changedFiles: m.changedFiles, ...(options.steps?.length ? {selected: options.steps} : {}),
+      event: m.event,
+      branch: pipelineEnvironment(m, {name: '', number: 1}).CI_COMMIT_BRANCH ?? '',
+      ref: m.ref,
+      ...(m.tag ? {tag: m.tag} : {}),
+      ...(m.defaultBranch ? {defaultBranch: m.defaultBranch} : {}),
+      ...(m.pullRequest !== undefined ? {pullRequest: m.pullRequest} : {}),
+      ...(m.deployTo ? {deployTo: m.deployTo} : {}),
+      changedFiles: m.changedFiles,
+      ...(options.steps?.length ? {selected: options.steps} : {}),
     },
     workflows,
     ...(blocked ? {blocked} : {}),
     totals: {
-      workflows: workflows.length, steps: steps.length, run: steps.filter((s) => s.verdict === 'run').length,
-      skip: steps.filter((s) => s.verdict === 'skip').length, onFailure: steps.filter((s) => s.verdict === 'on-failure').length,
+      workflows: workflows.length,
+      steps: steps.length,
+      run: steps.filter((s) => s.verdict === 'run').length,
+      skip: steps.filter((s) => s.verdict === 'skip').length,
+      onFailure: steps.filter((s) => s.verdict === 'on-failure').length,
     },
   }
 }
@@ -144,16 +157,28 @@ function workflowView(workflow: Workflow, plan: RunPlan, number: number, options
   // As runWorkflows decides a workflow when every workflow before it succeeded.
   const workflowVerdict: {verdict: Verdict; reason?: string} = plan.skipReason
     ? {verdict: 'skip', reason: plan.skipReason}
-    // The runner's words when it skips such a workflow after a success.
-    : !workflow.runsOn.includes('success') ? {verdict: 'on-failure', reason: 'runs_on: only after a failure'} : {verdict: 'run'}
+    : // The runner's words when it skips such a workflow after a success.
+      !workflow.runsOn.includes('success')
+      ? {verdict: 'on-failure', reason: 'runs_on: only after a failure'}
+      : {verdict: 'run'}
   const waveOf = waves(plan.steps)
   const view = (p: PlannedStep, step: Step, wave: number): StepView => {
     const own = stepVerdict(p)
     // As the runner: a workflow that does not run reports each of its steps skipped with its own reason.
-    const verdict = workflowVerdict.verdict === 'skip' ? {verdict: 'skip' as const, afterFailure: false, reason: workflowVerdict.reason}
-      : workflowVerdict.verdict === 'on-failure' && own.verdict !== 'skip' ? {verdict: 'on-failure' as const, afterFailure: own.afterFailure, reason: workflowVerdict.reason} : own
+    const verdict =
+      workflowVerdict.verdict === 'skip'
+        ? {verdict: 'skip' as const, afterFailure: false, reason: workflowVerdict.reason}
+        : workflowVerdict.verdict === 'on-failure' && own.verdict !== 'skip'
+          ? {verdict: 'on-failure' as const, afterFailure: own.afterFailure, reason: workflowVerdict.reason}
+          : own
     return {
-      name: p.name, kind: p.kind, image: step.image, dependsOn: p.dependsOn, wave, background: p.background, ignoreFailure: p.failure === 'ignore',
+      name: p.name,
+      kind: p.kind,
+      image: step.image,
+      dependsOn: p.dependsOn,
+      wave,
+      background: p.background,
+      ignoreFailure: p.failure === 'ignore',
       ...verdict,
       when: p.rules.map((r) => ({matches: r.matches, ...(r.reason ? {reason: r.reason} : {}), status: r.statuses})),
       ...(p.missingSecret ? {missingSecret: {secret: p.missingSecret.secret, message: p.missingSecret.message}} : {}),
@@ -163,9 +188,16 @@ function workflowView(workflow: Workflow, plan: RunPlan, number: number, options
   const byWave: string[][] = []
   for (const s of steps) (byWave[s.wave - 1] ??= []).push(s.name)
   return {
-    name: workflow.name, title: workflow.title, file: shownPath(workflow.file, options.cwd), number, matrix: workflow.matrixRow,
-    platform: `linux/${plan.arch}`, platformSource: options.platform ? 'flag' : workflow.labels.platform ? 'label' : 'machine',
-    dependsOn: workflow.dependsOn, runsOn: workflow.runsOn, ...workflowVerdict,
+    name: workflow.name,
+    title: workflow.title,
+    file: shownPath(workflow.file, options.cwd),
+    number,
+    matrix: workflow.matrixRow,
+    platform: `linux/${plan.arch}`,
+    platformSource: options.platform ? 'flag' : workflow.labels.platform ? 'label' : 'machine',
+    dependsOn: workflow.dependsOn,
+    runsOn: workflow.runsOn,
+    ...workflowVerdict,
     services: plan.services.map((p, i) => view(p, workflow.services[i], 0)),
     waves: byWave,
     steps,
@@ -182,9 +214,10 @@ function stepVerdict(step: PlannedStep): Pick<StepView, 'verdict' | 'afterFailur
   if (onFailure.run) return {verdict: 'on-failure', afterFailure: true, reason: onSuccess.reason}
   const failing = step.rules.filter((r) => !r.matches)
   // A list of `when` items: every one of them failed; say why for each.
-  const reason = step.rules.length > 1 && failing.length === step.rules.length
-    ? `when: no item matches: ${step.rules.map((r, i) => `[${i + 1}] ${r.reason}`).join('; ')}`
-    : onSuccess.reason
+  const reason =
+    step.rules.length > 1 && failing.length === step.rules.length
+      ? `when: no item matches: ${step.rules.map((r, i) => `[${i + 1}] ${r.reason}`).join('; ')}`
+      : onSuccess.reason
   return {verdict: 'skip', afterFailure: false, ...(reason ? {reason} : {})}
 }
 
@@ -250,7 +283,12 @@ export async function runPlanCommand(target: string | undefined, flags: PlanFlag
     }
     throw error
   }
-  const view = buildPlanView(run, {platform: flags.platform, steps: flags.step, hostArch: hostArch(), cwd: process.cwd()})
+  const view = buildPlanView(run, {
+    platform: flags.platform,
+    steps: flags.step,
+    hostArch: hostArch(),
+    cwd: process.cwd(),
+  })
   const render = await import('../render/plan.js')
   io.stdout(render.renderPlan(view, format, io.terminal))
   return ExitCode.ok
@@ -258,7 +296,8 @@ export async function runPlanCommand(target: string | undefined, flags: PlanFlag
 
 /** FORCE_COLOR (not 0) turns colour on, NO_COLOR off; otherwise a terminal that is not dumb gets it. */
 export function colorWanted(tty: boolean, env: NodeJS.ProcessEnv): boolean {
-  if (env.FORCE_COLOR !== undefined && env.FORCE_COLOR !== '') return env.FORCE_COLOR !== '0' && env.FORCE_COLOR !== 'false'
+  if (env.FORCE_COLOR !== undefined && env.FORCE_COLOR !== '')
+    return env.FORCE_COLOR !== '0' && env.FORCE_COLOR !== 'false'
   if (env.NO_COLOR) return false
   return tty && env.TERM !== 'dumb'
 }

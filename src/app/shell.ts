@@ -21,9 +21,12 @@ export interface ShellInput {
 /** `wpk8s shell RUN STEP [-- COMMAND]`: resolves with the exit code to exit with. */
 export async function runShell(input: ShellInput): Promise<number> {
   const kc = loadKubeConfig({context: input.context, kubeconfig: input.kubeconfig})
-  const namespace = input.useContextNamespace ? contextNamespace(kc) ?? input.namespace : input.namespace
+  const namespace = input.useContextNamespace ? (contextNamespace(kc) ?? input.namespace) : input.namespace
   if (input.command.length === 0 && !(process.stdin.isTTY && process.stdout.isTTY)) {
-    throw new UsageError('wpk8s shell without a command needs a terminal', 'pass a command after --, such as: wpk8s shell RUN STEP -- sh -c \'ls -la\'')
+    throw new UsageError(
+      'wpk8s shell without a command needs a terminal',
+      "pass a command after --, such as: wpk8s shell RUN STEP -- sh -c 'ls -la'",
+    )
   }
   await authenticate(kc)
   const cluster = new KubeCluster(kc)
@@ -33,7 +36,11 @@ export async function runShell(input: ShellInput): Promise<number> {
   const pod = shellPod(kept, input.step, interactive ? SHELL_SLEEP : input.command, id, input.timeoutSeconds)
   const startTimeoutMs = input.startTimeoutSeconds * 1000
   // Ctrl-C (non-interactive: the terminal sends it to wpk8s) deletes the pod before exiting.
-  const stop = (signal: NodeJS.Signals) => void cluster.deletePod(namespace, pod.metadata!.name!, 0).catch(() => {}).finally(() => process.exit(signal === 'SIGINT' ? 130 : signal === 'SIGTERM' ? 143 : 129))
+  const stop = (signal: NodeJS.Signals) =>
+    void cluster
+      .deletePod(namespace, pod.metadata!.name!, 0)
+      .catch(() => {})
+      .finally(() => process.exit(signal === 'SIGINT' ? 130 : signal === 'SIGTERM' ? 143 : 129))
   process.once('SIGINT', stop)
   process.once('SIGTERM', stop)
   // A closed terminal (or tmux session) too.

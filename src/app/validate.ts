@@ -12,7 +12,9 @@ export interface ValidateInput {
 export function runValidate({target, flags}: ValidateInput): number {
   const {files, issues} = validateTarget(target, process.cwd(), flags, process.env)
   const report = issueReport(files, issues, Boolean(flags.strict))
-  const out = flags.json ? JSON.stringify(report, null, 2) : formatIssueReport(report, Boolean(process.stdout.isTTY) && !process.env.NO_COLOR)
+  const out = flags.json
+    ? JSON.stringify(report, null, 2)
+    : formatIssueReport(report, Boolean(process.stdout.isTTY) && !process.env.NO_COLOR)
   process.stdout.write(`${out}\n`)
   return report.valid ? ExitCode.ok : ExitCode.invalid
 }

@@ -104,16 +104,34 @@ export interface Cluster {
   /** Resolves at the first state `until` accepts; rejects with a ClusterError after the timeout. */
   watchPod(namespace: string, name: string, until: (state: PodState) => boolean, timeoutMs: number): Promise<PodState>
   /** Follows the container's log to its end, each line once, resuming after broken streams. */
-  followLog(namespace: string, pod: string, container: string, onLine: (line: string) => void, options?: FollowOptions): Promise<void>
+  followLog(
+    namespace: string,
+    pod: string,
+    container: string,
+    onLine: (line: string) => void,
+    options?: FollowOptions,
+  ): Promise<void>
   /** The container's log so far. */
   readLog(namespace: string, pod: string, container: string): Promise<string>
   /** Runs a command in a container with `input` on stdin (as fast as the connection takes it); resolves with its exit code. */
-  execWithInput(namespace: string, pod: string, container: string, command: string[], input: Payload): Promise<{exitCode: number; stderr: string}>
+  execWithInput(
+    namespace: string,
+    pod: string,
+    container: string,
+    command: string[],
+    input: Payload,
+  ): Promise<{exitCode: number; stderr: string}>
   /**
    * An HTTP request to a port of a pod through the API server's pod proxy; resolves with the answer,
    * rejects when the proxy refuses, cannot reach the pod, or the connection is idle for `idleTimeoutMs`.
    */
-  requestPod(namespace: string, pod: string, port: number, path: string, options: PodRequest): Promise<{statusCode: number; body: string}>
+  requestPod(
+    namespace: string,
+    pod: string,
+    port: number,
+    path: string,
+    options: PodRequest,
+  ): Promise<{statusCode: number; body: string}>
   deletePod(namespace: string, name: string, graceSeconds?: number): Promise<void>
   deletePvc(namespace: string, name: string): Promise<void>
   deleteSecret(namespace: string, name: string): Promise<void>
@@ -130,7 +148,11 @@ export interface Cluster {
    */
   beat(heartbeat: Heartbeat): Promise<boolean>
   /** Whether the object exists; undefined when the user may not look. */
-  exists(namespace: string, kind: 'ServiceAccount' | 'Secret' | 'PersistentVolumeClaim', name: string): Promise<boolean | undefined>
+  exists(
+    namespace: string,
+    kind: 'ServiceAccount' | 'Secret' | 'PersistentVolumeClaim',
+    name: string,
+  ): Promise<boolean | undefined>
   /**
    * Waits until the pod is Ready (every readiness probe passed); resolves early with `ended` when its
    * first container ended or cannot start (also another container that cannot start), and with
@@ -162,5 +184,10 @@ export interface Cluster {
    * Merges labels and annotations into a claim or Secret (a null value removes the key): how a kept
    * workspace leaves its run (`exec --keep`, see runner/keep.ts). Rejects when the object is gone.
    */
-  patchMetadata(kind: 'PersistentVolumeClaim' | 'Secret', namespace: string, name: string, metadata: {labels?: Record<string, string | null>; annotations?: Record<string, string | null>}): Promise<void>
+  patchMetadata(
+    kind: 'PersistentVolumeClaim' | 'Secret',
+    namespace: string,
+    name: string,
+    metadata: {labels?: Record<string, string | null>; annotations?: Record<string, string | null>},
+  ): Promise<void>
 }

@@ -6,7 +6,10 @@ export function toClusterError(error: unknown, doing: string, server: string): C
   const e = error as {code?: number | string; body?: unknown; message?: string; cause?: {code?: string}}
   const network = typeof e.code === 'string' ? e.code : e.cause?.code
   if (network && /^E[A-Z]+/.test(network)) {
-    return new ClusterError(`${doing}: cannot reach the cluster at ${server} (${network})`, 'check your kubeconfig context (--context, --kubeconfig, KUBECONFIG)')
+    return new ClusterError(
+      `${doing}: cannot reach the cluster at ${server} (${network})`,
+      'check your kubeconfig context (--context, --kubeconfig, KUBECONFIG)',
+    )
   }
   if (typeof e.code === 'number') {
     const message = bodyMessage(e.body) ?? e.message ?? 'request failed'
@@ -19,13 +22,15 @@ function hintFor(code: number, message: string): string | undefined {
   if (code === 401) return 'your credentials were refused: check the kubeconfig user'
   // The ServiceAccount admission plugin answers 403 for a missing account: not a permission problem.
   const account = /error looking up service account ([^/\s]+)\/([^:\s]+)/.exec(message)
-  if (account) return `create the ServiceAccount ${account[2]} in namespace ${account[1]}, or fix backend_options.kubernetes.serviceAccountName`
+  if (account)
+    return `create the ServiceAccount ${account[2]} in namespace ${account[1]}, or fix backend_options.kubernetes.serviceAccountName`
   if (code === 403) return 'your user lacks a permission; see the README for the Role wpk8s needs'
   return undefined
 }
 
 function bodyMessage(body: unknown): string | undefined {
-  if (typeof body === 'object' && body !== null && 'message' in body) return String((body as {message: unknown}).message)
+  if (typeof body === 'object' && body !== null && 'message' in body)
+    return String((body as {message: unknown}).message)
   if (typeof body !== 'string') return undefined
   try {
     const parsed = JSON.parse(body) as {message?: string}
@@ -37,7 +42,11 @@ function bodyMessage(body: unknown): string | undefined {
 
 /** An error the API server answered with an HTTP status; the status survives the translation, so callers can still tell a 404 or a 409. */
 export class ApiError extends ClusterError {
-  constructor(message: string, hint: string | undefined, readonly status: number) {
+  constructor(
+    message: string,
+    hint: string | undefined,
+    readonly status: number,
+  ) {
     super(message, hint)
   }
 }
@@ -65,7 +74,11 @@ export function isForbidden(error: unknown): boolean {
  * Creates something two workflows or two runs may create at the same moment (a namespace): losing
  * that race (409, AlreadyExists) counts as done. Resolves whether this call created it.
  */
-export async function createUnlessExists(create: () => Promise<unknown>, doing: string, server: string): Promise<boolean> {
+export async function createUnlessExists(
+  create: () => Promise<unknown>,
+  doing: string,
+  server: string,
+): Promise<boolean> {
   try {
     await create()
     return true

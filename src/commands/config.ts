@@ -9,7 +9,11 @@ export default class Config extends BaseCommand {
 validate use it: a flag beats the environment, which beats --agent-env FILE, which beats Woodpecker's
 default. Shows which step options the settings take from steps and which they drop.
 Exit codes: 0 valid, 1 an invalid value, 2 usage error.`
-  static override examples = ['<%= config.bin %> config', '<%= config.bin %> config --agent-env /etc/woodpecker/agent.env', '<%= config.bin %> config --allow-from-step all --json']
+  static override examples = [
+    '<%= config.bin %> config',
+    '<%= config.bin %> config --agent-env /etc/woodpecker/agent.env',
+    '<%= config.bin %> config --allow-from-step all --json',
+  ]
   static override flags = {
     json: Flags.boolean({summary: 'Print the settings as JSON.'}),
     ...backendFlags,

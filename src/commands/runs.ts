@@ -13,14 +13,24 @@ Exit codes: 0 done, 2 usage error, 3 cluster error.`
     json: Flags.boolean({summary: 'As JSON.'}),
     context: Flags.string({summary: 'Kubeconfig context to use.'}),
     kubeconfig: Flags.string({summary: 'Kubeconfig file.'}),
-    'use-context-namespace': Flags.boolean({summary: `The kubeconfig context's namespace when neither --namespace nor ${ENV.namespace} names one.`}),
+    'use-context-namespace': Flags.boolean({
+      summary: `The kubeconfig context's namespace when neither --namespace nor ${ENV.namespace} names one.`,
+    }),
   }
 
   async run(): Promise<void> {
     const {flags} = await this.parse(Runs)
     const {runRuns} = await import('../app/runs.js')
     const {config} = resolveBackendConfig({namespace: flags.namespace}, process.env)
-    process.stdout.write(await runRuns({namespace: config.namespace, json: flags.json, context: flags.context, kubeconfig: flags.kubeconfig,
-      useContextNamespace: flags['use-context-namespace'] && flags.namespace === undefined && !process.env[ENV.namespace]}))
+    process.stdout.write(
+      await runRuns({
+        namespace: config.namespace,
+        json: flags.json,
+        context: flags.context,
+        kubeconfig: flags.kubeconfig,
+        useContextNamespace:
+          flags['use-context-namespace'] && flags.namespace === undefined && !process.env[ENV.namespace],
+      }),
+    )
   }
 }

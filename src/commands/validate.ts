@@ -9,7 +9,11 @@ export default class Validate extends BaseCommand {
 (.woodpecker/*.yaml, .woodpecker.yaml, .woodpecker.yml), and reports each problem with its file, line,
 column and path. The backend configuration from flags and WOODPECKER_BACKEND_K8S_* is checked too.
 Exit codes: 0 valid (warnings allowed), 1 invalid, 2 usage error.`
-  static override examples = ['<%= config.bin %> validate', '<%= config.bin %> validate .woodpecker.yml --json', '<%= config.bin %> validate .woodpecker/ --strict']
+  static override examples = [
+    '<%= config.bin %> validate',
+    '<%= config.bin %> validate .woodpecker.yml --json',
+    '<%= config.bin %> validate .woodpecker/ --strict',
+  ]
   static override args = {target: Args.string({description: 'pipeline file or folder of workflows', required: false})}
   static override flags = {
     json: Flags.boolean({summary: 'Print the result as JSON.'}),

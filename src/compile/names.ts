@@ -28,7 +28,11 @@ function shortHash(text: string): string {
  * cut the text, a hash of the original is appended, so distinct names never collide.
  */
 export function toDnsLabel(text: string, max = 63): string {
-  const cleaned = text.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '').replace(/-{2,}/g, '-')
+  const cleaned = text
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .replace(/-{2,}/g, '-')
   if (cleaned === text && cleaned.length <= max && cleaned !== '') return cleaned
   const suffix = shortHash(text)
   return `${cleaned.slice(0, max - suffix.length - 1).replace(/-+$/, '')}-${suffix}`.replace(/^-/, '')

@@ -7,7 +7,15 @@ import {isLocal, type WhenContext, type WhenRule, whenRules} from '../pipeline/w
 import {pipelineEnvironment} from '../pipeline/ci-variables.js'
 import type {StepContext} from './env.js'
 import {LABELS, MANAGER, objectName, toLabelValue} from './names.js'
-import {agentPodSpec, DEFAULT_HELPER_IMAGE, podMetadata, type PodNames, sorted, stepPod, WORKSPACE_VOLUME} from './pod.js'
+import {
+  agentPodSpec,
+  DEFAULT_HELPER_IMAGE,
+  podMetadata,
+  type PodNames,
+  sorted,
+  stepPod,
+  WORKSPACE_VOLUME,
+} from './pod.js'
 import {runSecret, secretRefs} from './secrets.js'
 import {HELPER_COMMAND, HELPER_CONTAINER, tokenHash, UNPACK_CGI_VAR, unpackCgi} from './ship.js'
 
@@ -96,13 +104,33 @@ export function planRun(input: PlanInput): RunPlan {
   const claimName = input.existingClaim?.claimName ?? objectName(runId, 'workspace')
   const dir = workspaceDir(workflow)
   const secretValues = providedSecrets([...workflow.steps, ...workflow.services], input.secrets ?? {})
-  const secretName = Object.keys(secretValues).length > 0 ? (input.existingClaim?.secretName ?? objectName(runId, 'secrets')) : undefined
+  const secretName =
+    Object.keys(secretValues).length > 0 ? (input.existingClaim?.secretName ?? objectName(runId, 'secrets')) : undefined
   const uniqueName = uniqueNamer(workflow.steps)
   const plannedFor = (step: Step): PlannedStep => {
     const name = uniqueName(step)
-    const names: PodNames = {name: objectName(runId, name), namespace: config.namespace, runId, claimName, ...(secretName ? {secretName} : {}), probeImage: input.helperImage ?? DEFAULT_HELPER_IMAGE}
-    const workdir = step.directory ? (step.directory.startsWith('/') ? step.directory : `${dir}/${step.directory}`) : dir
-    const ctx: StepContext = {workflow, metadata: input.metadata, arch: input.arch, workflowNumber: input.workflowNumber, workdir, pipelineStatus: 'success', extraEnv: {...input.matrix, ...input.extraEnv}}
+    const names: PodNames = {
+      name: objectName(runId, name),
+      namespace: config.namespace,
+      runId,
+      claimName,
+      ...(secretName ? {secretName} : {}),
+      probeImage: input.helperImage ?? DEFAULT_HELPER_IMAGE,
+    }
+    const workdir = step.directory
+      ? step.directory.startsWith('/')
+        ? step.directory
+        : `${dir}/${step.directory}`
+      : dir
+    const ctx: StepContext = {
+      workflow,
+      metadata: input.metadata,
+      arch: input.arch,
+      workflowNumber: input.workflowNumber,
+      workdir,
+      pipelineStatus: 'success',
+      extraEnv: {...input.matrix, ...input.extraEnv},
+    }
     const missing = missingSecret(step, input.secrets ?? {})
     return {
       name,
@@ -120,7 +148,10 @@ export function planRun(input: PlanInput): RunPlan {
   }
   const steps = withDependencies(workflow.steps, workflow.steps.map(plannedFor))
   const workflowRules = whenRules(workflow.when, {...whenContext(input), global: true})
-  const skip = workflowRules.length > 0 && !workflowRules.some((r) => r.matches) ? `when: ${workflowRules.find((r) => !r.matches)!.reason}` : undefined
+  const skip =
+    workflowRules.length > 0 && !workflowRules.some((r) => r.matches)
+      ? `when: ${workflowRules.find((r) => !r.matches)!.reason}`
+      : undefined
   return {
     runId,
     namespace: config.namespace,
@@ -131,11 +162,21 @@ export function planRun(input: PlanInput): RunPlan {
     shipCheckout: !workflow.skipClone,
     pvc: workspacePvc(claimName, runId, config, workflow.name),
     ...(secretName ? {secret: runSecret(secretName, config.namespace, runId, secretValues)} : {}),
-    helperPod: helperPod(runId, claimName, config, workflow, input.arch, input.helperImage ?? DEFAULT_HELPER_IMAGE, input.shipToken),
+    helperPod: helperPod(
+      runId,
+      claimName,
+      config,
+      workflow,
+      input.arch,
+      input.helperImage ?? DEFAULT_HELPER_IMAGE,
+      input.shipToken,
+    ),
     ...(input.shipToken ? {shipToken: input.shipToken} : {}),
     services: workflow.services.map(plannedFor),
     steps,
-    caches: [...new Set([...workflow.services, ...workflow.steps].flatMap((s) => s.volumes.map((v) => v.claim)))].map((claim) => cacheClaim(claim, config)),
+    caches: [...new Set([...workflow.services, ...workflow.steps].flatMap((s) => s.volumes.map((v) => v.claim)))].map(
+      (claim) => cacheClaim(claim, config),
+    ),
   }
 }
 
@@ -153,7 +194,16 @@ export function cacheClaim(name: string, config: BackendConfig, size = DEFAULT_C
     resources: {requests: {storage: size}},
   }
   if (config.storageClass) spec.storageClassName = config.storageClass
-  return {apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: {name, namespace: config.namespace, labels: sorted({[LABELS.managedBy]: MANAGER, [LABELS.role]: CACHE_ROLE})}, spec}
+  return {
+    apiVersion: 'v1',
+    kind: 'PersistentVolumeClaim',
+    metadata: {
+      name,
+      namespace: config.namespace,
+      labels: sorted({[LABELS.managedBy]: MANAGER, [LABELS.role]: CACHE_ROLE}),
+    },
+    spec,
+  }
 }
 
 /** The `wpk8s.dev/role` of cache claims. */
@@ -164,13 +214,19 @@ export const CACHE_LAST_USED_ANNOTATION = 'wpk8s.dev/last-used'
 /** The values given for the secrets the steps reference; those not given are reported per step. */
 function providedSecrets(steps: Step[], provided: Record<string, string>): Record<string, string> {
   const values: Record<string, string> = {}
-  for (const ref of steps.flatMap(secretRefs)) if (provided[ref.secret] !== undefined) values[ref.secret] = provided[ref.secret]
+  for (const ref of steps.flatMap(secretRefs))
+    if (provided[ref.secret] !== undefined) values[ref.secret] = provided[ref.secret]
   return values
 }
 
 function missingSecret(step: Step, provided: Record<string, string>): PlannedStep['missingSecret'] {
   const ref = secretRefs(step).find((r) => provided[r.secret] === undefined)
-  return ref && {secret: ref.secret, message: `${step.kind} ${step.name}: ${ref.variable} needs the secret \`${ref.secret}\`, which was not given`}
+  return (
+    ref && {
+      secret: ref.secret,
+      message: `${step.kind} ${step.name}: ${ref.variable} needs the secret \`${ref.secret}\`, which was not given`,
+    }
+  )
 }
 
 export function missingSecretHint(secret: string): string {
@@ -183,7 +239,8 @@ export function missingSecretHint(secret: string): string {
  */
 export function requireSecrets(plan: RunPlan): void {
   if (plan.skipReason) return
-  const willRun = (s: PlannedStep) => !s.skip && (s.rules.length === 0 || s.rules.some((r) => r.matches && r.statuses.includes('success')))
+  const willRun = (s: PlannedStep) =>
+    !s.skip && (s.rules.length === 0 || s.rules.some((r) => r.matches && r.statuses.includes('success')))
   const blocking = [...plan.services, ...plan.steps].find((s) => s.missingSecret && willRun(s))
   if (blocking) throw new UsageError(blocking.missingSecret!.message, missingSecretHint(blocking.missingSecret!.secret))
 }
@@ -212,7 +269,11 @@ function withDependencies(steps: readonly Step[], planned: PlannedStep[]): Plann
   const names = new Set(steps.map((s) => s.name))
   return planned.map((p, i) => ({
     ...p,
-    dependsOn: dag ? (steps[i].dependsOn ?? []).map((d) => d.name).filter((n) => names.has(n)) : i > 0 ? [planned[i - 1].name] : [],
+    dependsOn: dag
+      ? (steps[i].dependsOn ?? []).map((d) => d.name).filter((n) => names.has(n))
+      : i > 0
+        ? [planned[i - 1].name]
+        : [],
   }))
 }
 
@@ -221,14 +282,28 @@ function whenContext(input: PlanInput): WhenContext {
   const m = input.metadata
   const pipelineVars = pipelineEnvironment(m, {name: input.workflow.name, number: input.workflowNumber ?? 1})
   return {
-    event: m.event, branch: pipelineVars.CI_COMMIT_BRANCH ?? '', ref: m.ref, tag: m.tag, repo: `${m.repoOwner}/${m.repoName}`, platform: `linux/${input.arch}`,
-    instance: 'localhost', cron: '', matrix: input.matrix ?? {}, changedFiles: m.changedFiles, commitMessage: m.message,
+    event: m.event,
+    branch: pipelineVars.CI_COMMIT_BRANCH ?? '',
+    ref: m.ref,
+    tag: m.tag,
+    repo: `${m.repoOwner}/${m.repoName}`,
+    platform: `linux/${input.arch}`,
+    instance: 'localhost',
+    cron: '',
+    matrix: input.matrix ?? {},
+    changedFiles: m.changedFiles,
+    commitMessage: m.message,
     vars: {...input.extraEnv, ...input.matrix, ...pipelineVars},
   }
 }
 
 function runLabels(runId: string, workflow: string, role: string): Record<string, string> {
-  return sorted({[LABELS.managedBy]: MANAGER, [LABELS.run]: runId, [LABELS.workflow]: toLabelValue(workflow), [LABELS.role]: role})
+  return sorted({
+    [LABELS.managedBy]: MANAGER,
+    [LABELS.run]: runId,
+    [LABELS.workflow]: toLabelValue(workflow),
+    [LABELS.role]: role,
+  })
 }
 
 function workspacePvc(name: string, runId: string, config: BackendConfig, workflow: string): V1PersistentVolumeClaim {
@@ -237,13 +312,31 @@ function workspacePvc(name: string, runId: string, config: BackendConfig, workfl
     resources: {requests: {storage: config.volumeSize}},
   }
   if (config.storageClass) spec.storageClassName = config.storageClass
-  return {apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: {name, namespace: config.namespace, labels: runLabels(runId, workflow, 'workspace')}, spec}
+  return {
+    apiVersion: 'v1',
+    kind: 'PersistentVolumeClaim',
+    metadata: {name, namespace: config.namespace, labels: runLabels(runId, workflow, 'workspace')},
+    spec,
+  }
 }
 
 /** A short-lived pod that mounts the workspace so the local checkout can be streamed into it. */
-function helperPod(runId: string, claimName: string, config: BackendConfig, workflow: Workflow, arch: string, image: string, shipToken: string | undefined): V1Pod {
+function helperPod(
+  runId: string,
+  claimName: string,
+  config: BackendConfig,
+  workflow: Workflow,
+  arch: string,
+  image: string,
+  shipToken: string | undefined,
+): V1Pod {
   const step = {name: 'ship', kubernetes: {}} as Step
-  const metadata = podMetadata(step, {name: objectName(runId, 'ship'), namespace: config.namespace, runId, claimName}, config, workflow.name)
+  const metadata = podMetadata(
+    step,
+    {name: objectName(runId, 'ship'), namespace: config.namespace, runId, claimName},
+    config,
+    workflow.name,
+  )
   metadata.labels = sorted({...metadata.labels, [LABELS.role]: 'ship'})
   const agentSpec = agentPodSpec(config)
   return {
@@ -259,14 +352,18 @@ function helperPod(runId: string, claimName: string, config: BackendConfig, work
       terminationGracePeriodSeconds: 0,
       nodeSelector: sorted({'kubernetes.io/arch': arch, ...agentSpec.nodeSelector}),
       securityContext: {fsGroup: 1000},
-      containers: [{
-        name: HELPER_CONTAINER,
-        image,
-        imagePullPolicy: 'IfNotPresent',
-        command: HELPER_COMMAND,
-        ...(shipToken ? {env: [{name: UNPACK_CGI_VAR, value: unpackCgi(tokenHash(shipToken), workspaceDir(workflow))}]} : {}),
-        volumeMounts: [{name: WORKSPACE_VOLUME, mountPath: workflow.workspace.base}],
-      }],
+      containers: [
+        {
+          name: HELPER_CONTAINER,
+          image,
+          imagePullPolicy: 'IfNotPresent',
+          command: HELPER_COMMAND,
+          ...(shipToken
+            ? {env: [{name: UNPACK_CGI_VAR, value: unpackCgi(tokenHash(shipToken), workspaceDir(workflow))}]}
+            : {}),
+          volumeMounts: [{name: WORKSPACE_VOLUME, mountPath: workflow.workspace.base}],
+        },
+      ],
       volumes: [{name: WORKSPACE_VOLUME, persistentVolumeClaim: {claimName}}],
     },
   }
@@ -280,7 +377,11 @@ function helperPod(runId: string, claimName: string, config: BackendConfig, work
 export function selectSteps(plan: RunPlan, names: string[], options: {dependencies?: boolean} = {}): RunPlan {
   const known = new Set(plan.steps.map((s) => s.name))
   const unknown = names.filter((n) => !known.has(n))
-  if (unknown.length > 0) throw new UsageError(`--step ${unknown.join(', ')}: no such step in ${plan.workflow}`, `steps: ${[...known].join(', ')}`)
+  if (unknown.length > 0)
+    throw new UsageError(
+      `--step ${unknown.join(', ')}: no such step in ${plan.workflow}`,
+      `steps: ${[...known].join(', ')}`,
+    )
   const keep = new Set<string>()
   const visit = (name: string) => {
     if (keep.has(name)) return
@@ -298,10 +399,24 @@ export function selectSteps(plan: RunPlan, names: string[], options: {dependenci
  */
 export function onExistingClaim(plan: RunPlan, claim: string): RunPlan {
   const own = plan.pvc.metadata!.name!
-  const remount = (pod: V1Pod): V1Pod => ({...pod, spec: {...pod.spec!, volumes: pod.spec!.volumes?.map((v) => (v.persistentVolumeClaim?.claimName === own ? {...v, persistentVolumeClaim: {...v.persistentVolumeClaim, claimName: claim}} : v))}})
+  const remount = (pod: V1Pod): V1Pod => ({
+    ...pod,
+    spec: {
+      ...pod.spec!,
+      volumes: pod.spec!.volumes?.map((v) =>
+        v.persistentVolumeClaim?.claimName === own
+          ? {...v, persistentVolumeClaim: {...v.persistentVolumeClaim, claimName: claim}}
+          : v,
+      ),
+    },
+  })
   const restep = (s: PlannedStep): PlannedStep => ({...s, pod: remount(s.pod)})
   return {
-    ...plan, reusedClaim: true, pvc: {...plan.pvc, metadata: {...plan.pvc.metadata, name: claim}},
-    helperPod: remount(plan.helperPod), services: plan.services.map(restep), steps: plan.steps.map(restep),
+    ...plan,
+    reusedClaim: true,
+    pvc: {...plan.pvc, metadata: {...plan.pvc.metadata, name: claim}},
+    helperPod: remount(plan.helperPod),
+    services: plan.services.map(restep),
+    steps: plan.steps.map(restep),
   }
 }

@@ -13,8 +13,12 @@ export function resolveArch(input: {flag?: string; label?: string; nodes?: strin
   if (input.label) return archOf(input.label)
   if (input.nodes) {
     if (input.nodes.length === 1) return input.nodes[0]
-    if (input.nodes.length === 0) throw new ClusterError('the cluster has no schedulable node with a kubernetes.io/arch label')
-    throw new UsageError(`the cluster's nodes have several architectures (${input.nodes.join(', ')})`, 'choose one with --platform, such as --platform linux/amd64')
+    if (input.nodes.length === 0)
+      throw new ClusterError('the cluster has no schedulable node with a kubernetes.io/arch label')
+    throw new UsageError(
+      `the cluster's nodes have several architectures (${input.nodes.join(', ')})`,
+      'choose one with --platform, such as --platform linux/amd64',
+    )
   }
   return input.fallback ?? 'amd64'
 }

@@ -1,4 +1,14 @@
-import type {V1Container, V1EnvVar, V1HostAlias, V1Pod, V1PodSecurityContext, V1Probe, V1SecurityContext, V1Volume, V1VolumeMount} from '@kubernetes/client-node'
+import type {
+  V1Container,
+  V1EnvVar,
+  V1HostAlias,
+  V1Pod,
+  V1PodSecurityContext,
+  V1Probe,
+  V1SecurityContext,
+  V1Volume,
+  V1VolumeMount,
+} from '@kubernetes/client-node'
 import type {BackendConfig} from '../config.js'
 import type {Step} from '../pipeline/model.js'
 import {ciVariables, pluginVariables, type StepContext} from './env.js'
@@ -79,13 +89,18 @@ export function stepPod(step: Step, names: PodNames, config: BackendConfig, ctx:
   const k = allowedOptions(step, config)
   const native = nativeSecretParts(k.secrets ?? [])
   const claims = claimVolumes(step)
-  const workspace = mountsWorkspace(step) ? [{name: WORKSPACE_VOLUME, persistentVolumeClaim: {claimName: names.claimName}}] : []
+  const workspace = mountsWorkspace(step)
+    ? [{name: WORKSPACE_VOLUME, persistentVolumeClaim: {claimName: names.claimName}}]
+    : []
   const spec: V1Pod['spec'] = {
     restartPolicy: 'Never',
     enableServiceLinks: false,
     nodeSelector: sorted({'kubernetes.io/arch': ctx.arch, ...config.podNodeSelector, ...k.nodeSelector}),
     securityContext: podSecurityContext(step, config),
-    containers: [stepContainer(step, ctx, names, native, claims.mounts), ...portProbeContainers(step, names.probeImage ?? DEFAULT_HELPER_IMAGE)],
+    containers: [
+      stepContainer(step, ctx, names, native, claims.mounts),
+      ...portProbeContainers(step, names.probeImage ?? DEFAULT_HELPER_IMAGE),
+    ],
     volumes: [...workspace, ...claims.volumes, ...native.volumes],
   }
   if (k.serviceAccountName) spec.serviceAccountName = k.serviceAccountName
@@ -97,7 +112,10 @@ export function stepPod(step: Step, names: PodNames, config: BackendConfig, ctx:
   if (k.hostUsers !== undefined) spec.hostUsers = k.hostUsers
   if (step.extraHosts.length > 0) spec.hostAliases = step.extraHosts.map((h) => ({ip: h.ip, hostnames: [h.hostname]}))
   if (step.dns.length > 0 || step.dnsSearch.length > 0) {
-    spec.dnsConfig = {...(step.dns.length > 0 ? {nameservers: step.dns} : {}), ...(step.dnsSearch.length > 0 ? {searches: step.dnsSearch} : {})}
+    spec.dnsConfig = {
+      ...(step.dns.length > 0 ? {nameservers: step.dns} : {}),
+      ...(step.dnsSearch.length > 0 ? {searches: step.dnsSearch} : {}),
+    }
   }
   const {imagePullSecrets, priorityClassName} = agentPodSpec(config)
   if (imagePullSecrets) spec.imagePullSecrets = imagePullSecrets
@@ -113,18 +131,26 @@ export function stepPod(step: Step, names: PodNames, config: BackendConfig, ctx:
 export function agentPodSpec(config: BackendConfig): Partial<NonNullable<V1Pod['spec']>> {
   const spec: Partial<NonNullable<V1Pod['spec']>> = {}
   if (Object.keys(config.podNodeSelector).length > 0) spec.nodeSelector = sorted(config.podNodeSelector)
-  if (config.podTolerations.length > 0) spec.tolerations = config.podTolerations as NonNullable<V1Pod['spec']>['tolerations']
+  if (config.podTolerations.length > 0)
+    spec.tolerations = config.podTolerations as NonNullable<V1Pod['spec']>['tolerations']
   if (config.podAffinity) spec.affinity = config.podAffinity as NonNullable<V1Pod['spec']>['affinity']
   if (config.pullSecretNames.length > 0) spec.imagePullSecrets = config.pullSecretNames.map((name) => ({name}))
   if (config.priorityClass) spec.priorityClassName = config.priorityClass
   return spec
 }
 
-function stepContainer(step: Step, ctx: StepContext, names: PodNames, native: ReturnType<typeof nativeSecretParts>, claimMounts: V1VolumeMount[]): V1Container {
+function stepContainer(
+  step: Step,
+  ctx: StepContext,
+  names: PodNames,
+  native: ReturnType<typeof nativeSecretParts>,
+  claimMounts: V1VolumeMount[],
+): V1Container {
   const isPlugin = step.commands.length === 0 && step.settings !== undefined
   const env: Record<string, string> = {...ciVariables(step, ctx), ...pluginVariables(step.settings), ...ctx.extraEnv}
   for (const [name, value] of Object.entries(step.environment)) if (typeof value === 'string') env[name] = value
-  if (step.commands.length > 0) env.CI_SCRIPT = Buffer.from(commandsScript(step.commands, ctx.workdir)).toString('base64')
+  if (step.commands.length > 0)
+    env.CI_SCRIPT = Buffer.from(commandsScript(step.commands, ctx.workdir)).toString('base64')
   if (step.commands.length > 0 && !step.entrypoint && !isPlugin) env[END_MARK_VAR] = endMark(names.runId)
   const workspace = mountsWorkspace(step) ? [{name: WORKSPACE_VOLUME, mountPath: ctx.workflow.workspace.base}] : []
   const container: V1Container = {
@@ -149,7 +175,9 @@ function stepContainer(step: Step, ctx: StepContext, names: PodNames, native: Re
 }
 
 function envVars(env: Record<string, string>): V1EnvVar[] {
-  return Object.keys(env).sort().map((name) => ({name, value: env[name]}))
+  return Object.keys(env)
+    .sort()
+    .map((name) => ({name, value: env[name]}))
 }
 
 /** Whether the step may run as UID/GID 0: only privileged steps, or pods in their own user namespace. */
@@ -200,7 +228,11 @@ export function containerSecurityContext(step: Step): V1SecurityContext | undefi
 }
 
 export function sorted<T>(record: Record<string, T>): Record<string, T> {
-  return Object.fromEntries(Object.keys(record).sort().map((k) => [k, record[k]]))
+  return Object.fromEntries(
+    Object.keys(record)
+      .sort()
+      .map((k) => [k, record[k]]),
+  )
 }
 
 /** What is only known when a step starts: the pipeline's status so far, the time, the services' addresses. */
@@ -263,7 +295,13 @@ export function gatedPod(pod: V1Pod): V1Pod {
  */
 export function gateRelease(start: StartContext): string[] {
   const env = `export CI_PIPELINE_STATUS=${shellQuote(start.pipelineStatus)} CI_STEP_STARTED=${shellQuote(String(start.startedAt))}\n`
-  return ['/bin/sh', '-c', `[ -e ${GATE_DIR}/go ] || { printf '%s' "$1" > ${GATE_DIR}/env && : > ${GATE_DIR}/go; }`, 'release', env]
+  return [
+    '/bin/sh',
+    '-c',
+    `[ -e ${GATE_DIR}/go ] || { printf '%s' "$1" > ${GATE_DIR}/env && : > ${GATE_DIR}/go; }`,
+    'release',
+    env,
+  ]
 }
 
 // Readiness of services and detached steps (see README "Services"): Woodpecker starts the steps as
@@ -283,7 +321,13 @@ export function probedPorts(step: Step): number[] {
 
 /** A TCP connect to the pod's port, tried every second; one success makes it ready. */
 export function tcpProbe(port: number): V1Probe {
-  return {tcpSocket: {port}, periodSeconds: PROBE_PERIOD_SECONDS, timeoutSeconds: 1, successThreshold: 1, failureThreshold: 3}
+  return {
+    tcpSocket: {port},
+    periodSeconds: PROBE_PERIOD_SECONDS,
+    timeoutSeconds: 1,
+    successThreshold: 1,
+    failureThreshold: 3,
+  }
 }
 
 /**
@@ -292,16 +336,24 @@ export function tcpProbe(port: number): V1Probe {
  * nobody, no privileges, a few MiB) and carries that port's probe. The pod is Ready when all are.
  */
 export function portProbeContainers(step: Step, image: string): V1Container[] {
-  return probedPorts(step).slice(1).map((port) => ({
-    name: `${PORT_PROBE_PREFIX}${port}`,
-    image,
-    imagePullPolicy: 'IfNotPresent',
-    // Ends at once when the pod is deleted (as PID 1, sleep alone would ignore SIGTERM).
-    command: ['sh', '-c', 'trap "exit 0" TERM; sleep 2147483647 & wait'],
-    readinessProbe: tcpProbe(port),
-    resources: {requests: {cpu: '1m', memory: '4Mi'}, limits: {cpu: '50m', memory: '16Mi'}},
-    securityContext: {runAsUser: 65534, runAsGroup: 65534, runAsNonRoot: true, allowPrivilegeEscalation: false, capabilities: {drop: ['ALL']}},
-  }))
+  return probedPorts(step)
+    .slice(1)
+    .map((port) => ({
+      name: `${PORT_PROBE_PREFIX}${port}`,
+      image,
+      imagePullPolicy: 'IfNotPresent',
+      // Ends at once when the pod is deleted (as PID 1, sleep alone would ignore SIGTERM).
+      command: ['sh', '-c', 'trap "exit 0" TERM; sleep 2147483647 & wait'],
+      readinessProbe: tcpProbe(port),
+      resources: {requests: {cpu: '1m', memory: '4Mi'}, limits: {cpu: '50m', memory: '16Mi'}},
+      securityContext: {
+        runAsUser: 65534,
+        runAsGroup: 65534,
+        runAsNonRoot: true,
+        allowPrivilegeEscalation: false,
+        capabilities: {drop: ['ALL']},
+      },
+    }))
 }
 
 /** Whether the pod's readiness is to be waited for: one of its containers has a readiness probe. */

@@ -34,7 +34,11 @@ export function externalReferences(plan: RunPlan): Reference[] {
 
 /** The cache claims that the steps and services that may run mount: the ones a run makes sure exist. */
 export function neededCaches(plan: RunPlan): V1PersistentVolumeClaim[] {
-  const mounted = new Set([...plan.services, ...plan.steps].filter(mayRun).flatMap((s) => (s.pod.spec!.volumes ?? []).map((v) => v.persistentVolumeClaim?.claimName)))
+  const mounted = new Set(
+    [...plan.services, ...plan.steps]
+      .filter(mayRun)
+      .flatMap((s) => (s.pod.spec!.volumes ?? []).map((v) => v.persistentVolumeClaim?.claimName)),
+  )
   return (plan.caches ?? []).filter((c) => mounted.has(c.metadata!.name!))
 }
 
@@ -45,15 +49,21 @@ function mayRun(step: PlannedStep): boolean {
 function podReferences(pod: V1Pod): {kind: Reference['kind']; name: string}[] {
   const spec = pod.spec!
   const refs: {kind: Reference['kind']; name: string}[] = []
-  if (spec.serviceAccountName && spec.serviceAccountName !== 'default') refs.push({kind: 'ServiceAccount', name: spec.serviceAccountName})
+  if (spec.serviceAccountName && spec.serviceAccountName !== 'default')
+    refs.push({kind: 'ServiceAccount', name: spec.serviceAccountName})
   for (const container of spec.containers) {
-    for (const env of container.env ?? []) if (env.valueFrom?.secretKeyRef?.name && !env.valueFrom.secretKeyRef.optional) refs.push({kind: 'Secret', name: env.valueFrom.secretKeyRef.name})
-    for (const from of container.envFrom ?? []) if (from.secretRef?.name && !from.secretRef.optional) refs.push({kind: 'Secret', name: from.secretRef.name})
+    for (const env of container.env ?? [])
+      if (env.valueFrom?.secretKeyRef?.name && !env.valueFrom.secretKeyRef.optional)
+        refs.push({kind: 'Secret', name: env.valueFrom.secretKeyRef.name})
+    for (const from of container.envFrom ?? [])
+      if (from.secretRef?.name && !from.secretRef.optional) refs.push({kind: 'Secret', name: from.secretRef.name})
   }
   for (const volume of spec.volumes ?? []) {
-    if (volume.secret?.secretName && !volume.secret.optional) refs.push({kind: 'Secret', name: volume.secret.secretName})
+    if (volume.secret?.secretName && !volume.secret.optional)
+      refs.push({kind: 'Secret', name: volume.secret.secretName})
     // `volumes: [claim:/path]`: a claim that is not there would leave the pod Pending when its step is due (unless the run creates it as a cache).
-    if (volume.persistentVolumeClaim?.claimName) refs.push({kind: 'PersistentVolumeClaim', name: volume.persistentVolumeClaim.claimName})
+    if (volume.persistentVolumeClaim?.claimName)
+      refs.push({kind: 'PersistentVolumeClaim', name: volume.persistentVolumeClaim.claimName})
   }
   return refs
 }

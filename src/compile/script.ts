@@ -41,9 +41,12 @@ const NONCE_VAR = 'wpk8s_nonce'
  * are ordered within each stream, so the first one in the log is the wrapper's on either, and the
  * step's commands never see the nonce.
  */
-export const SCRIPT_COMMAND = ['/bin/sh', '-c',
+export const SCRIPT_COMMAND = [
+  '/bin/sh',
+  '-c',
   `unset ${NONCE_VAR}; { read -r ${NONCE_VAR} </proc/sys/kernel/random/uuid; } 2>/dev/null; echo "$${END_MARK_VAR}$${NONCE_VAR}"; echo "$${END_MARK_VAR}$${NONCE_VAR}" >&2; ` +
-  `echo $CI_SCRIPT | base64 -d | /bin/sh -e; rc=$?; echo "$${END_MARK_VAR}$${NONCE_VAR}:$rc"; exit $rc`]
+    `echo $CI_SCRIPT | base64 -d | /bin/sh -e; rc=$?; echo "$${END_MARK_VAR}$${NONCE_VAR}:$rc"; exit $rc`,
+]
 
 /** Whether a container runs the wrapper above, so that its end mark can be trusted (a plugin's or an entrypoint's output never is). */
 export function printsEndMark(command: readonly string[] | undefined): boolean {

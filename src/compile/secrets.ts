@@ -10,15 +10,19 @@ export interface SecretRef {
 }
 
 function isFromSecret(value: unknown): value is {from_secret: string} {
-  return typeof value === 'object' && value !== null && typeof (value as {from_secret?: unknown}).from_secret === 'string'
+  return (
+    typeof value === 'object' && value !== null && typeof (value as {from_secret?: unknown}).from_secret === 'string'
+  )
 }
 
 /** Every `from_secret` of a step: in `environment`, and in plugin `settings` (as PLUGIN_*). */
 export function secretRefs(step: Step): SecretRef[] {
   const refs: SecretRef[] = []
-  for (const [variable, value] of Object.entries(step.environment)) if (typeof value !== 'string') refs.push({variable, secret: value.fromSecret})
+  for (const [variable, value] of Object.entries(step.environment))
+    if (typeof value !== 'string') refs.push({variable, secret: value.fromSecret})
   for (const [key, value] of Object.entries(step.settings ?? {})) {
-    if (isFromSecret(value)) refs.push({variable: `PLUGIN_${key.toUpperCase().replace(/[^A-Z0-9_]/g, '_')}`, secret: value.from_secret})
+    if (isFromSecret(value))
+      refs.push({variable: `PLUGIN_${key.toUpperCase().replace(/[^A-Z0-9_]/g, '_')}`, secret: value.from_secret})
   }
   return refs
 }
@@ -35,12 +39,24 @@ export function secretEnvVars(refs: SecretRef[], secretName: string): V1EnvVar[]
 /** The run's Secret holding the values the steps reference (so they never appear in a pod spec). */
 export function runSecret(name: string, namespace: string, runId: string, values: Record<string, string>): V1Secret {
   const stringData = sorted(Object.fromEntries(Object.entries(values).map(([k, v]) => [secretKey(k), v])))
-  return {apiVersion: 'v1', kind: 'Secret', type: 'Opaque', metadata: {name, namespace, labels: sorted({[LABELS.managedBy]: MANAGER, [LABELS.run]: runId, [LABELS.role]: 'secrets'})}, stringData}
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    type: 'Opaque',
+    metadata: {
+      name,
+      namespace,
+      labels: sorted({[LABELS.managedBy]: MANAGER, [LABELS.run]: runId, [LABELS.role]: 'secrets'}),
+    },
+    stringData,
+  }
 }
 
 /** Replaces every secret value in a log line; values shorter than 3 characters are left (they would mask everything). */
 export function masker(values: string[]): (line: string) => string {
-  const secrets = [...new Set(values.flatMap((v) => v.split('\n')).filter((v) => v.length >= 3))].sort((a, b) => b.length - a.length)
+  const secrets = [...new Set(values.flatMap((v) => v.split('\n')).filter((v) => v.length >= 3))].sort(
+    (a, b) => b.length - a.length,
+  )
   if (secrets.length === 0) return (line) => line
   return (line) => secrets.reduce((out, secret) => out.split(secret).join('********'), line)
 }
@@ -72,7 +88,10 @@ export function nativeSecretParts(secrets: readonly NativeSecret[]): NativeSecre
       }
       parts.mounts.push({name: volume, mountPath: file, readOnly: true, ...(secret.key ? {subPath: secret.key} : {})})
     } else if (secret.key || secret.target?.env) {
-      parts.env.push({name: secret.target?.env || secret.key!.toUpperCase(), valueFrom: {secretKeyRef: {name: secret.name, key: secret.key ?? ''}}})
+      parts.env.push({
+        name: secret.target?.env || secret.key!.toUpperCase(),
+        valueFrom: {secretKeyRef: {name: secret.name, key: secret.key ?? ''}},
+      })
     } else {
       parts.envFrom.push({secretRef: {name: secret.name}})
     }

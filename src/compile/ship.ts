@@ -59,11 +59,15 @@ export const HELPER_SERVING = 'wpk8s helper: serving uploads'
 export const HELPER_NO_ENDPOINT = 'wpk8s helper: no upload endpoint'
 
 /** The helper's command: serve the upload endpoint if it can, say which, then wait to be deleted. */
-export const HELPER_COMMAND = ['sh', '-c', [
-  'trap "exit 0" TERM',
-  `if [ -n "$${UNPACK_CGI_VAR}" ] && command -v httpd >/dev/null && mkdir -p ${HOME}/cgi-bin && printf '%s' "$${UNPACK_CGI_VAR}" > ${HOME}/cgi-bin/unpack && chmod 700 ${HOME}/cgi-bin/unpack && echo ok > ${HOME}/ok && httpd -p ${SHIP_PORT} -h ${HOME}; then echo '${HELPER_SERVING}'; else echo '${HELPER_NO_ENDPOINT}'; fi`,
-  'sleep 3600 & wait',
-].join('\n')]
+export const HELPER_COMMAND = [
+  'sh',
+  '-c',
+  [
+    'trap "exit 0" TERM',
+    `if [ -n "$${UNPACK_CGI_VAR}" ] && command -v httpd >/dev/null && mkdir -p ${HOME}/cgi-bin && printf '%s' "$${UNPACK_CGI_VAR}" > ${HOME}/cgi-bin/unpack && chmod 700 ${HOME}/cgi-bin/unpack && echo ok > ${HOME}/ok && httpd -p ${SHIP_PORT} -h ${HOME}; then echo '${HELPER_SERVING}'; else echo '${HELPER_NO_ENDPOINT}'; fi`,
+    'sleep 3600 & wait',
+  ].join('\n'),
+]
 
 /** The path the archive is posted to (the token goes in TOKEN_HEADER); the helper answers `ok` on PING_PATH once it serves. */
 export function uploadPath(gzipped: boolean): string {

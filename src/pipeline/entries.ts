@@ -14,10 +14,16 @@ export function entriesOf(section: unknown, key: 'steps' | 'services'): Entry[] 
   if (Array.isArray(section)) {
     return section.map((value, i) => {
       const name = isRecord(value) && typeof value.name === 'string' && value.name !== '' ? value.name : undefined
-      return {name: name ?? `${key === 'steps' ? 'step' : 'service'}-${i}`, path: [key, i], value, named: name !== undefined}
+      return {
+        name: name ?? `${key === 'steps' ? 'step' : 'service'}-${i}`,
+        path: [key, i],
+        value,
+        named: name !== undefined,
+      }
     })
   }
-  if (isRecord(section)) return Object.entries(section).map(([name, value]) => ({name, path: [key, name], value, named: true}))
+  if (isRecord(section))
+    return Object.entries(section).map(([name, value]) => ({name, path: [key, name], value, named: true}))
   return []
 }
 

@@ -82,8 +82,14 @@ function compile(text: string, defined: (name: string) => boolean): Program {
     const checker = new Checker(text, defined)
     const nature = checker.check(node)
     if (!isUnknown(nature) && nature.k !== 'bool') {
-      const hint = node.type === 'ident' && defined(node.name) ? ` (variables are strings: compare, e.g. ${node.name} == "true")` : ''
-      throw new ExpressionError('compile', `the expression must give true or false, but it gives ${describeNature(nature)}${hint}`)
+      const hint =
+        node.type === 'ident' && defined(node.name)
+          ? ` (variables are strings: compare, e.g. ${node.name} == "true")`
+          : ''
+      throw new ExpressionError(
+        'compile',
+        `the expression must give true or false, but it gives ${describeNature(nature)}${hint}`,
+      )
     }
     const folded = fold(node, (n) => checker.snippet(n))
     // expr compiles a constant pattern when it compiles the program, also one that folding produced.
@@ -116,12 +122,21 @@ export function evaluateExpression(text: string, env: Readonly<Record<string, st
   }
   if (typeof value !== 'boolean') {
     const node = program.node
-    const candidates = node.type === 'binary' ? [node.left, node.right] : node.type === 'conditional' ? [node.exp1, node.exp2] : [node]
-    const names = candidates.flatMap((n) => (n.type === 'ident' && n.name !== '$env' && !Object.hasOwn(env, n.name) ? [n.name] : []))
+    const candidates =
+      node.type === 'binary' ? [node.left, node.right] : node.type === 'conditional' ? [node.exp1, node.exp2] : [node]
+    const names = candidates.flatMap((n) =>
+      n.type === 'ident' && n.name !== '$env' && !Object.hasOwn(env, n.name) ? [n.name] : [],
+    )
     const boolean = names.find((name) => /^(true|false)$/i.test(name))
-    const unset = names.length === 0 ? '' : ` (${names.join(', ')} ${names.length === 1 ? 'is' : 'are'} not set, so ${names.length === 1 ? 'it is' : 'they are'} ""${boolean ? `; for a boolean write ${boolean.toLowerCase()}` : ''})`
+    const unset =
+      names.length === 0
+        ? ''
+        : ` (${names.join(', ')} ${names.length === 1 ? 'is' : 'are'} not set, so ${names.length === 1 ? 'it is' : 'they are'} ""${boolean ? `; for a boolean write ${boolean.toLowerCase()}` : ''})`
     const shown = typeof value === 'string' ? JSON.stringify(value) : format(value)
-    throw new ExpressionError('runtime', `the expression must give true or false, but it gives ${describe(value)} (${shown})${unset}`)
+    throw new ExpressionError(
+      'runtime',
+      `the expression must give true or false, but it gives ${describe(value)} (${shown})${unset}`,
+    )
   }
   return value
 }

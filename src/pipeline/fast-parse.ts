@@ -34,7 +34,8 @@ function expand(value: unknown, depth: number, budget: {nodes: number}): unknown
 function expandList(items: unknown[], depth: number, budget: {nodes: number}): unknown[] {
   const out: unknown[] = []
   for (const item of items) {
-    const spliced = isRecord(item) && Object.keys(item).length === 1 && Array.isArray(item['<<']) ? item['<<'] : undefined
+    const spliced =
+      isRecord(item) && Object.keys(item).length === 1 && Array.isArray(item['<<']) ? item['<<'] : undefined
     if (spliced) for (const inner of spliced) out.push(expand(inner, depth + 1, budget))
     else out.push(expand(item, depth + 1, budget))
   }

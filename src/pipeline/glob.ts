@@ -42,8 +42,16 @@ function loadPicomatch(): typeof picomatch {
 }
 
 const PICOMATCH_OPTIONS: picomatch.PicomatchOptions = {
-  dot: true, nobrace: true, noextglob: true, nonegate: true, posix: false, literalBrackets: false,
-  strictSlashes: true, fastpaths: false, windows: false, flags: 'us',
+  dot: true,
+  nobrace: true,
+  noextglob: true,
+  nonegate: true,
+  posix: false,
+  literalBrackets: false,
+  strictSlashes: true,
+  fastpaths: false,
+  windows: false,
+  flags: 'us',
 }
 
 /** One element of a pattern as doublestar's `Match` reads it. */
@@ -98,7 +106,10 @@ export function globMatch(pattern: string, name: string): boolean {
   for (const [k, alt] of analysis.alternatives.entries()) {
     if (alt.bad) return false
     // The empty name is decided by doublestar's zero-length rules alone (allowedEnds gives 0 then).
-    const matched = name === '' ? allowedEnds(alt).includes(0) : analysis.matchers[k].some((m) => m.re.test(m.lead ? LEAD + subject : subject))
+    const matched =
+      name === ''
+        ? allowedEnds(alt).includes(0)
+        : analysis.matchers[k].some((m) => m.re.test(m.lead ? LEAD + subject : subject))
     if (matched) return true
     if (!alt.valid) return false
   }
@@ -118,7 +129,8 @@ function analyze(pattern: string): Analysis {
   const {alternatives, tooMany} = expand(pattern)
   if (tooMany) problem ??= `its braces expand to more than ${MAX_ALTERNATIVES} patterns`
   else if (!problem && alternatives.some((a) => a.bad || !a.valid)) {
-    problem = 'a `{` ends at its first `}`, even one inside `[...]`, which leaves a broken alternative (write `\\}` for a literal brace)'
+    problem =
+      'a `{` ends at its first `}`, even one inside `[...]`, which leaves a broken alternative (write `\\}` for a literal brace)'
   }
   const analysis: Analysis = {alternatives: tooMany ? [] : alternatives, ...(problem ? {problem} : {})}
   cache.set(pattern, analysis)
@@ -156,8 +168,10 @@ function validationProblem(s: string): string | undefined {
     } else if (ch === '[') {
       const start = i
       if (++i < s.length && (s[i] === '^' || s[i] === '!')) i++
-      if (i >= s.length) return `the \`[\` at character ${start + 1} is never closed (write \`\\[\` for a literal bracket)`
-      if (s[i] === ']') return `the character class at character ${start + 1} is empty (\`[]\` is not allowed; write \`[\\]]\` for a \`]\`)`
+      if (i >= s.length)
+        return `the \`[\` at character ${start + 1} is never closed (write \`\\[\` for a literal bracket)`
+      if (s[i] === ']')
+        return `the character class at character ${start + 1} is empty (\`[]\` is not allowed; write \`[\\]]\` for a \`]\`)`
       let closed = false
       for (; i < s.length; i++) {
         if (s[i] === '\\') i++
@@ -169,11 +183,13 @@ function validationProblem(s: string): string | undefined {
       if (!closed) return `the \`[\` at character ${start + 1} is never closed (write \`\\[\` for a literal bracket)`
     } else if (ch === '{') open.push(i)
     else if (ch === '}') {
-      if (open.length === 0) return `the \`}\` at character ${i + 1} closes no \`{\` (write \`\\}\` for a literal brace)`
+      if (open.length === 0)
+        return `the \`}\` at character ${i + 1} closes no \`{\` (write \`\\}\` for a literal brace)`
       open.pop()
     }
   }
-  if (open.length > 0) return `the \`{\` at character ${open[open.length - 1] + 1} is never closed (write \`\\{\` for a literal brace)`
+  if (open.length > 0)
+    return `the \`{\` at character ${open[open.length - 1] + 1} is never closed (write \`\\{\` for a literal brace)`
   return undefined
 }
 
@@ -217,7 +233,8 @@ function expand(pattern: string): {alternatives: Alternative[]; tooMany: boolean
   const walk = (text: string, state: ScanState): void => {
     if (tooMany) return
     const scan = tokenize(text, state)
-    if (scan.brace === undefined) return add({tokens: scan.tokens, text, substituted: state.substituted, bad: scan.bad, valid: isValid(text)})
+    if (scan.brace === undefined)
+      return add({tokens: scan.tokens, text, substituted: state.substituted, bad: scan.bad, valid: isValid(text)})
     const open = scan.brace
     const close = indexMatchedClosingAlt(text, open + 1)
     if (close < 0) return add({tokens: scan.tokens, text, substituted: state.substituted, bad: true, valid: false})
@@ -227,7 +244,13 @@ function expand(pattern: string): {alternatives: Alternative[]; tooMany: boolean
     for (;;) {
       const comma = indexNextAlt(text, start, close)
       const end = comma < 0 ? close : comma
-      const next: ScanState = {at: open, tokens: [...scan.tokens], segmentStart: true, afterSlash: scan.afterSlash, substituted: [...state.substituted, open]}
+      const next: ScanState = {
+        at: open,
+        tokens: [...scan.tokens],
+        segmentStart: true,
+        afterSlash: scan.afterSlash,
+        substituted: [...state.substituted, open],
+      }
       walk(before + text.slice(start, end) + after, next)
       if (comma < 0 || tooMany) return
       start = comma + 1
@@ -248,7 +271,10 @@ interface ScanState {
 }
 
 /** Reads `text` from `state.at` as doublestar's `Match` does, up to the first `{` (whose position is returned) or the end. */
-function tokenize(text: string, state: ScanState): {tokens: Token[]; bad: boolean; brace?: number; afterSlash: boolean} {
+function tokenize(
+  text: string,
+  state: ScanState,
+): {tokens: Token[]; bad: boolean; brace?: number; afterSlash: boolean} {
   const tokens = state.tokens
   let {segmentStart, afterSlash} = state
   let i = state.at
@@ -344,7 +370,13 @@ function allowedEnds(alt: Alternative): number[] {
     if (!ZERO_LENGTH_TAILS.has(alt.text.slice(at)) || alt.substituted.some((s) => s > at)) continue
     // doublestar only ever lengthens the last `*` it entered (a `**/` drops even that): a star right
     // before another star or a `**/` cannot be what ran out the name.
-    if (q > 0 && q < n && alt.tokens[q - 1].kind === 'star' && (alt.tokens[q].kind === 'star' || alt.tokens[q].kind === 'gsSlash')) continue
+    if (
+      q > 0 &&
+      q < n &&
+      alt.tokens[q - 1].kind === 'star' &&
+      (alt.tokens[q].kind === 'star' || alt.tokens[q].kind === 'gsSlash')
+    )
+      continue
     ends.push(q)
   }
   return ends
@@ -362,7 +394,10 @@ function variants(prefix: Token[]): Token[][] {
     if (t.kind === 'star') options = lastToken ? [[{kind: 'any'}, t]] : [[t]]
     else if (t.kind === 'gsEnd') {
       // Last by construction; with nothing after it, it must match one character or more here.
-      options = [[{kind: 'any'}, {kind: 'star'}], [{kind: 'star'}, slash, {kind: 'gsEnd', afterSlash: true}]]
+      options = [
+        [{kind: 'any'}, {kind: 'star'}],
+        [{kind: 'star'}, slash, {kind: 'gsEnd', afterSlash: true}],
+      ]
     } else if (t.kind === 'gsSlash') {
       const some: Token[] = [{kind: 'star'}, slash, {kind: 'gsSlash', afterSlash: true}]
       options = lastToken ? [some] : t.afterSlash ? [[t]] : [[], some]
@@ -406,7 +441,8 @@ function emit(tokens: Token[]): string | undefined {
 }
 
 function literal(cp: number): string {
-  if ((cp >= 0x30 && cp <= 0x39) || (cp >= 0x41 && cp <= 0x5a) || (cp >= 0x61 && cp <= 0x7a) || cp === 0x5f) return String.fromCodePoint(cp)
+  if ((cp >= 0x30 && cp <= 0x39) || (cp >= 0x41 && cp <= 0x5a) || (cp >= 0x61 && cp <= 0x7a) || cp === 0x5f)
+    return String.fromCodePoint(cp)
   return `[${codePoint(cp === 0x2e ? DOT_STAND_IN : cp)}]`
 }
 
@@ -415,7 +451,8 @@ const codePoint = (cp: number) => `\\u{${cp.toString(16)}}`
 /** A class as a positive set of code points (`.` as its stand-in), or undefined when the set is empty. */
 function classText(t: Extract<Token, {kind: 'class'}>): string | undefined {
   let ranges = mergeRanges(t.ranges.flatMap(([lo, hi]) => splitOut([lo, hi], DOT_STAND_IN)))
-  if (ranges.some(([lo, hi]) => lo <= 0x2e && 0x2e <= hi)) ranges = mergeRanges([...ranges, [DOT_STAND_IN, DOT_STAND_IN]])
+  if (ranges.some(([lo, hi]) => lo <= 0x2e && 0x2e <= hi))
+    ranges = mergeRanges([...ranges, [DOT_STAND_IN, DOT_STAND_IN]])
   if (t.negate) ranges = complement(ranges)
   if (ranges.length === 0) return undefined
   return `[${ranges.map(([lo, hi]) => (lo === hi ? codePoint(lo) : `${codePoint(lo)}-${codePoint(hi)}`)).join('')}]`

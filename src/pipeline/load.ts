@@ -24,11 +24,17 @@ export function discoverWorkflowFiles(target: string | undefined, cwd: string): 
     if (stat?.isDirectory()) return yamlFilesIn(path).map((f) => relative(cwd, f))
     if (stat?.isFile()) return [candidate]
   }
-  throw new UsageError(`no pipeline found in ${cwd}`, 'expected .woodpecker/*.yaml, .woodpecker.yaml or .woodpecker.yml, or pass a file')
+  throw new UsageError(
+    `no pipeline found in ${cwd}`,
+    'expected .woodpecker/*.yaml, .woodpecker.yaml or .woodpecker.yml, or pass a file',
+  )
 }
 
 function yamlFilesIn(dir: string): string[] {
-  const files = readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort().map((f) => join(dir, f))
+  const files = readdirSync(dir)
+    .filter((f) => /\.ya?ml$/.test(f))
+    .sort()
+    .map((f) => join(dir, f))
   if (files.length === 0) throw new UsageError(`${dir}: no .yaml or .yml workflow files in this folder`)
   return files
 }
@@ -41,7 +47,10 @@ function statOrFail(path: string) {
 
 /** The file exists but its content cannot be a pipeline (binary, too large, not UTF-8). */
 export class UnusableContent extends Error {
-  constructor(readonly file: string, reason: string) {
+  constructor(
+    readonly file: string,
+    reason: string,
+  ) {
     super(reason)
   }
 }
@@ -51,7 +60,10 @@ export function readWorkflowFile(file: string): WorkflowText {
   const stat = statOrFail(file)
   if (!stat.isFile()) throw new UsageError(`${file}: not a regular file`)
   if (stat.size > MAX_PIPELINE_BYTES) {
-    throw new UnusableContent(file, `${(stat.size / 1024 / 1024).toFixed(1)} MB is too large for a pipeline (limit ${MAX_PIPELINE_BYTES / 1024 / 1024} MB)`)
+    throw new UnusableContent(
+      file,
+      `${(stat.size / 1024 / 1024).toFixed(1)} MB is too large for a pipeline (limit ${MAX_PIPELINE_BYTES / 1024 / 1024} MB)`,
+    )
   }
   let bytes: Buffer
   try {

@@ -73,15 +73,32 @@ export function readMetadata(cwd: string, overrides: MetadataOverrides, now: Dat
   const tag = overrides.tag ?? ''
   const event = overrides.event ?? (tag ? 'tag' : 'push')
   const defaultBranch = overrides.defaultBranch ?? readDefaultBranch(root)
-  const pullRequest = PULL_REQUEST_EVENTS.includes(event) ? overrides.pullRequest ?? 1 : undefined
-  const ref = tag ? `refs/tags/${tag}` : pullRequest !== undefined ? `refs/pull/${pullRequest}/head` : branch ? `refs/heads/${branch}` : ''
+  const pullRequest = PULL_REQUEST_EVENTS.includes(event) ? (overrides.pullRequest ?? 1) : undefined
+  const ref = tag
+    ? `refs/tags/${tag}`
+    : pullRequest !== undefined
+      ? `refs/pull/${pullRequest}/head`
+      : branch
+        ? `refs/heads/${branch}`
+        : ''
   return {
-    ...head, root, repoOwner, repoName, repoUrl, defaultBranch, branch, ref, event, tag,
+    ...head,
+    root,
+    repoOwner,
+    repoName,
+    repoUrl,
+    defaultBranch,
+    branch,
+    ref,
+    event,
+    tag,
     ...(pullRequest !== undefined ? {pullRequest} : {}),
     ...(overrides.deployTo ? {deployTo: overrides.deployTo} : {}),
     ...(overrides.pipelineNumber !== undefined ? {pipelineNumber: overrides.pipelineNumber} : {}),
     ...(branch && !overrides.branch ? optionalPrev(root) : {}),
-    vcs: top ? 'git' : 'none', changedFiles: top ? changedFiles(root) : folderFiles(root), started: Math.floor(now.getTime() / 1000),
+    vcs: top ? 'git' : 'none',
+    changedFiles: top ? changedFiles(root) : folderFiles(root),
+    started: Math.floor(now.getTime() / 1000),
   }
 }
 
@@ -93,7 +110,14 @@ function folderCommit(root: string): CommitInfo {
   } catch {
     // No user entry (a container with an arbitrary UID): the author stays unset, as an empty value is.
   }
-  return {sha: '', branch: '', ref: '', message: `local folder ${basename(root)} (not a git checkout)`, author, authorEmail: ''}
+  return {
+    sha: '',
+    branch: '',
+    ref: '',
+    message: `local folder ${basename(root)} (not a git checkout)`,
+    author,
+    authorEmail: '',
+  }
 }
 
 const MAX_FOLDER_FILES = 100_000
@@ -108,7 +132,12 @@ function folderFiles(root: string): string[] {
   const walk = (dir: string) => {
     for (const entry of readdirSync(join(root, dir), {withFileTypes: true})) {
       const path = dir ? `${dir}/${entry.name}` : entry.name
-      if (entry.name === '.git' || files.length >= MAX_FOLDER_FILES || ignored.ignores(entry.isDirectory() ? `${path}/` : path)) continue
+      if (
+        entry.name === '.git' ||
+        files.length >= MAX_FOLDER_FILES ||
+        ignored.ignores(entry.isDirectory() ? `${path}/` : path)
+      )
+        continue
       if (entry.isDirectory()) walk(path)
       else files.push(path)
     }
@@ -122,8 +151,18 @@ function folderFiles(root: string): string[] {
 }
 
 function readCommit(root: string, rev: string): CommitInfo {
-  const [sha = '', author = '', authorEmail = '', time = '', ...message] = (git(root, ['log', '-1', '--format=%H%x00%an%x00%ae%x00%ct%x00%B', rev, '--']) ?? '').split('\0')
-  return {sha, branch: '', ref: '', message: message.join('\0').trim(), author, authorEmail, ...(time ? {timestamp: Number(time)} : {})}
+  const [sha = '', author = '', authorEmail = '', time = '', ...message] = (
+    git(root, ['log', '-1', '--format=%H%x00%an%x00%ae%x00%ct%x00%B', rev, '--']) ?? ''
+  ).split('\0')
+  return {
+    sha,
+    branch: '',
+    ref: '',
+    message: message.join('\0').trim(),
+    author,
+    authorEmail,
+    ...(time ? {timestamp: Number(time)} : {}),
+  }
 }
 
 /** The branch's upstream commit, when there is one and it is not HEAD itself. */

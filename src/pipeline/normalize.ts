@@ -9,7 +9,9 @@ export const DEFAULT_WORKSPACE = {base: '/woodpecker', path: 'src'}
 /** The typed workflow of data that passed validation (so shapes are known to be right). */
 export function toWorkflow(name: string, file: string, data: Data, matrixRow: Record<string, string> = {}): Workflow {
   const workspace = (data.workspace ?? {}) as Partial<Workflow['workspace']>
-  const values = Object.entries(matrixRow).map(([k, v]) => `${k}=${v}`).join(', ')
+  const values = Object.entries(matrixRow)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(', ')
   return {
     name,
     matrixRow,
@@ -67,7 +69,8 @@ function stringRecord(value: unknown): Record<string, string> {
 function environment(value: unknown): Record<string, EnvValue> {
   const out: Record<string, EnvValue> = {}
   for (const [k, v] of Object.entries((value ?? {}) as Data)) {
-    if (v !== null && typeof v === 'object' && 'from_secret' in v) out[k] = {fromSecret: String((v as Data).from_secret)}
+    if (v !== null && typeof v === 'object' && 'from_secret' in v)
+      out[k] = {fromSecret: String((v as Data).from_secret)}
     else if (Array.isArray(v) && v.every((item) => item === null || typeof item !== 'object')) out[k] = v.join(',')
     else if (v !== null && typeof v === 'object') out[k] = JSON.stringify(v)
     else out[k] = v === null ? '' : String(v)
@@ -77,14 +80,19 @@ function environment(value: unknown): Record<string, EnvValue> {
 
 function dependencies(value: unknown): Step['dependsOn'] {
   return (Array.isArray(value) ? value : [value]).map((d) =>
-    typeof d === 'object' && d !== null ? {name: String((d as Data).name), optional: (d as Data).optional === true} : {name: String(d), optional: false},
+    typeof d === 'object' && d !== null
+      ? {name: String((d as Data).name), optional: (d as Data).optional === true}
+      : {name: String(d), optional: false},
   )
 }
 
 /** `8080`, `"53/udp"` or `{number: 53, protocol: udp}`. */
 function ports(value: unknown): Port[] {
   return ((value ?? []) as unknown[]).map((p) => {
-    const text = typeof p === 'object' && p !== null ? `${String((p as Data).number)}${(p as Data).protocol ? `/${String((p as Data).protocol)}` : ''}` : String(p)
+    const text =
+      typeof p === 'object' && p !== null
+        ? `${String((p as Data).number)}${(p as Data).protocol ? `/${String((p as Data).protocol)}` : ''}`
+        : String(p)
     const [number, protocol = 'tcp'] = text.split('/')
     return {number: Number(number), protocol: protocol.toLowerCase() === 'udp' ? 'UDP' : 'TCP'}
   })
@@ -117,7 +125,8 @@ function kubernetesOptions(value: unknown): KubernetesOptions {
   const raw = (value ?? {}) as Data
   const out: KubernetesOptions = {}
   if (isMap(raw.resources)) {
-    const quantities = (v: unknown) => Object.fromEntries(Object.entries((v ?? {}) as Data).map(([k, q]) => [k, quantityText(q) ?? String(q)]))
+    const quantities = (v: unknown) =>
+      Object.fromEntries(Object.entries((v ?? {}) as Data).map(([k, q]) => [k, quantityText(q) ?? String(q)]))
     out.resources = {}
     if (raw.resources.requests !== undefined) out.resources.requests = quantities(raw.resources.requests)
     if (raw.resources.limits !== undefined) out.resources.limits = quantities(raw.resources.limits)
@@ -150,17 +159,24 @@ function toleration(value: unknown): Record<string, unknown> {
 
 function securityContext(sc: Data): Record<string, unknown> {
   const out: Record<string, unknown> = {}
-  for (const key of ['privileged', 'runAsNonRoot', 'allowPrivilegeEscalation']) if (sc[key] !== undefined) out[key] = weakBool(sc[key])
+  for (const key of ['privileged', 'runAsNonRoot', 'allowPrivilegeEscalation'])
+    if (sc[key] !== undefined) out[key] = weakBool(sc[key])
   for (const key of ['runAsUser', 'runAsGroup', 'fsGroup']) if (sc[key] !== undefined) out[key] = weakInt(sc[key])
   if (sc.fsGroupChangePolicy !== undefined) out.fsGroupChangePolicy = weakString(sc.fsGroupChangePolicy)
   for (const key of ['seccompProfile', 'apparmorProfile']) {
     if (!isMap(sc[key])) continue
     const profile = sc[key] as Data
-    out[key] = {type: weakString(profile.type), ...(profile.localhostProfile !== undefined ? {localhostProfile: weakString(profile.localhostProfile)} : {})}
+    out[key] = {
+      type: weakString(profile.type),
+      ...(profile.localhostProfile !== undefined ? {localhostProfile: weakString(profile.localhostProfile)} : {}),
+    }
   }
   if (isMap(sc.capabilities)) {
     const caps = sc.capabilities
-    out.capabilities = {...(caps.add !== undefined ? {add: weakStringList(caps.add)} : {}), ...(caps.drop !== undefined ? {drop: weakStringList(caps.drop)} : {})}
+    out.capabilities = {
+      ...(caps.add !== undefined ? {add: weakStringList(caps.add)} : {}),
+      ...(caps.drop !== undefined ? {drop: weakStringList(caps.drop)} : {}),
+    }
   }
   return out
 }

@@ -15,7 +15,10 @@ const isSeq = (n: unknown) => yaml().isSeq(n)
 
 /** A problem that stops parsing: bad YAML, or structures too large or deep to be a pipeline. */
 export class ParseProblem extends Error {
-  constructor(message: string, readonly pos: Pos) {
+  constructor(
+    message: string,
+    readonly pos: Pos,
+  ) {
     super(message)
   }
 }
@@ -33,7 +36,10 @@ export function parsePipelineText(file: string, text: string, options: {numbersA
   const first = doc.errors[0]
   if (first) {
     const at = lineCounter.linePos(first.pos[0])
-    throw new ParseProblem(`not valid YAML: ${OWN_WORDS[first.code] ?? firstLine(first.message)}`, {line: at.line, col: at.col})
+    throw new ParseProblem(`not valid YAML: ${OWN_WORDS[first.code] ?? firstLine(first.message)}`, {
+      line: at.line,
+      col: at.col,
+    })
   }
   const builder = new Builder(doc, lineCounter, options.numbersAsText === true)
   const data = doc.contents ? builder.build(doc.contents as Node, [], 0) : null
@@ -42,7 +48,8 @@ export function parsePipelineText(file: string, text: string, options: {numbersA
 
 /** The parser's messages for the mistakes people make, in this tool's words (the others are plain enough). */
 const OWN_WORDS: Record<string, string> = {
-  MULTIPLE_DOCS: 'a second document starts here (`---`); a workflow file holds one document (use one file per workflow in .woodpecker/)',
+  MULTIPLE_DOCS:
+    'a second document starts here (`---`); a workflow file holds one document (use one file per workflow in .woodpecker/)',
   DUPLICATE_KEY: 'this key appears twice in the same map',
   TAB_AS_INDENT: 'a tab is used for indentation; YAML indents with spaces',
   BAD_INDENT: 'the indentation does not line up with the lines above',
@@ -61,14 +68,22 @@ class Builder {
   private readonly anchors = new Map<Alias, Node>()
 
   /** With `numbersAsText`, a number keeps the text written (`1.20`, `0x10`), as Go does when it decodes it into a string. */
-  constructor(private readonly doc: Document, private readonly lines: LineCounter, private readonly numbersAsText = false) {}
+  constructor(
+    private readonly doc: Document,
+    private readonly lines: LineCounter,
+    private readonly numbersAsText = false,
+  ) {}
 
   build(node: Node, path: Path, depth: number): unknown {
-    if (++this.nodes > MAX_NODES) throw new ParseProblem(`too large: more than ${MAX_NODES} values (after expanding aliases)`, this.pos(node))
+    if (++this.nodes > MAX_NODES)
+      throw new ParseProblem(`too large: more than ${MAX_NODES} values (after expanding aliases)`, this.pos(node))
     if (depth > MAX_DEPTH) throw new ParseProblem(`nested deeper than ${MAX_DEPTH} levels`, this.pos(node))
     this.map.setValue(path, this.pos(node))
     if (isAlias(node)) return this.build(this.resolve(node), path, depth + 1)
-    if (isScalar(node)) return this.numbersAsText && typeof node.value === 'number' && node.source !== undefined ? node.source : node.value
+    if (isScalar(node))
+      return this.numbersAsText && typeof node.value === 'number' && node.source !== undefined
+        ? node.source
+        : node.value
     if (isMap(node)) return this.buildMap(node.items, path, depth)
     if (isSeq(node)) return this.buildSeq(node.items as Node[], path, depth)
     return null
@@ -79,7 +94,8 @@ class Builder {
     const merged: Record<string, unknown>[] = []
     for (const pair of pairs) {
       const keyNode = pair.key as Node | null
-      if (!isScalar(keyNode)) throw new ParseProblem('map keys must be plain values', keyNode ? this.pos(keyNode) : this.pos(null))
+      if (!isScalar(keyNode))
+        throw new ParseProblem('map keys must be plain values', keyNode ? this.pos(keyNode) : this.pos(null))
       const key = String(keyNode.value)
       const valueNode = pair.value as Node | null
       if (key === '<<' && valueNode) {

@@ -37,13 +37,21 @@ export function parseYamlSecrets(file: string, text: string): Record<string, str
   const lines = new LineCounter()
   const doc = parseDocument(text, {schema: 'failsafe', lineCounter: lines, uniqueKeys: true})
   const where = (offset: number | undefined) => `${file}:${lines.linePos(offset ?? 0).line}`
-  if (doc.errors.length > 0) throw new UsageError(`--secrets-file ${where(doc.errors[0].pos[0])}: neither a YAML map nor a dotenv file`, 'write `name: value` lines (YAML) or `NAME=value` lines (dotenv)')
+  if (doc.errors.length > 0)
+    throw new UsageError(
+      `--secrets-file ${where(doc.errors[0].pos[0])}: neither a YAML map nor a dotenv file`,
+      'write `name: value` lines (YAML) or `NAME=value` lines (dotenv)',
+    )
   if (doc.contents === null) return {}
-  if (!isMap(doc.contents)) throw new UsageError(`--secrets-file ${where(doc.contents.range?.[0])}: expected a map of secret names to values`)
+  if (!isMap(doc.contents))
+    throw new UsageError(`--secrets-file ${where(doc.contents.range?.[0])}: expected a map of secret names to values`)
   const out: Record<string, string> = {}
   for (const pair of doc.contents.items) {
     const key = isScalar(pair.key) ? String(pair.key.value) : ''
-    if (!isScalar(pair.value) && pair.value !== null) throw new UsageError(`--secrets-file ${where((pair.value as {range?: readonly number[]}).range?.[0])}: the secret \`${key}\` must be a single value, not a list or map`)
+    if (!isScalar(pair.value) && pair.value !== null)
+      throw new UsageError(
+        `--secrets-file ${where((pair.value as {range?: readonly number[]}).range?.[0])}: the secret \`${key}\` must be a single value, not a list or map`,
+      )
     out[key] = pair.value === null ? '' : String(pair.value.value)
   }
   return out

@@ -45,7 +45,9 @@ export class SourceMap {
 
   private lookup(path: Path, table: Map<string, Pos>): Pos | undefined {
     for (let n = path.length; n >= 0; n--) {
-      const pos = table.get(formatPath(path.slice(0, n))) ?? (n < path.length ? this.keys.get(formatPath(path.slice(0, n))) : undefined)
+      const pos =
+        table.get(formatPath(path.slice(0, n))) ??
+        (n < path.length ? this.keys.get(formatPath(path.slice(0, n))) : undefined)
       if (pos) return pos
     }
     return undefined

@@ -80,14 +80,20 @@ type Accept = (r: number, i: number) => boolean
 const NAME_CHAR = /^[\p{L}\p{Nd}_]$/u
 
 const acceptRune: Accept = () => true
-const acceptIdent: Accept = (r) => r === 0x5f || (r < 0x80 ? (r >= 0x30 && r <= 0x39) || ((r | 0x20) >= 0x61 && (r | 0x20) <= 0x7a) : NAME_CHAR.test(String.fromCodePoint(r)))
+const acceptIdent: Accept = (r) =>
+  r === 0x5f ||
+  (r < 0x80
+    ? (r >= 0x30 && r <= 0x39) || ((r | 0x20) >= 0x61 && (r | 0x20) <= 0x7a)
+    : NAME_CHAR.test(String.fromCodePoint(r)))
 const acceptColon: Accept = (r) => r === COLON
 const acceptOneHash: Accept = (r, i) => r === HASH && i === 1
 const acceptNotClosing: Accept = (r) => r !== CLOSE
 const acceptHashFunc: Accept = (r, i) => r === HASH && i < 3
 const acceptPercentFunc: Accept = (r, i) => r === PERCENT && i < 3
-const acceptDefaultFunc: Accept = (r, i) => (i === 1 && r === COLON) || (i === 2 && (r === EQUAL || r === 0x2d || r === 0x3f || r === 0x2b))
-const acceptReplaceFunc: Accept = (r, i) => (i === 1 && r === SLASH) || (i === 2 && (r === SLASH || r === HASH || r === PERCENT))
+const acceptDefaultFunc: Accept = (r, i) =>
+  (i === 1 && r === COLON) || (i === 2 && (r === EQUAL || r === 0x2d || r === 0x3f || r === 0x2b))
+const acceptReplaceFunc: Accept = (r, i) =>
+  (i === 1 && r === SLASH) || (i === 2 && (r === SLASH || r === HASH || r === PERCENT))
 const acceptOneEqual: Accept = (r, i) => i === 1 && r === EQUAL
 const acceptOneColon: Accept = (r, i) => i === 1 && r === COLON
 const rejectColonClose: Accept = (r) => r !== COLON && r !== CLOSE
@@ -221,7 +227,10 @@ class Scanner {
 type FailureKind = 'name' | 'close' | 'bad' | 'argument' | 'length' | 'depth'
 
 class Failure extends Error {
-  constructor(message: string, readonly offset: number) {
+  constructor(
+    message: string,
+    readonly offset: number,
+  ) {
     super(message)
   }
 }
@@ -239,7 +248,11 @@ class Evaluator {
   private readonly s: Scanner
   private depth = 0
 
-  constructor(private readonly text: string, private readonly vars: Readonly<Record<string, string>>, private readonly keepUndefined: boolean) {
+  constructor(
+    private readonly text: string,
+    private readonly vars: Readonly<Record<string, string>>,
+    private readonly keepUndefined: boolean,
+  ) {
     this.s = new Scanner(text)
   }
 
@@ -357,7 +370,9 @@ class Evaluator {
     // character there lands it before the colon, and the substring parse then fails.
     if (r >= 0x80) this.fail('bad', open)
     s.unread()
-    return r === EQUAL || r === 0x2d || r === 0x3f || r === 0x2b ? this.parseDefault(name, open) : this.parseSubstring(name, open)
+    return r === EQUAL || r === 0x2d || r === 0x3f || r === 0x2b
+      ? this.parseDefault(name, open)
+      : this.parseSubstring(name, open)
   }
 
   private parseSubstring(name: string, open: number): string {
@@ -483,21 +498,29 @@ function describeFailure(kind: FailureKind, text: string, open: number, atEnd: b
       return `${shown}: expected a variable name (letters, digits and \`_\`) right after \`\${\` (\`$$\` writes a literal \`$\`)`
     case 'close':
       if (operator === '-') return `${shown}: not a valid substitution (use \`\${${v}:-…}\` for a default)`
-      if (operator === '+') return `${shown}: not a valid substitution (Woodpecker only has \`\${${v}:+…}\`, which gives the value when it is set and the word when it is empty)`
-      if (operator === '?') return `${shown}: not a valid substitution (Woodpecker only has \`\${${v}:?…}\`, which gives the word when the value is empty and never fails)`
+      if (operator === '+')
+        return `${shown}: not a valid substitution (Woodpecker only has \`\${${v}:+…}\`, which gives the value when it is set and the word when it is empty)`
+      if (operator === '?')
+        return `${shown}: not a valid substitution (Woodpecker only has \`\${${v}:?…}\`, which gives the word when the value is empty and never fails)`
       if (!closed) return notClosed
       return `${shown}: not a valid substitution (a variable name is made of letters, digits and \`_\`)`
     case 'argument':
     case 'bad':
-      if (hash) return closed ? `${shown}: not a valid substitution (\`\${#${v}}\` gives the length of ${v} and takes no operator)` : notClosed
-      if (operator === '/') return `${shown}: not a valid replacement (write \`\${${v}/pattern/replacement}\`; \`\${${v}/pattern/}\` deletes)`
+      if (hash)
+        return closed
+          ? `${shown}: not a valid substitution (\`\${#${v}}\` gives the length of ${v} and takes no operator)`
+          : notClosed
+      if (operator === '/')
+        return `${shown}: not a valid replacement (write \`\${${v}/pattern/replacement}\`; \`\${${v}/pattern/}\` deletes)`
       if (!closed) return notClosed
-      if (operator === '^' || operator === ',') return `${shown}: not a valid substitution (the case operators are \`^\`, \`^^\`, \`,\` and \`,,\`)`
+      if (operator === '^' || operator === ',')
+        return `${shown}: not a valid substitution (the case operators are \`^\`, \`^^\`, \`,\` and \`,,\`)`
       if (operator === '#' || operator === '%') {
         const op = second === operator ? operator + second : operator
         return `${shown}: \`${op}\` needs a pattern to remove (\`\${${v}${op}pattern}\`)`
       }
-      if (operator === ':' && !'=-?+'.includes(second || 'x')) return `${shown}: not a valid substring (write \`\${${v}:offset}\` or \`\${${v}:offset:length}\`)`
+      if (operator === ':' && !'=-?+'.includes(second || 'x'))
+        return `${shown}: not a valid substring (write \`\${${v}:offset}\` or \`\${${v}:offset:length}\`)`
       return `${shown}: not a valid substitution`
     case 'length':
       return `${shown}: a negative substring length is not allowed (Woodpecker's substitution fails on it)`
@@ -533,7 +556,9 @@ function evaluate(fn: string, value: string, args: string[]): string | undefined
     case '/#':
       return args.length === 2 && value.startsWith(args[0]) ? args[1] + value.slice(args[0].length) : value
     case '/%':
-      return args.length === 2 && value.endsWith(args[0]) ? value.slice(0, value.length - args[0].length) + args[1] : value
+      return args.length === 2 && value.endsWith(args[0])
+        ? value.slice(0, value.length - args[0].length) + args[1]
+        : value
     case '/':
       return replace(value, args[0], args[1] ?? '', false)
     case '//':
@@ -573,7 +598,8 @@ function substring(value: string, args: string[]): string | undefined {
   if (pos === undefined) return value
   const bytes = isAscii(value) ? undefined : Buffer.from(value, 'utf8')
   const size = bytes ? bytes.length : value.length
-  const cut = (from: number, to?: number): string => (bytes ? bytes.subarray(from, to).toString('utf8') : value.slice(from, to))
+  const cut = (from: number, to?: number): string =>
+    bytes ? bytes.subarray(from, to).toString('utf8') : value.slice(from, to)
   if (pos < 0) pos = Math.max(0, size + pos)
   if (args.length === 1) return pos < size ? cut(pos) : ''
   const length = atoi(args[1])
@@ -625,10 +651,12 @@ function decodeRune(s: Uint8Array, i: number): [number, number] {
     if (cont(i + 1)) return [((b0 & 0x1f) << 6) | (s[i + 1] & 0x3f), 2]
   } else if (b0 >= 0xe0 && b0 < 0xf0) {
     const [lo, hi] = b0 === 0xe0 ? [0xa0, 0xbf] : b0 === 0xed ? [0x80, 0x9f] : [0x80, 0xbf]
-    if (cont(i + 1, lo, hi) && cont(i + 2)) return [((b0 & 0x0f) << 12) | ((s[i + 1] & 0x3f) << 6) | (s[i + 2] & 0x3f), 3]
+    if (cont(i + 1, lo, hi) && cont(i + 2))
+      return [((b0 & 0x0f) << 12) | ((s[i + 1] & 0x3f) << 6) | (s[i + 2] & 0x3f), 3]
   } else if (b0 >= 0xf0 && b0 <= 0xf4) {
     const [lo, hi] = b0 === 0xf0 ? [0x90, 0xbf] : b0 === 0xf4 ? [0x80, 0x8f] : [0x80, 0xbf]
-    if (cont(i + 1, lo, hi) && cont(i + 2) && cont(i + 3)) return [((b0 & 0x07) << 18) | ((s[i + 1] & 0x3f) << 12) | ((s[i + 2] & 0x3f) << 6) | (s[i + 3] & 0x3f), 4]
+    if (cont(i + 1, lo, hi) && cont(i + 2) && cont(i + 3))
+      return [((b0 & 0x07) << 18) | ((s[i + 1] & 0x3f) << 12) | ((s[i + 2] & 0x3f) << 6) | (s[i + 3] & 0x3f), 4]
   }
   return [RUNE_ERROR, 1]
 }
@@ -774,7 +802,8 @@ function upperRune(c: number): string {
   const ch = String.fromCodePoint(c)
   const u = ch.toUpperCase()
   if (u.length === 1 || (u.length === 2 && u.codePointAt(0)! > 0xffff)) return u
-  if ((c >= 0x1f80 && c <= 0x1f87) || (c >= 0x1f90 && c <= 0x1f97) || (c >= 0x1fa0 && c <= 0x1fa7)) return String.fromCodePoint(c + 8)
+  if ((c >= 0x1f80 && c <= 0x1f87) || (c >= 0x1f90 && c <= 0x1f97) || (c >= 0x1fa0 && c <= 0x1fa7))
+    return String.fromCodePoint(c + 8)
   return c in SIMPLE_UPPER ? String.fromCodePoint(SIMPLE_UPPER[c]) : ch
 }
 
@@ -800,7 +829,17 @@ function mapFirst(s: string, f: (c: number) => string): string {
 
 // Go's %q (strconv.Quote): printable characters stay, the rest is escaped.
 const UNPRINTABLE = /[^\p{L}\p{M}\p{N}\p{P}\p{S} ]|["\\]/gu
-const NAMED_ESCAPES: Record<number, string> = {0x07: '\\a', 0x08: '\\b', 0x0c: '\\f', 0x0a: '\\n', 0x0d: '\\r', 0x09: '\\t', 0x0b: '\\v', 0x22: '\\"', 0x5c: '\\\\'}
+const NAMED_ESCAPES: Record<number, string> = {
+  0x07: '\\a',
+  0x08: '\\b',
+  0x0c: '\\f',
+  0x0a: '\\n',
+  0x0d: '\\r',
+  0x09: '\\t',
+  0x0b: '\\v',
+  0x22: '\\"',
+  0x5c: '\\\\',
+}
 
 function goQuote(s: string): string {
   return `"${s.replace(UNPRINTABLE, (ch) => {

@@ -89,18 +89,30 @@ function failedCondition(key: string, condition: unknown, ctx: WhenContext): str
     case 'event': {
       const events = strict(() => stringOrSlice(condition, [], report))
       if (typeof events === 'string') return `event: ${events}`
-      return events.length === 0 || events.includes(ctx.event) ? undefined : `event is ${ctx.event}, not ${events.join(' or ')}`
+      return events.length === 0 || events.includes(ctx.event)
+        ? undefined
+        : `event is ${ctx.event}, not ${events.join(' or ')}`
     }
-    case 'branch': return ctx.event === 'tag' ? undefined : listed('branch', condition, ctx.branch)
-    case 'ref': return listed('ref', condition, ctx.ref)
-    case 'repo': return listed('repo', condition, ctx.repo)
-    case 'platform': return listed('platform', condition, ctx.platform)
-    case 'instance': return listed('instance', condition, ctx.instance)
-    case 'cron': return ctx.event === 'cron' ? listed('cron', condition, ctx.cron) : undefined
-    case 'matrix': return ctx.global ? undefined : matrixFailure(decodeMatrix(condition), ctx.matrix)
-    case 'evaluate': return evaluateExpression(String(condition), ctx.vars) ? undefined : `\`${String(condition)}\` is false`
-    case 'path': return PATH_EVENTS.includes(ctx.event) ? pathCondition(condition, ctx) : undefined
-    default: return undefined
+    case 'branch':
+      return ctx.event === 'tag' ? undefined : listed('branch', condition, ctx.branch)
+    case 'ref':
+      return listed('ref', condition, ctx.ref)
+    case 'repo':
+      return listed('repo', condition, ctx.repo)
+    case 'platform':
+      return listed('platform', condition, ctx.platform)
+    case 'instance':
+      return listed('instance', condition, ctx.instance)
+    case 'cron':
+      return ctx.event === 'cron' ? listed('cron', condition, ctx.cron) : undefined
+    case 'matrix':
+      return ctx.global ? undefined : matrixFailure(decodeMatrix(condition), ctx.matrix)
+    case 'evaluate':
+      return evaluateExpression(String(condition), ctx.vars) ? undefined : `\`${String(condition)}\` is false`
+    case 'path':
+      return PATH_EVENTS.includes(ctx.event) ? pathCondition(condition, ctx) : undefined
+    default:
+      return undefined
   }
 }
 
@@ -108,7 +120,8 @@ function listed(name: string, condition: unknown, value: string): string | undef
   const list = strict(() => decodeList(condition, report))
   if (typeof list === 'string') return `${name}: ${list}`
   if (list.exclude.some((p) => globMatch(p, value))) return `${name} ${value || '(empty)'} is excluded`
-  if (list.include.length > 0 && !list.include.some((p) => globMatch(p, value))) return `${name} is ${value || '(empty)'}, not ${list.include.join(' or ')}`
+  if (list.include.length > 0 && !list.include.some((p) => globMatch(p, value)))
+    return `${name} is ${value || '(empty)'}, not ${list.include.join(' or ')}`
   return undefined
 }
 
@@ -117,8 +130,10 @@ function pathCondition(condition: unknown, ctx: WhenContext): string | undefined
   if (typeof path === 'string') return `path: ${path}`
   if (path.ignoreMessage && goLower(ctx.commitMessage).includes(goLower(path.ignoreMessage))) return undefined
   if (ctx.changedFiles.length === 0) return path.onEmpty ? undefined : 'path: no files changed'
-  if (path.exclude.length > 0 && ctx.changedFiles.every((f) => path.exclude.some((p) => globMatch(p, f)))) return 'path: every changed file is excluded'
-  if (path.include.length > 0 && !ctx.changedFiles.some((f) => path.include.some((p) => globMatch(p, f)))) return `path: no changed file matches ${path.include.join(', ')}`
+  if (path.exclude.length > 0 && ctx.changedFiles.every((f) => path.exclude.some((p) => globMatch(p, f))))
+    return 'path: every changed file is excluded'
+  if (path.include.length > 0 && !ctx.changedFiles.some((f) => path.include.some((p) => globMatch(p, f))))
+    return `path: no changed file matches ${path.include.join(', ')}`
   return undefined
 }
 
@@ -168,7 +183,11 @@ export function stringOrSlice(value: unknown, at: ConditionPath, report: Conditi
     const out: string[] = []
     value.forEach((item, i) => {
       if (typeof item === 'string') out.push(item)
-      else report([...at, i], 'list items must be strings', {found: item, hint: isScalarValue(item) ? `quote it: '${String(item)}'` : undefined})
+      else
+        report([...at, i], 'list items must be strings', {
+          found: item,
+          hint: isScalarValue(item) ? `quote it: '${String(item)}'` : undefined,
+        })
     })
     return out
   }
@@ -178,7 +197,11 @@ export function stringOrSlice(value: unknown, at: ConditionPath, report: Conditi
 
 /** `List.UnmarshalYAML`: a string, a list, or `{include, exclude}` (other keys are ignored by Woodpecker). */
 export function decodeList(value: unknown, report: ConditionReport): ListConstraint {
-  if (isMap(value)) return {include: stringOrSlice(value.include, ['include'], report), exclude: stringOrSlice(value.exclude, ['exclude'], report)}
+  if (isMap(value))
+    return {
+      include: stringOrSlice(value.include, ['include'], report),
+      exclude: stringOrSlice(value.exclude, ['exclude'], report),
+    }
   return {include: stringOrSlice(value, [], report), exclude: []}
 }
 
@@ -187,14 +210,20 @@ export function decodePath(value: unknown, report: ConditionReport): PathConstra
   if (!isMap(value)) return {include: stringOrSlice(value, [], report), exclude: [], ignoreMessage: '', onEmpty: true}
   let ignoreMessage = ''
   if (isScalarValue(value.ignore_message)) ignoreMessage = String(value.ignore_message)
-  else if (value.ignore_message !== undefined && value.ignore_message !== null) report(['ignore_message'], 'must be a string', {found: value.ignore_message})
+  else if (value.ignore_message !== undefined && value.ignore_message !== null)
+    report(['ignore_message'], 'must be a string', {found: value.ignore_message})
   let onEmpty = true
   if (value.on_empty !== undefined && value.on_empty !== null) {
     const b = yamlBool(value.on_empty)
     if (b === undefined) report(['on_empty'], 'must be true or false', {found: value.on_empty})
     else onEmpty = b
   }
-  return {include: stringOrSlice(value.include, ['include'], report), exclude: stringOrSlice(value.exclude, ['exclude'], report), ignoreMessage, onEmpty}
+  return {
+    include: stringOrSlice(value.include, ['include'], report),
+    exclude: stringOrSlice(value.exclude, ['exclude'], report),
+    ignoreMessage,
+    onEmpty,
+  }
 }
 
 /**

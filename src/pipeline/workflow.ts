@@ -21,7 +21,11 @@ export interface LoadedWorkflows {
  * values substituted (the workflow's variables, then the combination's over them) and validated. Any error stops here with every
  * issue listed, before anything touches a cluster.
  */
-export function loadWorkflows(target: string | undefined, cwd: string, varsFor: (workflow: WorkflowIdentity) => Record<string, string>): LoadedWorkflows {
+export function loadWorkflows(
+  target: string | undefined,
+  cwd: string,
+  varsFor: (workflow: WorkflowIdentity) => Record<string, string>,
+): LoadedWorkflows {
   const workflows: Workflow[] = []
   const issues: Issue[] = []
   const files = discoverWorkflowFiles(target, cwd)
@@ -31,14 +35,25 @@ export function loadWorkflows(target: string | undefined, cwd: string, varsFor: 
     const text = readForRun(file)
     names.push(text.name)
     matrixOf(text).forEach((row, i) => {
-      const checked = checkWorkflowText(text, {...varsFor({name: text.name, number: workflows.length + 1}), ...row}, true)
+      const checked = checkWorkflowText(
+        text,
+        {...varsFor({name: text.name, number: workflows.length + 1}), ...row},
+        true,
+      )
       if (i === 0) firsts.push(checked)
       issues.push(...checked.issues.filter((issue) => !issues.some((seen) => sameIssue(seen, issue))))
-      if (checked.source && !hasErrors(checked.issues)) workflows.push(withTextualConditions(toWorkflow(text.name, file, checked.source.data as Record<string, unknown>, row), checked.text))
+      if (checked.source && !hasErrors(checked.issues))
+        workflows.push(
+          withTextualConditions(
+            toWorkflow(text.name, file, checked.source.data as Record<string, unknown>, row),
+            checked.text,
+          ),
+        )
     })
   }
   if (files.length > 1) issues.push(...checkWorkflowDependencies(firsts, names))
-  if (hasErrors(issues)) throw new InvalidPipelineError(formatIssueReport(issueReport(files, sortIssues(issues), false), false))
+  if (hasErrors(issues))
+    throw new InvalidPipelineError(formatIssueReport(issueReport(files, sortIssues(issues), false), false))
   return {workflows, warnings: issues}
 }
 
@@ -73,11 +88,15 @@ function matrixOf(text: WorkflowText): Record<string, string>[] {
 function withTextualConditions(workflow: Workflow, text: string | undefined): Workflow {
   if (text === undefined || !/\bwhen\s*:/.test(text)) return workflow
   const data = parsePipelineText(workflow.file, text, {numbersAsText: true}).data as Record<string, unknown>
-  const whens = (section: unknown) => entriesOf(section, 'steps').map((e) => (typeof e.value === 'object' && e.value !== null ? (e.value as Record<string, unknown>).when : undefined))
+  const whens = (section: unknown) =>
+    entriesOf(section, 'steps').map((e) =>
+      typeof e.value === 'object' && e.value !== null ? (e.value as Record<string, unknown>).when : undefined,
+    )
   const steps = whens(data.steps)
   const services = whens(data.services)
   return {
-    ...workflow, when: data.when,
+    ...workflow,
+    when: data.when,
     steps: workflow.steps.map((s, i) => ({...s, when: steps[i]})),
     services: workflow.services.map((s, i) => ({...s, when: services[i]})),
   }

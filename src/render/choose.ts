@@ -12,7 +12,13 @@ export type OutputKind = 'json' | 'tty' | 'plain'
  * The live terminal view for one workflow, only on a real terminal with columns and outside CI (listr2 looks at isTTY
  * alone, and ora-style spinners misbehave on zero-column terminals); JSON when asked.
  */
-export function chooseOutput(options: {json: boolean; isTTY: boolean; columns: number; env: NodeJS.ProcessEnv; workflows?: number}): OutputKind {
+export function chooseOutput(options: {
+  json: boolean
+  isTTY: boolean
+  columns: number
+  env: NodeJS.ProcessEnv
+  workflows?: number
+}): OutputKind {
   if (options.json) return 'json'
   // Several workflows interleave: plain lines, each prefixed by workflow and step, stay readable.
   if ((options.workflows ?? 1) > 1) return 'plain'

@@ -11,10 +11,14 @@ export interface TreeOptions {
 
 export function renderPlan(view: PlanView, format: PlanFormat, options: TreeOptions = {color: false}): string {
   switch (format) {
-    case 'json': return `${JSON.stringify(view, null, 2)}\n`
-    case 'mermaid': return renderMermaid(view)
-    case 'dot': return renderDot(view)
-    default: return renderTree(view, options)
+    case 'json':
+      return `${JSON.stringify(view, null, 2)}\n`
+    case 'mermaid':
+      return renderMermaid(view)
+    case 'dot':
+      return renderDot(view)
+    default:
+      return renderTree(view, options)
   }
 }
 
@@ -40,7 +44,12 @@ export function renderTree(view: PlanView, options: TreeOptions): string {
   const paint = (s: Segment) => (s.style ? c[s.style](s.text) : s.text)
   const width = options.width && options.width > 0 ? Math.max(options.width, 20) : undefined
   const out: string[] = []
-  const emit = (first: string, rest: string, segments: Segment[]) => out.push(...wrap(segments, first, rest, width).map((line) => line.map((s) => (s.style === 'dim' && s.text.trim() === '' ? s.text : paint(s))).join('')))
+  const emit = (first: string, rest: string, segments: Segment[]) =>
+    out.push(
+      ...wrap(segments, first, rest, width).map((line) =>
+        line.map((s) => (s.style === 'dim' && s.text.trim() === '' ? s.text : paint(s))).join(''),
+      ),
+    )
 
   const platforms = new Set(view.workflows.map(platformText))
   const shared = platforms.size === 1 ? [...platforms][0] : undefined
@@ -54,7 +63,12 @@ export function renderTree(view: PlanView, options: TreeOptions): string {
   out.push('')
   const t = view.totals
   const parts = [`${t.run} run`, `${t.skip} skipped`, ...(t.onFailure ? [`${t.onFailure} only after a failure`] : [])]
-  emit('', '  ', [{text: `${t.workflows} workflow${t.workflows === 1 ? '' : 's'}, ${t.steps} step${t.steps === 1 ? '' : 's'} and services: ${parts.join(', ')}`, style: 'bold'}])
+  emit('', '  ', [
+    {
+      text: `${t.workflows} workflow${t.workflows === 1 ? '' : 's'}, ${t.steps} step${t.steps === 1 ? '' : 's'} and services: ${parts.join(', ')}`,
+      style: 'bold',
+    },
+  ])
   if (view.blocked) {
     emit('', '  ', [{text: 'exec would stop before the run: ', style: 'red'}, {text: view.blocked.message}])
     if (view.blocked.hint) emit('  ', '    ', [{text: `hint: ${view.blocked.hint}`}])
@@ -73,22 +87,40 @@ function header(view: PlanView): Segment[][] {
   const lines: Segment[][] = [[{text: 'wpk8s plan', style: 'bold'}, {text: ` for ${what.join(', ')}`}]]
   const files = ctx.changedFiles
   const shown = files.slice(0, 5).join(', ')
-  lines.push([{text: files.length === 0 ? 'no changed files' : `${files.length} changed file${files.length === 1 ? '' : 's'}: ${shown}${files.length > 5 ? `, and ${files.length - 5} more` : ''}`, style: 'dim'}])
-  if (ctx.selected) lines.push([{text: `only ${ctx.selected.join(', ')} and what they depend on (--step)`, style: 'dim'}])
+  lines.push([
+    {
+      text:
+        files.length === 0
+          ? 'no changed files'
+          : `${files.length} changed file${files.length === 1 ? '' : 's'}: ${shown}${files.length > 5 ? `, and ${files.length - 5} more` : ''}`,
+      style: 'dim',
+    },
+  ])
+  if (ctx.selected)
+    lines.push([{text: `only ${ctx.selected.join(', ')} and what they depend on (--step)`, style: 'dim'}])
   return lines
 }
 
-const PLATFORM_SOURCE = {flag: '--platform', label: 'labels.platform', machine: 'this machine\'s; exec uses the cluster nodes\''} as const
+const PLATFORM_SOURCE = {
+  flag: '--platform',
+  label: 'labels.platform',
+  machine: "this machine's; exec uses the cluster nodes'",
+} as const
 
 function platformText(w: WorkflowView): string {
   return `${w.platform} (${PLATFORM_SOURCE[w.platformSource]})`
 }
 
 function workflowLine(w: WorkflowView, platform: boolean): Segment[] {
-  const line: Segment[] = [{text: `${markOf(w.verdict)} `, style: MARK_STYLE[w.verdict]}, {text: w.title, style: 'bold'}, {text: `  ${w.file}`, style: 'dim'}]
+  const line: Segment[] = [
+    {text: `${markOf(w.verdict)} `, style: MARK_STYLE[w.verdict]},
+    {text: w.title, style: 'bold'},
+    {text: `  ${w.file}`, style: 'dim'},
+  ]
   if (platform) line.push({text: `  ${platformText(w)}`, style: 'dim'})
   if (w.dependsOn.length) line.push({text: `  after ${w.dependsOn.join(', ')}`, style: 'cyan'})
-  if (w.runsOn.includes('failure') && w.runsOn.includes('success')) line.push({text: '  also after a failure', style: 'magenta'})
+  if (w.runsOn.includes('failure') && w.runsOn.includes('success'))
+    line.push({text: '  also after a failure', style: 'magenta'})
   if (w.verdict !== 'run') line.push({text: `  ${verdictText(w.verdict, w.reason)}`, style: MARK_STYLE[w.verdict]})
   return line
 }
@@ -97,12 +129,23 @@ function workflowChildren(w: WorkflowView, images: boolean): TreeNode[] {
   const dag = isDag(w)
   const byName = new Map(w.steps.map((s) => [s.name, s]))
   const groups: TreeNode[] = []
-  if (w.services.length) groups.push({line: [{text: 'services', style: 'dim'}], children: w.services.map((s) => ({line: stepLine(s, images, false), children: []}))})
+  if (w.services.length)
+    groups.push({
+      line: [{text: 'services', style: 'dim'}],
+      children: w.services.map((s) => ({line: stepLine(s, images, false), children: []})),
+    })
   // Without depends_on each step waits for the one before: one list in order says it best.
-  if (!dag && w.steps.length > 1) groups.push({line: [{text: 'steps, one after the other', style: 'dim'}], children: w.steps.map((s) => ({line: stepLine(s, images, false), children: []}))})
+  if (!dag && w.steps.length > 1)
+    groups.push({
+      line: [{text: 'steps, one after the other', style: 'dim'}],
+      children: w.steps.map((s) => ({line: stepLine(s, images, false), children: []})),
+    })
   else {
     w.waves.forEach((names, i) => {
-      groups.push({line: [{text: `wave ${i + 1}`, style: 'dim'}], children: names.map((n) => ({line: stepLine(byName.get(n)!, images, dag), children: []}))})
+      groups.push({
+        line: [{text: `wave ${i + 1}`, style: 'dim'}],
+        children: names.map((n) => ({line: stepLine(byName.get(n)!, images, dag), children: []})),
+      })
     })
   }
   if (groups.length === 0) groups.push({line: [{text: 'no steps', style: 'dim'}], children: []})
@@ -110,7 +153,10 @@ function workflowChildren(w: WorkflowView, images: boolean): TreeNode[] {
 }
 
 function stepLine(s: StepView, images: boolean, dag: boolean): Segment[] {
-  const line: Segment[] = [{text: `${markOf(s.verdict)} `, style: MARK_STYLE[s.verdict]}, {text: s.name, style: 'bold'}]
+  const line: Segment[] = [
+    {text: `${markOf(s.verdict)} `, style: MARK_STYLE[s.verdict]},
+    {text: s.name, style: 'bold'},
+  ]
   if (images) line.push({text: `  ${s.image}`, style: 'dim'})
   if (dag && s.dependsOn.length) line.push({text: `  ← ${s.dependsOn.join(', ')}`, style: 'cyan'})
   const notes: string[] = []
@@ -120,14 +166,18 @@ function stepLine(s: StepView, images: boolean, dag: boolean): Segment[] {
   if (notes.length) line.push({text: `  (${notes.join(', ')})`, style: 'dim'})
   if (s.verdict !== 'run') line.push({text: `  ${verdictText(s.verdict, s.reason)}`, style: MARK_STYLE[s.verdict]})
   if (s.missingSecret && s.verdict !== 'skip') {
-    line.push({text: `  needs the secret ${s.missingSecret.secret}, not given: ${s.verdict === 'run' ? 'exec stops before the run' : 'fails if it becomes due'}`, style: 'red'})
+    line.push({
+      text: `  needs the secret ${s.missingSecret.secret}, not given: ${s.verdict === 'run' ? 'exec stops before the run' : 'fails if it becomes due'}`,
+      style: 'red',
+    })
   }
   return line
 }
 
 function verdictText(verdict: StepView['verdict'], reason: string | undefined): string {
   if (verdict === 'skip') return `skipped${reason ? `: ${reason}` : ''}`
-  if (verdict === 'on-failure') return `only after a failure${reason && !/only after a failure/.test(reason) ? ` (${reason})` : ''}`
+  if (verdict === 'on-failure')
+    return `only after a failure${reason && !/only after a failure/.test(reason) ? ` (${reason})` : ''}`
   return ''
 }
 
@@ -137,10 +187,16 @@ function markOf(verdict: StepView['verdict']): string {
 
 /** Steps in a graph (`depends_on`), as opposed to each waiting for the one before. */
 function isDag(w: WorkflowView): boolean {
-  return w.steps.some((s, i) => (i === 0 ? s.dependsOn.length > 0 : s.dependsOn.length !== 1 || s.dependsOn[0] !== w.steps[i - 1].name))
+  return w.steps.some((s, i) =>
+    i === 0 ? s.dependsOn.length > 0 : s.dependsOn.length !== 1 || s.dependsOn[0] !== w.steps[i - 1].name,
+  )
 }
 
-function printChildren(nodes: TreeNode[], prefix: string, emit: (first: string, rest: string, segments: Segment[]) => void): void {
+function printChildren(
+  nodes: TreeNode[],
+  prefix: string,
+  emit: (first: string, rest: string, segments: Segment[]) => void,
+): void {
   nodes.forEach((node, i) => {
     const last = i === nodes.length - 1
     const branch = `${prefix}${last ? '└─ ' : '├─ '}`
@@ -155,7 +211,8 @@ function printChildren(nodes: TreeNode[], prefix: string, emit: (first: string, 
  * starts with `rest`; a word too long for any line is cut. Styles stay with their words.
  */
 function wrap(segments: Segment[], first: string, rest: string, width: number | undefined): Segment[][] {
-  if (width === undefined || visible(segments) + first.length <= width) return [[{text: first, style: 'dim'}, ...segments]]
+  if (width === undefined || visible(segments) + first.length <= width)
+    return [[{text: first, style: 'dim'}, ...segments]]
   // On very narrow terminals the indentation of continuation lines shrinks so that words still fit.
   const indent = rest.length > width / 2 ? rest.slice(0, Math.floor(width / 2)) : rest
   const lines: Segment[][] = []
@@ -232,13 +289,21 @@ export function renderMermaid(view: PlanView): string {
     out.push(`  subgraph ${id.workflow}["${mermaidText(title)}"]`)
     out.push('    direction TB')
     w.services.forEach((s, j) => {
-      out.push(`    ${id.service(j)}[("${labelLines(s, w.verdict === 'run').map(mermaidText).join('<br/>')}")]`)
+      out.push(
+        `    ${id.service(j)}[("${labelLines(s, w.verdict === 'run')
+          .map(mermaidText)
+          .join('<br/>')}")]`,
+      )
       classes.service.push(id.service(j))
       if (s.verdict === 'skip') classes.skip.push(id.service(j))
     })
     for (const s of w.steps) {
       const node = id.step.get(s.name)!
-      out.push(`    ${node}["${labelLines(s, w.verdict === 'run').map(mermaidText).join('<br/>')}"]`)
+      out.push(
+        `    ${node}["${labelLines(s, w.verdict === 'run')
+          .map(mermaidText)
+          .join('<br/>')}"]`,
+      )
       if (s.verdict === 'skip') classes.skip.push(node)
       else if (s.verdict === 'on-failure') classes.onFailure.push(node)
       if (s.missingSecret && s.verdict === 'run') classes.blocked.push(node)
@@ -247,7 +312,10 @@ export function renderMermaid(view: PlanView): string {
     out.push('  end')
   })
   view.workflows.forEach((w, i) => {
-    for (const dep of w.dependsOn) view.workflows.forEach((other, j) => other.name === dep && j !== i && out.push(`  ${all[j].workflow} --> ${all[i].workflow}`))
+    for (const dep of w.dependsOn)
+      view.workflows.forEach(
+        (other, j) => other.name === dep && j !== i && out.push(`  ${all[j].workflow} --> ${all[i].workflow}`),
+      )
   })
   out.push('  classDef skip stroke-dasharray: 5 5,color:#777777')
   out.push('  classDef onFailure stroke:#b5179e,stroke-width:2px')
@@ -261,12 +329,21 @@ export function renderMermaid(view: PlanView): string {
 
 /** A DOT double-quoted string: backslashes and quotes escaped, line breaks as `\n`. */
 function dotString(text: string): string {
-  return `"${text.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\r\n|\r|\n/g, '\\n')}"`
+  return `"${text
+    .replace(/\\/g, '\\\\')
+    .replace(/"/g, '\\"')
+    .replace(/\r\n|\r|\n/g, '\\n')}"`
 }
 
 export function renderDot(view: PlanView): string {
   const all = ids(view)
-  const out = ['digraph plan {', '  compound=true;', '  rankdir=TB;', '  node [shape=box, style="rounded", fontname="Helvetica"];', '  edge [fontname="Helvetica"];']
+  const out = [
+    'digraph plan {',
+    '  compound=true;',
+    '  rankdir=TB;',
+    '  node [shape=box, style="rounded", fontname="Helvetica"];',
+    '  edge [fontname="Helvetica"];',
+  ]
   view.workflows.forEach((w, i) => {
     const id = all[i]
     const title = `${w.title}${w.verdict === 'run' ? '' : `\n${verdictText(w.verdict, w.reason)}`}`
@@ -275,7 +352,9 @@ export function renderDot(view: PlanView): string {
     out.push(`    style=${w.verdict === 'run' ? '"rounded"' : '"rounded,dashed"'};`)
     // An invisible anchor, so workflows can be joined by an edge between their clusters.
     out.push(`    ${id.workflow} [shape=point, style=invis, width=0, height=0, label=""];`)
-    w.services.forEach((s, j) => out.push(`    ${id.service(j)} [${dotAttributes(s, w.verdict === 'run', 'cylinder')}];`))
+    w.services.forEach((s, j) =>
+      out.push(`    ${id.service(j)} [${dotAttributes(s, w.verdict === 'run', 'cylinder')}];`),
+    )
     for (const s of w.steps) out.push(`    ${id.step.get(s.name)} [${dotAttributes(s, w.verdict === 'run')}];`)
     for (const s of w.steps) for (const d of s.dependsOn) out.push(`    ${id.step.get(d)} -> ${id.step.get(s.name)};`)
     out.push('  }')
@@ -283,7 +362,10 @@ export function renderDot(view: PlanView): string {
   view.workflows.forEach((w, i) => {
     for (const dep of w.dependsOn) {
       view.workflows.forEach((other, j) => {
-        if (other.name === dep && j !== i) out.push(`  ${all[j].workflow} -> ${all[i].workflow} [ltail=cluster_${all[j].workflow}, lhead=cluster_${all[i].workflow}];`)
+        if (other.name === dep && j !== i)
+          out.push(
+            `  ${all[j].workflow} -> ${all[i].workflow} [ltail=cluster_${all[j].workflow}, lhead=cluster_${all[i].workflow}];`,
+          )
       })
     }
   })

@@ -62,7 +62,15 @@ export interface PodPhases {
   resources?: {requests?: Record<string, string>; limits?: Record<string, string>}
 }
 
-const PHASE_TIMES = ['createdAt', 'releasedAt', 'scheduledAt', 'pullingAt', 'pulledAt', 'startedAt', 'finishedAt'] as const
+const PHASE_TIMES = [
+  'createdAt',
+  'releasedAt',
+  'scheduledAt',
+  'pullingAt',
+  'pulledAt',
+  'startedAt',
+  'finishedAt',
+] as const
 
 export interface PhaseRecord {
   name: 'workspace' | 'ship' | 'cleanup'
@@ -112,7 +120,7 @@ export class RunRecorder {
     this.first ??= at
     this.last = Math.max(this.last, at)
     // With one workflow its events carry no workflow's title (run-start's `workflow` is its name).
-    const key = this.single ? '' : (event as {workflow?: string}).workflow ?? ''
+    const key = this.single ? '' : ((event as {workflow?: string}).workflow ?? '')
     switch (event.type) {
       case 'pipeline-start':
         this.single = event.workflows.length === 1
@@ -163,7 +171,10 @@ export class RunRecorder {
       }
       case 'step-phases': {
         const s = this.step(this.workflow(key, at), event.step)
-        const phases: PodPhases = {...(event.node ? {node: event.node} : {}), ...(event.resources ? {resources: event.resources} : {})}
+        const phases: PodPhases = {
+          ...(event.node ? {node: event.node} : {}),
+          ...(event.resources ? {resources: event.resources} : {}),
+        }
         for (const k of PHASE_TIMES) {
           const t = event[k] === undefined ? NaN : Date.parse(event[k])
           if (!Number.isNaN(t)) phases[k] = t
@@ -173,7 +184,10 @@ export class RunRecorder {
       }
       case 'log': {
         const log = this.step(this.workflow(key, at), event.step).log
-        const line = event.line.length > LOG_LINE_MAX ? `${event.line.slice(0, LOG_LINE_MAX)}… (${event.line.length - LOG_LINE_MAX} more characters)` : event.line
+        const line =
+          event.line.length > LOG_LINE_MAX
+            ? `${event.line.slice(0, LOG_LINE_MAX)}… (${event.line.length - LOG_LINE_MAX} more characters)`
+            : event.line
         if (log.head.length < LOG_HEAD) log.head.push(line)
         else {
           log.tail.push(line)
@@ -184,16 +198,26 @@ export class RunRecorder {
       }
       case 'step-end': {
         const s = this.step(this.workflow(key, at), event.step)
-        Object.assign(s, {status: event.status, durationMs: event.durationMs, endedAt: at},
-          event.exitCode === undefined ? {} : {exitCode: event.exitCode}, event.reason ? {reason: event.reason} : {},
-          event.containerMs === undefined ? {} : {containerMs: event.containerMs})
+        Object.assign(
+          s,
+          {status: event.status, durationMs: event.durationMs, endedAt: at},
+          event.exitCode === undefined ? {} : {exitCode: event.exitCode},
+          event.reason ? {reason: event.reason} : {},
+          event.containerMs === undefined ? {} : {containerMs: event.containerMs},
+        )
         // The runner's duration runs from the step's turn (pod creation) to its end.
-        if (event.status !== 'skipped' && !(s.background && s.kind === 'service')) s.queuedAt = Math.min(at - event.durationMs, s.startedAt ?? Infinity)
+        if (event.status !== 'skipped' && !(s.background && s.kind === 'service'))
+          s.queuedAt = Math.min(at - event.durationMs, s.startedAt ?? Infinity)
         return
       }
       case 'run-end': {
         const w = this.workflow(key, at)
-        Object.assign(w, {endedAt: at, status: event.status, exitCode: event.exitCode}, event.error ? {error: event.error} : {}, event.hint ? {hint: event.hint} : {})
+        Object.assign(
+          w,
+          {endedAt: at, status: event.status, exitCode: event.exitCode},
+          event.error ? {error: event.error} : {},
+          event.hint ? {hint: event.hint} : {},
+        )
         return
       }
       default: {
@@ -201,8 +225,15 @@ export class RunRecorder {
         // moment on its timeline row, named by its `phase` or its type.
         const loose = event as {type: string; step?: unknown; phase?: unknown} & Record<string, unknown>
         if (typeof loose.step !== 'string') return
-        const detail = ['detail', 'probe', 'url', 'error'].map((k) => loose[k]).filter((v): v is string => typeof v === 'string').join(', ')
-        this.step(this.workflow(key, at), loose.step).phases.push({name: typeof loose.phase === 'string' ? loose.phase : loose.type, at, ...(detail ? {detail} : {})})
+        const detail = ['detail', 'probe', 'url', 'error']
+          .map((k) => loose[k])
+          .filter((v): v is string => typeof v === 'string')
+          .join(', ')
+        this.step(this.workflow(key, at), loose.step).phases.push({
+          name: typeof loose.phase === 'string' ? loose.phase : loose.type,
+          at,
+          ...(detail ? {detail} : {}),
+        })
       }
     }
   }
@@ -217,15 +248,29 @@ export class RunRecorder {
 
   record(): RunRecord {
     const startedAt = this.first ?? 0
-    const workflows = [...this.workflows.values()].map((w) => ({...w, title: w.title || 'pipeline', steps: w.steps.map((s) => ({...s, log: trimmed(s.log)}))}))
+    const workflows = [...this.workflows.values()].map((w) => ({
+      ...w,
+      title: w.title || 'pipeline',
+      steps: w.steps.map((s) => ({...s, log: trimmed(s.log)})),
+    }))
     const end = this.end ?? {status: 'running' as const}
     // Without a pipeline end, the run's status is the worst of its workflows'.
-    const status = this.end ? end.status : workflows.some((w) => w.status === 'error') ? 'error' : workflows.some((w) => w.status === 'failure') ? 'failure' : 'running'
+    const status = this.end
+      ? end.status
+      : workflows.some((w) => w.status === 'error')
+        ? 'error'
+        : workflows.some((w) => w.status === 'failure')
+          ? 'failure'
+          : 'running'
     // The pipeline's error is its own (fail) or, with one workflow, that workflow's.
     const failed = end.error ? end : workflows.length === 1 && workflows[0].error ? workflows[0] : undefined
     return {
-      startedAt, endedAt: this.last || startedAt, status, ...(end.exitCode === undefined ? {} : {exitCode: end.exitCode}),
-      ...(failed?.error ? {error: failed.error} : {}), ...(failed?.hint ? {hint: failed.hint} : {}),
+      startedAt,
+      endedAt: this.last || startedAt,
+      status,
+      ...(end.exitCode === undefined ? {} : {exitCode: end.exitCode}),
+      ...(failed?.error ? {error: failed.error} : {}),
+      ...(failed?.hint ? {hint: failed.hint} : {}),
       workflows,
     }
   }
@@ -242,7 +287,15 @@ export class RunRecorder {
   private step(w: WorkflowRecord, name: string): StepRecord {
     let s = w.steps.find((x) => x.name === name)
     if (!s) {
-      s = {name, kind: 'step', background: false, dependsOn: [], status: 'pending', phases: [], log: {head: [], tail: [], omitted: 0}}
+      s = {
+        name,
+        kind: 'step',
+        background: false,
+        dependsOn: [],
+        status: 'pending',
+        phases: [],
+        log: {head: [], tail: [], omitted: 0},
+      }
       w.steps.push(s)
     }
     return s
@@ -261,7 +314,9 @@ function hintOf(error: Error): {hint?: string} {
 
 /** Every kept line of a step's log, with a marker where lines were left out. */
 export function logLines(log: StepLog): string[] {
-  return log.omitted ? [...log.head, `… ${log.omitted} lines left out of the report …`, ...log.tail] : [...log.head, ...log.tail]
+  return log.omitted
+    ? [...log.head, `… ${log.omitted} lines left out of the report …`, ...log.tail]
+    : [...log.head, ...log.tail]
 }
 
 /** A recorded `--json` stream (one event per line, with its `time`), for tests and tools. */
@@ -293,13 +348,21 @@ interface ReportIo {
   say: (line: string) => void
 }
 
-const defaultIo: ReportIo = {now: Date.now, write: (path, text) => writeFileSync(path, text), say: (line) => process.stderr.write(line)}
+const defaultIo: ReportIo = {
+  now: Date.now,
+  write: (path, text) => writeFileSync(path, text),
+  say: (line) => process.stderr.write(line),
+}
 
 /**
  * Wraps the chosen renderer: every event goes on to it and into the record; at the end (close, or
  * fail) the files are written and stderr says where. Without files it only passes events on.
  */
-export async function withReports(files: ReportFiles, output: () => Promise<Renderer> | Renderer, io: ReportIo = defaultIo): Promise<ReportingRenderer> {
+export async function withReports(
+  files: ReportFiles,
+  output: () => Promise<Renderer> | Renderer,
+  io: ReportIo = defaultIo,
+): Promise<ReportingRenderer> {
   // Checked before the output starts, so a typo in a path does not cost a whole run.
   for (const file of [files.html, files.junit]) if (file) checkWritable(file)
   const inner = await output()
@@ -351,6 +414,7 @@ function writeOrSay(io: ReportIo, path: string, render: () => string, what: stri
 /** The file's folder must exist, and the file must not be a folder. */
 function checkWritable(file: string): void {
   const dir = dirname(resolve(file))
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UsageError(`${file}: the folder ${dir} does not exist`)
+  if (!existsSync(dir) || !statSync(dir).isDirectory())
+    throw new UsageError(`${file}: the folder ${dir} does not exist`)
   if (existsSync(file) && statSync(file).isDirectory()) throw new UsageError(`${file}: is a folder`)
 }

@@ -40,15 +40,24 @@ ${record.workflows.map((w, i) => workflowSection(w, i)).join('\n')}
 function summary(record: RunRecord): string {
   const steps = record.workflows.flatMap((w) => w.steps.filter((s) => s.kind === 'step'))
   const services = record.workflows.flatMap((w) => w.steps.filter((s) => s.kind === 'service'))
-  const counts = (['success', 'failure', 'skipped', 'pending'] as const).map((status) => [status, steps.filter((s) => s.status === status).length] as const).filter(([, n]) => n > 0)
+  const counts = (['success', 'failure', 'skipped', 'pending'] as const)
+    .map((status) => [status, steps.filter((s) => s.status === status).length] as const)
+    .filter(([, n]) => n > 0)
   const runs = record.workflows.filter((w) => w.runId)
   const facts: [string, string][] = [
     ['status', `${badge(record.status)}${record.exitCode === undefined ? '' : ` exit code <b>${record.exitCode}</b>`}`],
     ['duration', esc(seconds(record.endedAt - record.startedAt))],
     ['started', record.startedAt ? timeTag(record.startedAt) : '-'],
-    ['steps', `${steps.length}${counts.length ? ` (${counts.map(([s, n]) => `${n} ${s === 'failure' ? 'failed' : s}`).join(', ')})` : ''}${services.length ? `, ${services.length} service${services.length === 1 ? '' : 's'}` : ''}`],
+    [
+      'steps',
+      `${steps.length}${counts.length ? ` (${counts.map(([s, n]) => `${n} ${s === 'failure' ? 'failed' : s}`).join(', ')})` : ''}${services.length ? `, ${services.length} service${services.length === 1 ? '' : 's'}` : ''}`,
+    ],
   ]
-  if (record.workflows.length > 1) facts.push(['workflows', record.workflows.map((w) => `${esc(w.title)} ${badge(w.status ?? 'pending')}`).join(' · ')])
+  if (record.workflows.length > 1)
+    facts.push([
+      'workflows',
+      record.workflows.map((w) => `${esc(w.title)} ${badge(w.status ?? 'pending')}`).join(' · '),
+    ])
   if (runs.length) {
     facts.push(['run', runs.map((w) => `<code>${esc(w.runId!)}</code>`).join(', ')])
     const namespaces = [...new Set(runs.map((w) => w.namespace).filter(Boolean))] as string[]
@@ -60,8 +69,14 @@ function summary(record: RunRecord): string {
   if (record.error) problems.push(`<p class="error"><b>error:</b> ${esc(record.error)}</p>`)
   if (record.hint) problems.push(`<p class="hint"><b>hint:</b> ${esc(record.hint)}</p>`)
   for (const w of record.workflows) {
-    if (w.error && w.error !== record.error) problems.push(`<p class="error"><b>${esc(w.title)}:</b> ${esc(w.error)}${w.hint ? ` <span class="hint">(hint: ${esc(w.hint)})</span>` : ''}</p>`)
-    if (w.left?.length) problems.push(`<p class="error"><b>cleanup left behind:</b> ${w.left.map((l) => `<code>${esc(l)}</code>`).join(', ')}</p>`)
+    if (w.error && w.error !== record.error)
+      problems.push(
+        `<p class="error"><b>${esc(w.title)}:</b> ${esc(w.error)}${w.hint ? ` <span class="hint">(hint: ${esc(w.hint)})</span>` : ''}</p>`,
+      )
+    if (w.left?.length)
+      problems.push(
+        `<p class="error"><b>cleanup left behind:</b> ${w.left.map((l) => `<code>${esc(l)}</code>`).join(', ')}</p>`,
+      )
   }
   return `<header class="summary status-${cls(record.status)}">
 <h1>wpk8s run ${badge(record.status)}</h1>
@@ -86,20 +101,53 @@ function timeline(record: RunRecord): string {
   const t0 = record.startedAt
   const span = Math.max(record.endedAt - t0, 1)
   const pct = (t: number) => Math.min(100, Math.max(0, ((t - t0) / span) * 100))
-  const step = TICKS_S.find((s) => (span / 1000) / s <= 10) ?? 7200
+  const step = TICKS_S.find((s) => span / 1000 / s <= 10) ?? 7200
   const ticks: string[] = []
-  for (let s = 0; s * 1000 <= span; s += step) ticks.push(`<span class="tick" style="left:${fmt(pct(t0 + s * 1000))}%">${esc(tickLabel(s))}</span>`)
+  for (let s = 0; s * 1000 <= span; s += step)
+    ticks.push(`<span class="tick" style="left:${fmt(pct(t0 + s * 1000))}%">${esc(tickLabel(s))}</span>`)
   const rows: string[] = []
   record.workflows.forEach((w, wi) => {
-    rows.push(`<div class="group"><span>${esc(w.title)}</span> ${badge(w.status ?? 'pending')}${w.reason ? ` <span class="muted">${esc(w.reason)}</span>` : ''}</div>`)
+    rows.push(
+      `<div class="group"><span>${esc(w.title)}</span> ${badge(w.status ?? 'pending')}${w.reason ? ` <span class="muted">${esc(w.reason)}</span>` : ''}</div>`,
+    )
     const end = workflowEnd(w, record)
     for (const p of w.phases.filter((x) => x.name !== 'cleanup')) {
       const label = p.name === 'ship' ? 'checkout' : p.name
-      rows.push(row(label, 'phase', [{from: p.start, to: p.end ?? end, kind: `phase-${p.name}`, title: `${label}: ${seconds((p.end ?? end) - p.start)}${p.detail ? ` (${p.detail})` : ''}`}], seconds((p.end ?? end) - p.start), pct))
+      rows.push(
+        row(
+          label,
+          'phase',
+          [
+            {
+              from: p.start,
+              to: p.end ?? end,
+              kind: `phase-${p.name}`,
+              title: `${label}: ${seconds((p.end ?? end) - p.start)}${p.detail ? ` (${p.detail})` : ''}`,
+            },
+          ],
+          seconds((p.end ?? end) - p.start),
+          pct,
+        ),
+      )
     }
     w.steps.forEach((s, si) => rows.push(stepRow(s, `w${wi + 1}-s${si + 1}`, end, pct)))
     for (const p of w.phases.filter((x) => x.name === 'cleanup')) {
-      rows.push(row('cleanup', 'phase', [{from: p.start, to: p.end ?? end, kind: 'phase-cleanup', title: `cleanup: ${seconds((p.end ?? end) - p.start)}`}], seconds((p.end ?? end) - p.start), pct))
+      rows.push(
+        row(
+          'cleanup',
+          'phase',
+          [
+            {
+              from: p.start,
+              to: p.end ?? end,
+              kind: 'phase-cleanup',
+              title: `cleanup: ${seconds((p.end ?? end) - p.start)}`,
+            },
+          ],
+          seconds((p.end ?? end) - p.start),
+          pct,
+        ),
+      )
     }
   })
   return `<section class="timeline">
@@ -121,25 +169,52 @@ function stepRow(s: StepRecord, id: string, workflowEnd: number, pct: (t: number
   const label = s.kind === 'service' ? `${s.name} (service)` : s.name
   if (s.status === 'skipped') {
     const at = s.endedAt ?? workflowEnd
-    return row(label, `step status-skipped`, [{from: at, to: at, kind: 'skipped', title: `${s.name}: skipped${s.reason ? `: ${s.reason}` : ''}`}], 'skipped', pct, id, s.reason)
+    return row(
+      label,
+      `step status-skipped`,
+      [{from: at, to: at, kind: 'skipped', title: `${s.name}: skipped${s.reason ? `: ${s.reason}` : ''}`}],
+      'skipped',
+      pct,
+      id,
+      s.reason,
+    )
   }
   const pod = podBars(s, workflowEnd)
   if (pod) bars.push(...pod)
   else if (s.queuedAt !== undefined && s.startedAt !== undefined && s.startedAt > s.queuedAt) {
-    bars.push({from: s.queuedAt, to: s.startedAt, kind: 'starting', title: `${s.name}: pod starting, ${seconds(s.startedAt - s.queuedAt)}`})
+    bars.push({
+      from: s.queuedAt,
+      to: s.startedAt,
+      kind: 'starting',
+      title: `${s.name}: pod starting, ${seconds(s.startedAt - s.queuedAt)}`,
+    })
   }
   const from = s.startedAt ?? s.queuedAt ?? s.endedAt
   if (from !== undefined && !pod) {
     if (s.background) {
-      const to = s.kind === 'service' ? s.endedAt ?? workflowEnd : Math.max(workflowEnd, s.endedAt ?? 0)
-      bars.push({from, to, kind: `background status-${cls(s.status)}`, title: `${s.name}: ${s.kind === 'service' ? 'service' : 'detached'}, ran ${seconds(to - from)}`})
+      const to = s.kind === 'service' ? (s.endedAt ?? workflowEnd) : Math.max(workflowEnd, s.endedAt ?? 0)
+      bars.push({
+        from,
+        to,
+        kind: `background status-${cls(s.status)}`,
+        title: `${s.name}: ${s.kind === 'service' ? 'service' : 'detached'}, ran ${seconds(to - from)}`,
+      })
     } else {
       const to = s.endedAt ?? workflowEnd
       bars.push({from, to, kind: `running status-${cls(s.status)}`, title: `${s.name}: ${describe(s)}`})
     }
   }
-  for (const p of s.phases) bars.push({from: p.at, to: p.at, kind: 'mark', title: `${s.name}: ${p.name}${p.detail ? ` (${p.detail})` : ''}`})
-  return row(label, `step status-${cls(s.status)}`, bars, s.status === 'pending' ? 'not ended' : seconds(duration(s, workflowEnd)), pct, id, s.reason)
+  for (const p of s.phases)
+    bars.push({from: p.at, to: p.at, kind: 'mark', title: `${s.name}: ${p.name}${p.detail ? ` (${p.detail})` : ''}`})
+  return row(
+    label,
+    `step status-${cls(s.status)}`,
+    bars,
+    s.status === 'pending' ? 'not ended' : seconds(duration(s, workflowEnd)),
+    pct,
+    id,
+    s.reason,
+  )
 }
 
 /**
@@ -155,21 +230,51 @@ function podBars(s: StepRecord, workflowEnd: number): Bar[] | undefined {
   const end = p.finishedAt ?? s.endedAt ?? workflowEnd
   const ahead = p.releasedAt !== undefined
   const runFrom = ahead ? Math.max(p.releasedAt!, p.startedAt) : p.startedAt
-  const pull = p.pullingAt !== undefined && p.pulledAt !== undefined ? `, image pulled in ${seconds(p.pulledAt - p.pullingAt)}` : p.pulledAt !== undefined ? ', image present' : ''
+  const pull =
+    p.pullingAt !== undefined && p.pulledAt !== undefined
+      ? `, image pulled in ${seconds(p.pulledAt - p.pullingAt)}`
+      : p.pulledAt !== undefined
+        ? ', image present'
+        : ''
   const segments: Bar[] = []
   const scheduled = p.scheduledAt ?? created
-  segments.push({from: created, to: scheduled, kind: 'pod-scheduling', title: `${s.name}: created, scheduled${on} after ${seconds(scheduled - created)}`})
+  segments.push({
+    from: created,
+    to: scheduled,
+    kind: 'pod-scheduling',
+    title: `${s.name}: created, scheduled${on} after ${seconds(scheduled - created)}`,
+  })
   if (p.pulledAt !== undefined && p.pulledAt > scheduled && p.pulledAt < p.startedAt) {
     segments.push({from: scheduled, to: p.pulledAt, kind: 'pod-pulling', title: `${s.name}: scheduled${on}${pull}`})
-    segments.push({from: p.pulledAt, to: p.startedAt, kind: 'pod-creating', title: `${s.name}: container created and started, ${seconds(p.startedAt - p.pulledAt)}`})
+    segments.push({
+      from: p.pulledAt,
+      to: p.startedAt,
+      kind: 'pod-creating',
+      title: `${s.name}: container created and started, ${seconds(p.startedAt - p.pulledAt)}`,
+    })
   } else {
-    segments.push({from: scheduled, to: p.startedAt, kind: 'pod-pulling', title: `${s.name}: scheduled${on}; image and container started after ${seconds(p.startedAt - scheduled)}${pull}`})
+    segments.push({
+      from: scheduled,
+      to: p.startedAt,
+      kind: 'pod-pulling',
+      title: `${s.name}: scheduled${on}; image and container started after ${seconds(p.startedAt - scheduled)}${pull}`,
+    })
   }
-  if (ahead) segments.push({from: Math.min(p.startedAt, p.releasedAt!), to: p.releasedAt!, kind: 'pod-gate', title: `${s.name}: created ahead, waited at the gate ${seconds(p.releasedAt! - created)} until released`})
+  if (ahead)
+    segments.push({
+      from: Math.min(p.startedAt, p.releasedAt!),
+      to: p.releasedAt!,
+      kind: 'pod-gate',
+      title: `${s.name}: created ahead, waited at the gate ${seconds(p.releasedAt! - created)} until released`,
+    })
   const since = ` (created, then scheduled after ${seconds(scheduled - created)}, started after ${seconds(p.startedAt - created)}${ahead ? `, released after ${seconds(p.releasedAt! - created)}` : ''})`
   const runKind = s.background ? `background status-${cls(s.status)}` : `running status-${cls(s.status)}`
-  segments.push({from: runFrom, to: s.background && s.kind !== 'service' ? Math.max(end, workflowEnd) : end, kind: runKind,
-    title: `${s.name}: ${s.background ? `${s.kind === 'service' ? 'service' : 'detached'}, ran ${seconds(end - runFrom)}` : `started${on}, ${p.finishedAt === undefined ? 'ran' : 'finished after'} ${seconds(end - runFrom)}; ${describe(s)}`}${since}`})
+  segments.push({
+    from: runFrom,
+    to: s.background && s.kind !== 'service' ? Math.max(end, workflowEnd) : end,
+    kind: runKind,
+    title: `${s.name}: ${s.background ? `${s.kind === 'service' ? 'service' : 'detached'}, ran ${seconds(end - runFrom)}` : `started${on}, ${p.finishedAt === undefined ? 'ran' : 'finished after'} ${seconds(end - runFrom)}; ${describe(s)}`}${since}`,
+  })
   // In order: each segment starts where the one before ended (the cluster's times are whole seconds).
   let at = -Infinity
   return segments.flatMap((b) => {
@@ -182,22 +287,42 @@ function podBars(s: StepRecord, workflowEnd: number): Bar[] | undefined {
 
 /** `cpu 100m, memory 64Mi` for requests and limits. */
 function resourcesText(resources: NonNullable<StepRecord['cluster']>['resources']): string {
-  const list = (values?: Record<string, string>) => Object.entries(values ?? {}).map(([k, v]) => `${k} ${v}`).join(', ')
-  return [resources?.requests ? `requests ${list(resources.requests)}` : '', resources?.limits ? `limits ${list(resources.limits)}` : ''].filter(Boolean).join(' · ')
+  const list = (values?: Record<string, string>) =>
+    Object.entries(values ?? {})
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')
+  return [
+    resources?.requests ? `requests ${list(resources.requests)}` : '',
+    resources?.limits ? `limits ${list(resources.limits)}` : '',
+  ]
+    .filter(Boolean)
+    .join(' · ')
 }
 
-function row(label: string, kind: string, bars: Bar[], durationText: string, pct: (t: number) => number, logId?: string, note?: string): string {
-  const body = bars.map((b) => {
-    const left = pct(b.from)
-    const width = Math.max(pct(b.to) - left, 0)
-    return `<span class="bar ${cls(b.kind)}${width < 0.4 ? ' thin' : ''}" style="left:${fmt(left)}%;width:${fmt(width)}%" title="${esc(b.title)}"></span>`
-  }).join('')
+function row(
+  label: string,
+  kind: string,
+  bars: Bar[],
+  durationText: string,
+  pct: (t: number) => number,
+  logId?: string,
+  note?: string,
+): string {
+  const body = bars
+    .map((b) => {
+      const left = pct(b.from)
+      const width = Math.max(pct(b.to) - left, 0)
+      return `<span class="bar ${cls(b.kind)}${width < 0.4 ? ' thin' : ''}" style="left:${fmt(left)}%;width:${fmt(width)}%" title="${esc(b.title)}"></span>`
+    })
+    .join('')
   // The note goes after the bars when there is room, else before them.
   const last = bars.length ? pct(Math.max(...bars.map((b) => b.to))) : 0
   const first = bars.length ? pct(Math.min(...bars.map((b) => b.from))) : 0
-  const text = !note ? '' : last <= 65 || first < 100 - last
-    ? `<span class="note" style="left:${fmt(last)}%;max-width:${fmt(Math.max(100 - last - 2, 10))}%">${esc(note)}</span>`
-    : `<span class="note before" style="right:${fmt(100 - first)}%;max-width:${fmt(Math.max(first - 2, 10))}%">${esc(note)}</span>`
+  const text = !note
+    ? ''
+    : last <= 65 || first < 100 - last
+      ? `<span class="note" style="left:${fmt(last)}%;max-width:${fmt(Math.max(100 - last - 2, 10))}%">${esc(note)}</span>`
+      : `<span class="note before" style="right:${fmt(100 - first)}%;max-width:${fmt(Math.max(first - 2, 10))}%">${esc(note)}</span>`
   const name = logId ? `<a href="#log-${logId}" data-log="log-${logId}">${esc(label)}</a>` : esc(label)
   return `<div class="row ${cls(kind)}"><div class="label" title="${esc(label)}">${name}</div><div class="track">${body}${text}</div><div class="dur">${esc(durationText)}</div></div>`
 }
@@ -206,8 +331,12 @@ function row(label: string, kind: string, bars: Bar[], durationText: string, pct
 
 function workflowSection(w: WorkflowRecord, wi: number): string {
   const end = w.phases.find((p) => p.name === 'cleanup')?.start ?? w.endedAt ?? 0
-  const facts = [w.runId ? `run <code>${esc(w.runId)}</code>` : '', w.namespace ? `namespace <code>${esc(w.namespace)}</code>` : '',
-    w.startedAt && w.endedAt ? `${esc(seconds(w.endedAt - w.startedAt))}` : '', w.exitCode === undefined ? '' : `exit code ${w.exitCode}`].filter(Boolean)
+  const facts = [
+    w.runId ? `run <code>${esc(w.runId)}</code>` : '',
+    w.namespace ? `namespace <code>${esc(w.namespace)}</code>` : '',
+    w.startedAt && w.endedAt ? `${esc(seconds(w.endedAt - w.startedAt))}` : '',
+    w.exitCode === undefined ? '' : `exit code ${w.exitCode}`,
+  ].filter(Boolean)
   const rows = w.steps.map((s, si) => {
     const id = `w${wi + 1}-s${si + 1}`
     const d = s.status === 'skipped' || s.status === 'pending' ? undefined : duration(s, end)
@@ -246,7 +375,14 @@ export function duration(s: StepRecord, workflowEnd: number): number {
 }
 
 function describe(s: StepRecord): string {
-  return [s.status, s.exitCode === undefined ? '' : `exit ${s.exitCode}`, s.durationMs === undefined ? '' : seconds(s.durationMs), s.reason ?? ''].filter(Boolean).join(', ')
+  return [
+    s.status,
+    s.exitCode === undefined ? '' : `exit ${s.exitCode}`,
+    s.durationMs === undefined ? '' : seconds(s.durationMs),
+    s.reason ?? '',
+  ]
+    .filter(Boolean)
+    .join(', ')
 }
 
 /** What kind of end a reason tells: OOM, eviction, scheduling, ... shown as a tag. */
@@ -307,7 +443,9 @@ export function esc(text: string): string {
 }
 
 function clean(text: string): string {
-  return text.replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/g, '').replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD')
+  return text
+    .replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/g, '')
+    .replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD')
 }
 
 const ANSI_COLORS = ['black', 'red', 'green', 'yellow', 'blue', 'magenta', 'cyan', 'white']
@@ -319,7 +457,10 @@ const ANSI_COLORS = ['black', 'red', 'green', 'yellow', 'blue', 'magenta', 'cyan
 export function ansiHtml(line: string): string {
   const cr = line.replace(/\r+$/, '')
   const text = cr.includes('\r') ? cr.slice(cr.lastIndexOf('\r') + 1) : cr
-  const stripped = text.replace(/\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)/g, '').replace(/\x1b\[[0-9;?]*[A-Za-ln-z@`~]/g, '').replace(/\x1b[^[]/g, '')
+  const stripped = text
+    .replace(/\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)/g, '')
+    .replace(/\x1b\[[0-9;?]*[A-Za-ln-z@`~]/g, '')
+    .replace(/\x1b[^[]/g, '')
   let out = ''
   let open = false
   const state: {fg?: string; bold?: boolean; dim?: boolean; italic?: boolean; underline?: boolean} = {}
@@ -330,7 +471,13 @@ export function ansiHtml(line: string): string {
   }
   const restyle = () => {
     if (open) out += '</span>'
-    const classes = [state.bold ? 'b' : '', state.dim ? 'd' : '', state.italic ? 'i' : '', state.underline ? 'u' : '', state.fg && !state.fg.startsWith('#') ? `fg-${state.fg}` : ''].filter(Boolean)
+    const classes = [
+      state.bold ? 'b' : '',
+      state.dim ? 'd' : '',
+      state.italic ? 'i' : '',
+      state.underline ? 'u' : '',
+      state.fg && !state.fg.startsWith('#') ? `fg-${state.fg}` : '',
+    ].filter(Boolean)
     const style = state.fg?.startsWith('#') ? ` style="color:${state.fg}"` : ''
     open = classes.length > 0 || style !== ''
     if (open) out += `<span${classes.length ? ` class="${classes.join(' ')}"` : ''}${style}>`
@@ -356,7 +503,13 @@ export function ansiHtml(line: string): string {
         state.fg = color256(codes[i + 2] ?? 0)
         i += 2
       } else if (c === 38 && codes[i + 1] === 2) {
-        state.fg = `#${[codes[i + 2], codes[i + 3], codes[i + 4]].map((v) => Math.min(255, Math.max(0, v ?? 0)).toString(16).padStart(2, '0')).join('')}`
+        state.fg = `#${[codes[i + 2], codes[i + 3], codes[i + 4]]
+          .map((v) =>
+            Math.min(255, Math.max(0, v ?? 0))
+              .toString(16)
+              .padStart(2, '0'),
+          )
+          .join('')}`
         i += 4
       } else if (c === 48) i += codes[i + 1] === 5 ? 2 : codes[i + 1] === 2 ? 4 : 0
     }

@@ -63,7 +63,14 @@ function cut(text: string, max: number): string {
  * reason). When that does not fit, the detail is cut first, then the name is shortened (to 8 columns at least); the
  * state's essential part stays.
  */
-export function stepTitle(view: StepView, now: number, c: Colors, columns = Infinity, finished: ReadonlySet<string> = new Set(), pad = 0): string {
+export function stepTitle(
+  view: StepView,
+  now: number,
+  c: Colors,
+  columns = Infinity,
+  finished: ReadonlySet<string> = new Set(),
+  pad = 0,
+): string {
   const name = displayName(view)
   let state: string
   let detail = ''
@@ -92,10 +99,18 @@ export function stepTitle(view: StepView, now: number, c: Colors, columns = Infi
         state = 'skipped'
         paint = c.yellow
       } else {
-        state = [view.ignored ? 'failure ignored' : r.status, ...(r.exitCode === undefined ? [] : [`exit ${r.exitCode}`]), seconds(r.durationMs)].join(', ')
+        state = [
+          view.ignored ? 'failure ignored' : r.status,
+          ...(r.exitCode === undefined ? [] : [`exit ${r.exitCode}`]),
+          seconds(r.durationMs),
+        ].join(', ')
         // Too narrow for it all: `ignored`, and no `exit 0` after a success.
         if (width(state) > columns - 2 - Math.min(width(name), 8)) {
-          state = [view.ignored ? 'ignored' : r.status, ...(r.exitCode === undefined || r.exitCode === 0 ? [] : [`exit ${r.exitCode}`]), seconds(r.durationMs)].join(', ')
+          state = [
+            view.ignored ? 'ignored' : r.status,
+            ...(r.exitCode === undefined || r.exitCode === 0 ? [] : [`exit ${r.exitCode}`]),
+            seconds(r.durationMs),
+          ].join(', ')
         }
         paint = r.status === 'success' ? c.green : view.ignored ? c.yellow : c.red
       }
@@ -109,7 +124,12 @@ export function stepTitle(view: StepView, now: number, c: Colors, columns = Infi
   // Padding first (the states in one column), as far as the state still fits; the detail gets what is left.
   const padded = shown + ' '.repeat(Math.max(0, Math.min(pad, columns - gap - width(state)) - width(shown)))
   const room = columns - width(padded) - gap
-  const text = width(state) + width(detail) <= room ? state + detail : width(state) < room - 1 ? cut(state + detail, room) : cut(state, room)
+  const text =
+    width(state) + width(detail) <= room
+      ? state + detail
+      : width(state) < room - 1
+        ? cut(state + detail, room)
+        : cut(state, room)
   return `${padded}${' '.repeat(gap)}${paint(text)}`
 }
 
@@ -255,12 +275,19 @@ function deferred<T>(): Deferred<T> {
 const TICK_MS = 1000
 
 /** The terminal view: one listr2 task per step showing its state and time, live logs above, a summary below. */
-export function ttyRenderer(write: (text: string) => void, options: {env?: NodeJS.ProcessEnv; columns?: () => number; now?: () => number; serviceLines?: number} = {}): Renderer {
+export function ttyRenderer(
+  write: (text: string) => void,
+  options: {env?: NodeJS.ProcessEnv; columns?: () => number; now?: () => number; serviceLines?: number} = {},
+): Renderer {
   const env = options.env ?? process.env
   const columns = options.columns ?? (() => process.stdout.columns || 80)
   const now = options.now ?? Date.now
   const c = new Chalk({level: ttyColor(env) ? 1 : 0})
-  const fit = (text: string) => text.split('\n').map((line) => fitLine(line, columns())).join('\n')
+  const fit = (text: string) =>
+    text
+      .split('\n')
+      .map((line) => fitLine(line, columns()))
+      .join('\n')
   const views = new Map<string, StepView>()
   const titles = new Map<string, {title: string; output: string}>()
   const serviceLines = options.serviceLines ?? SERVICE_LINES_KEPT
@@ -285,7 +312,11 @@ export function ttyRenderer(write: (text: string) => void, options: {env?: NodeJ
     // Step lines sit at level 1: two columns of indentation, the icon and a space.
     const room = Math.max(10, columns() - 6)
     // As far as a done step's `success, exit 0, 12.3s` still fits beside it.
-    const pad = Math.min(24, Math.max(8, room - 2 - 22), Math.max(0, ...[...views.values()].map((v) => width(displayName(v)))))
+    const pad = Math.min(
+      24,
+      Math.max(8, room - 2 - 22),
+      Math.max(0, ...[...views.values()].map((v) => width(displayName(v)))),
+    )
     for (const [name, task] of titles) {
       const title = stepTitle(views.get(name)!, now(), c, room, finished, pad)
       if (task.title !== title) task.title = title
@@ -301,41 +332,72 @@ export function ttyRenderer(write: (text: string) => void, options: {env?: NodeJ
 
   const start = (event: Extract<RunEvent, {type: 'run-start'}>) => {
     ignoreDeclared = event.ignoreFailure
-    write(fit(`${c.bold('wpk8s')} run ${event.runId}: workflow ${event.workflow}, namespace ${event.namespace} on ${event.server}`) + '\n')
+    write(
+      fit(
+        `${c.bold('wpk8s')} run ${event.runId}: workflow ${event.workflow}, namespace ${event.namespace} on ${event.server}`,
+      ) + '\n',
+    )
     for (const name of event.services) collapsed.set(name, new CollapsedLog(serviceLines))
-    for (const name of event.services) views.set(name, {name, service: true, dependsOn: [], phase: 'waiting', since: now()})
-    for (const name of event.steps) views.set(name, {name, service: false, dependsOn: event.dependsOn[name] ?? [], phase: 'waiting', since: now()})
+    for (const name of event.services)
+      views.set(name, {name, service: true, dependsOn: [], phase: 'waiting', since: now()})
+    for (const name of event.steps)
+      views.set(name, {name, service: false, dependsOn: event.dependsOn[name] ?? [], phase: 'waiting', since: now()})
     for (const name of views.keys()) done.set(name, deferred())
-    const stepTask = (name: string): ListrTask => ({title: name, task: async (_, task) => {
-      titles.set(name, task)
-      showCollapsed(name)
-      const view = views.get(name)!
-      icons.set(task.task, () => stepIcon(view, c, LiveLogRenderer.current?.spinnerFrame()))
-      refresh()
-      await done.get(name)!.promise
-      refresh()
-    }})
+    const stepTask = (name: string): ListrTask => ({
+      title: name,
+      task: async (_, task) => {
+        titles.set(name, task)
+        showCollapsed(name)
+        const view = views.get(name)!
+        icons.set(task.task, () => stepIcon(view, c, LiveLogRenderer.current?.spinnerFrame()))
+        refresh()
+        await done.get(name)!.promise
+        refresh()
+      },
+    })
     const tasks: ListrTask[] = [
-      {title: 'workspace', task: async (_, task) => {
-        const problem = await workspace.promise
-        if (problem) throw new Error(problem)
-        task.title = 'workspace ready'
-      }},
+      {
+        title: 'workspace',
+        task: async (_, task) => {
+          const problem = await workspace.promise
+          if (problem) throw new Error(problem)
+          task.title = 'workspace ready'
+        },
+      },
       // Shown once the checkout ships (not with skip_clone): bytes sent, total and rate while it goes.
-      {title: 'shipping the checkout', enabled: () => shipping, task: async (_, task) => {
-        shipTask = task
-        if (lastProgress) task.title = lastProgress
-        const outcome = await ship.promise
-        shipTask = undefined
-        if (outcome.problem) throw new Error(outcome.problem)
-        task.title = `checkout shipped ${c.dim(`(${outcome.detail})`)}`
-      }},
-      {title: 'steps', task: (_, task) => task.newListr([...views.keys()].map(stepTask), {concurrent: true, exitOnError: false})},
+      {
+        title: 'shipping the checkout',
+        enabled: () => shipping,
+        task: async (_, task) => {
+          shipTask = task
+          if (lastProgress) task.title = lastProgress
+          const outcome = await ship.promise
+          shipTask = undefined
+          if (outcome.problem) throw new Error(outcome.problem)
+          task.title = `checkout shipped ${c.dim(`(${outcome.detail})`)}`
+        },
+      },
+      {
+        title: 'steps',
+        task: (_, task) => task.newListr([...views.keys()].map(stepTask), {concurrent: true, exitOnError: false}),
+      },
     ]
     ticker = setInterval(refresh, TICK_MS)
     ticker.unref()
-    list = new Listr(tasks, {concurrent: false, exitOnError: false, registerSignalListeners: false, renderer: LiveLogRenderer,
-      rendererOptions: {collapseErrors: false, collapseSubtasks: false, showErrorMessage: false, formatOutput: 'truncate'}}).run().catch(() => {})
+    list = new Listr(tasks, {
+      concurrent: false,
+      exitOnError: false,
+      registerSignalListeners: false,
+      renderer: LiveLogRenderer,
+      rendererOptions: {
+        collapseErrors: false,
+        collapseSubtasks: false,
+        showErrorMessage: false,
+        formatOutput: 'truncate',
+      },
+    })
+      .run()
+      .catch(() => {})
   }
 
   /** A line above the task list (or plain, before the list is drawn). */
@@ -359,7 +421,10 @@ export function ttyRenderer(write: (text: string) => void, options: {env?: NodeJ
     collapsed.delete(name)
     const {earlier: before, lines} = log.expanded()
     const tag = c.cyan(`[${name}]`)
-    const out = [...(before > 0 ? [`${tag} ${c.dim(`${earlier(before)} (not kept)`)}`] : []), ...lines.map((line) => `${tag} ${line}`)]
+    const out = [
+      ...(before > 0 ? [`${tag} ${c.dim(`${earlier(before)} (not kept)`)}`] : []),
+      ...lines.map((line) => `${tag} ${line}`),
+    ]
     if (!out.length) return
     if (LiveLogRenderer.current) LiveLogRenderer.current.printAbove(out)
     else write(out.map((line) => `${line}\n`).join(''))
@@ -395,11 +460,25 @@ export function ttyRenderer(write: (text: string) => void, options: {env?: NodeJ
         return showCollapsed(event.step)
       }
       case 'port-forward':
-        return above(event.error ? c.red(`[${event.step}] port-forward ${event.address} → ${event.port}: ${event.error}`) : `[${event.step}] port ${event.port} forwarded to ${c.bold(event.url ?? '')}`)
+        return above(
+          event.error
+            ? c.red(`[${event.step}] port-forward ${event.address} → ${event.port}: ${event.error}`)
+            : `[${event.step}] port ${event.port} forwarded to ${c.bold(event.url ?? '')}`,
+        )
       case 'cache':
-        return above(c.dim(`cache volume ${event.claim} ${event.status === 'created' ? `created (${event.size ?? 'default size'}), kept after the run (wpk8s cache ls); on a Woodpecker server it must exist` : 'found: mounted as it is'}`))
+        return above(
+          c.dim(
+            `cache volume ${event.claim} ${event.status === 'created' ? `created (${event.size ?? 'default size'}), kept after the run (wpk8s cache ls); on a Woodpecker server it must exist` : 'found: mounted as it is'}`,
+          ),
+        )
       case 'step-end': {
-        const result: StepResult = {name: event.step, status: event.status, exitCode: event.exitCode, durationMs: event.durationMs, reason: event.reason}
+        const result: StepResult = {
+          name: event.step,
+          status: event.status,
+          exitCode: event.exitCode,
+          durationMs: event.durationMs,
+          reason: event.reason,
+        }
         results.push(result)
         finished.add(event.step)
         const view = views.get(event.step)

@@ -23,7 +23,11 @@ const DISCARD_WAIT_MS = 15_000
 export class AheadPods {
   private readonly pods = new Map<string, AheadPod>()
 
-  constructor(private readonly cluster: Cluster, private readonly namespace: string, private readonly runSelector: string) {}
+  constructor(
+    private readonly cluster: Cluster,
+    private readonly namespace: string,
+    private readonly runSelector: string,
+  ) {}
 
   get size(): number {
     return this.pods.size
@@ -36,12 +40,19 @@ export class AheadPods {
   /** Starts creating the gated pod of `step`; `create` is the run's tracked create call. */
   create(step: string, pod: V1Pod, create: (pod: V1Pod) => Promise<void>): void {
     const gated = gatedPod(pod)
-    const created = create(gated).then(() => true, () => false)
+    const created = create(gated).then(
+      () => true,
+      () => false,
+    )
     this.pods.set(step, {name: gated.metadata!.name!, aliases: JSON.stringify(pod.spec!.hostAliases ?? []), created})
   }
 
   /** The released pod of a step that is due, and when it was released; undefined when the step needs a new pod. */
-  async take(step: string, start: StartContext, startTimeoutMs: number): Promise<{name: string; releasedAt: number} | undefined> {
+  async take(
+    step: string,
+    start: StartContext,
+    startTimeoutMs: number,
+  ): Promise<{name: string; releasedAt: number} | undefined> {
     const ahead = this.pods.get(step)
     if (!ahead) return undefined
     this.pods.delete(step)
@@ -60,12 +71,14 @@ export class AheadPods {
    * step that may have started is never replaced by a new pod, which would run its commands twice.
    */
   private async release(step: string, name: string, start: StartContext): Promise<boolean> {
-    const send = () => this.cluster.execWithInput(this.namespace, name, STEP_CONTAINER, gateRelease(start), Buffer.alloc(0))
+    const send = () =>
+      this.cluster.execWithInput(this.namespace, name, STEP_CONTAINER, gateRelease(start), Buffer.alloc(0))
     try {
       const {exitCode} = await retryIfDropped(send)
       return exitCode === 0
     } catch (error) {
-      if (error instanceof ExecDroppedError) throw new ClusterError(`step ${step}: cannot tell whether its pod ${name} was started: ${error.message}`)
+      if (error instanceof ExecDroppedError)
+        throw new ClusterError(`step ${step}: cannot tell whether its pod ${name} was started: ${error.message}`)
       return false
     }
   }
@@ -80,7 +93,9 @@ export class AheadPods {
 
   /** Unscheduled for lack of room, stuck or ended: all mean a fresh pod is the safer start. */
   private async running(name: string, timeoutMs: number): Promise<boolean> {
-    const state = await this.cluster.watchPod(this.namespace, name, (s) => s.kind !== 'pending', timeoutMs).catch(() => undefined)
+    const state = await this.cluster
+      .watchPod(this.namespace, name, (s) => s.kind !== 'pending', timeoutMs)
+      .catch(() => undefined)
     return state?.kind === 'running'
   }
 

@@ -1,5 +1,19 @@
 import {spawn} from 'node:child_process'
-import {accessSync, closeSync, constants as fsConstants, createReadStream, createWriteStream, lstatSync, openSync, promises as fs, readdirSync, readFileSync, readlinkSync, readSync, rmSync} from 'node:fs'
+import {
+  accessSync,
+  closeSync,
+  constants as fsConstants,
+  createReadStream,
+  createWriteStream,
+  lstatSync,
+  openSync,
+  promises as fs,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  readSync,
+  rmSync,
+} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {Readable} from 'node:stream'
@@ -87,7 +101,9 @@ export async function worthGzip(root: string, entries: CheckoutEntry[], tarBytes
     const whole = await readStream(packEntries(root, entries), tarBytes)
     return pays(gzipSync(whole, {level: 1}).length, whole.length)
   }
-  const samples = await Promise.all([0, Math.floor(tarBytes / 2), tarBytes - SAMPLE_BYTES].map((at) => tarSample(root, entries, at, SAMPLE_BYTES)))
+  const samples = await Promise.all(
+    [0, Math.floor(tarBytes / 2), tarBytes - SAMPLE_BYTES].map((at) => tarSample(root, entries, at, SAMPLE_BYTES)),
+  )
   const original = samples.reduce((sum, s) => sum + s.length, 0)
   const compressed = samples.reduce((sum, s) => sum + gzipSync(s, {level: 1}).length, 0)
   return pays(compressed, original)
@@ -119,7 +135,13 @@ async function spoolGzip(tar: Archive): Promise<Archive> {
     throw error
   }
   const {size} = await fs.stat(file)
-  return {size, gzipped: true, entries: tar.entries, open: () => createReadStream(file, {highWaterMark: READ_CHUNK}), dispose}
+  return {
+    size,
+    gzipped: true,
+    entries: tar.entries,
+    open: () => createReadStream(file, {highWaterMark: READ_CHUNK}),
+    dispose,
+  }
 }
 
 /**
@@ -133,7 +155,10 @@ async function spoolGzip(tar: Archive): Promise<Archive> {
  * the checkout is read). On Windows, executable bits and links come from git's index, the file system
  * having none.
  */
-export async function listCheckout(root: string, platform: NodeJS.Platform = process.platform): Promise<CheckoutListing> {
+export async function listCheckout(
+  root: string,
+  platform: NodeJS.Platform = process.platform,
+): Promise<CheckoutListing> {
   const listed = await gitList(root)
   if (!listed) return {git: false, entries: await walk(root, platform)}
   const modes = platform === 'win32' ? await gitIndexModes(root) : new Map<string, string>()
@@ -148,9 +173,16 @@ export async function listCheckout(root: string, platform: NodeJS.Platform = pro
 
 /** The paths git would put in a commit of the worktree (POSIX, relative to root), or undefined outside git. */
 async function gitList(root: string): Promise<string[] | undefined> {
-  const inGit = await run('git', ['rev-parse', '--is-inside-work-tree'], root).then((out) => out.toString().trim() === 'true', () => false)
+  const inGit = await run('git', ['rev-parse', '--is-inside-work-tree'], root).then(
+    (out) => out.toString().trim() === 'true',
+    () => false,
+  )
   if (!inGit) return undefined
-  const out = await run('git', ['-c', 'core.quotePath=false', 'ls-files', '-z', '--cached', '--others', '--exclude-standard'], root)
+  const out = await run(
+    'git',
+    ['-c', 'core.quotePath=false', 'ls-files', '-z', '--cached', '--others', '--exclude-standard'],
+    root,
+  )
   // --deduplicate (git 2.31+) done here: a conflicted file is listed once per stage.
   return [...new Set(out.toString('utf8').split('\0').filter(Boolean))]
 }
@@ -177,12 +209,22 @@ function entryAt(root: string, name: string, platform: NodeJS.Platform, indexMod
     const stat = lstatSync(path)
     const mtime = stat.mtime
     // Windows writes a link's target with backslashes; the archive has POSIX paths only.
-    if (stat.isSymbolicLink()) return {name, type: 'symlink', mode: 0o777, size: 0, mtime, linkname: platform === 'win32' ? readlinkSync(path).replaceAll('\\', '/') : readlinkSync(path)}
-    if (stat.isDirectory()) return {name, type: 'directory', mode: platform === 'win32' ? 0o755 : stat.mode & 0o7777, size: 0, mtime}
+    if (stat.isSymbolicLink())
+      return {
+        name,
+        type: 'symlink',
+        mode: 0o777,
+        size: 0,
+        mtime,
+        linkname: platform === 'win32' ? readlinkSync(path).replaceAll('\\', '/') : readlinkSync(path),
+      }
+    if (stat.isDirectory())
+      return {name, type: 'directory', mode: platform === 'win32' ? 0o755 : stat.mode & 0o7777, size: 0, mtime}
     if (!stat.isFile()) return undefined
     accessSync(path, fsConstants.R_OK)
     // A link checked out as a plain file (Windows without symlink support): the file holds the target.
-    if (indexMode === '120000') return {name, type: 'symlink', mode: 0o777, size: 0, mtime, linkname: readFileSync(path, 'utf8').trim()}
+    if (indexMode === '120000')
+      return {name, type: 'symlink', mode: 0o777, size: 0, mtime, linkname: readFileSync(path, 'utf8').trim()}
     const mode = platform === 'win32' ? (indexMode === '100755' ? 0o755 : 0o644) : stat.mode & 0o7777
     return {name, type: 'file', mode, size: stat.size, mtime}
   } catch {
@@ -223,7 +265,8 @@ async function walk(root: string, platform: NodeJS.Platform): Promise<CheckoutEn
 /** The tar's length, header for header as tar-stream writes them (ustar, or pax for long and non-ASCII names). */
 export function tarSize(entries: CheckoutEntry[]): number {
   let total = 2 * BLOCK
-  for (const entry of entries) total += headerBytes(entry.name, entry.linkname) + padded(entry.type === 'file' ? entry.size : 0)
+  for (const entry of entries)
+    total += headerBytes(entry.name, entry.linkname) + padded(entry.type === 'file' ? entry.size : 0)
   return total
 }
 
@@ -297,10 +340,20 @@ function nodeReadable(pack: Pack): Readable {
 }
 
 async function addEntry(pack: Pack, root: string, entry: CheckoutEntry): Promise<void> {
-  const header = {name: entry.name, type: entry.type, mode: entry.mode, mtime: entry.mtime, uid: 0, gid: 0,
-    size: entry.type === 'file' ? entry.size : 0, ...(entry.linkname === undefined ? {} : {linkname: entry.linkname})}
+  const header = {
+    name: entry.name,
+    type: entry.type,
+    mode: entry.mode,
+    mtime: entry.mtime,
+    uid: 0,
+    gid: 0,
+    size: entry.type === 'file' ? entry.size : 0,
+    ...(entry.linkname === undefined ? {} : {linkname: entry.linkname}),
+  }
   let sink!: ReturnType<Pack['entry']>
-  const done = new Promise<void>((resolve, reject) => (sink = pack.entry(header, (error) => (error ? reject(error) : resolve()))))
+  const done = new Promise<void>(
+    (resolve, reject) => (sink = pack.entry(header, (error) => (error ? reject(error) : resolve()))),
+  )
   // Awaited below; if reading throws first, that error is the one that counts.
   done.catch(() => {})
   if (entry.type !== 'file') return done
@@ -381,7 +434,10 @@ async function tarSample(root: string, entries: CheckoutEntry[], at: number, len
       const within = at - offset - header
       if (within <= 0 || within >= content) return readStream(packEntries(root, entries.slice(i)), length)
       const head = await readFileRange(join(root, ...entry.name.split('/')), within, Math.min(length, content - within))
-      const rest = head.length < length ? await readStream(packEntries(root, entries.slice(i + 1)), length - head.length) : Buffer.alloc(0)
+      const rest =
+        head.length < length
+          ? await readStream(packEntries(root, entries.slice(i + 1)), length - head.length)
+          : Buffer.alloc(0)
       return Buffer.concat([head, rest])
     }
     offset = next
@@ -425,7 +481,12 @@ export async function checkoutTar(root: string): Promise<Buffer> {
  * sockets and websocket messages (a tar has a 512-byte header before every file). `onChunk` hears of
  * each chunk as it is handed on.
  */
-export function coalesce(source: Readable, min = 256 * 1024, max = 1024 * 1024, onChunk?: (bytes: number) => void): Readable {
+export function coalesce(
+  source: Readable,
+  min = 256 * 1024,
+  max = 1024 * 1024,
+  onChunk?: (bytes: number) => void,
+): Readable {
   async function* chunks(): AsyncGenerator<Buffer> {
     let pending: Buffer[] = []
     let bytes = 0
@@ -457,7 +518,11 @@ function run(command: string, args: string[], cwd: string): Promise<Buffer> {
     child.stdout.on('data', (b: Buffer) => out.push(b))
     child.stderr.on('data', (b: Buffer) => (err += b.toString()))
     child.on('error', (e) => reject(new UsageError(`cannot run ${command} to list the checkout: ${e.message}`)))
-    child.on('close', (code) => (code === 0 ? resolve(Buffer.concat(out)) : reject(new UsageError(`${command} ${args.join(' ')} failed: ${err.trim()}`))))
+    child.on('close', (code) =>
+      code === 0
+        ? resolve(Buffer.concat(out))
+        : reject(new UsageError(`${command} ${args.join(' ')} failed: ${err.trim()}`)),
+    )
   })
 }
 

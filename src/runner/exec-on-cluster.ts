@@ -17,7 +17,21 @@ import {UsageError} from '../errors.js'
 
 export interface ExecRequest {
   run: PreparedRun
-  flags: BackendFlags & ServiceFlags & {context?: string; kubeconfig?: string; 'use-context-namespace'?: boolean; platform?: string; timeout: number; 'start-timeout': number; 'bind-timeout': number; parallel?: number; step?: string[]; keep?: boolean; reuse?: string; watch?: boolean}
+  flags: BackendFlags &
+    ServiceFlags & {
+      context?: string
+      kubeconfig?: string
+      'use-context-namespace'?: boolean
+      platform?: string
+      timeout: number
+      'start-timeout': number
+      'bind-timeout': number
+      parallel?: number
+      step?: string[]
+      keep?: boolean
+      reuse?: string
+      watch?: boolean
+    }
   emit: Emit
   checkout: () => Promise<Archive>
   /** `--watch` rounds: the files that changed, for `when.path` (instead of the checkout's). */
@@ -36,8 +50,11 @@ export async function runOnCluster(request: ExecRequest): Promise<number> {
   const {flags} = request
   if (flags.watch) {
     const {watchRounds} = await import('./watch.js')
-    return watchRounds(request, {runRound: runOnCluster, log: (line) => process.stderr.write(`${line}\n`),
-      cluster: () => new KubeCluster(loadKubeConfig({context: flags.context, kubeconfig: flags.kubeconfig}))})
+    return watchRounds(request, {
+      runRound: runOnCluster,
+      log: (line) => process.stderr.write(`${line}\n`),
+      cluster: () => new KubeCluster(loadKubeConfig({context: flags.context, kubeconfig: flags.kubeconfig})),
+    })
   }
   let kc: k8s.KubeConfig | undefined
   const kubeconfig = () => (kc ??= loadKubeConfig({context: flags.context, kubeconfig: flags.kubeconfig}))
@@ -55,10 +72,18 @@ export async function runOnCluster(request: ExecRequest): Promise<number> {
   let services: ServiceOptions = {}
   const plansOn = (nodes?: string[]) => {
     const planned = planWorkflows(run, (w) => resolveArch({flag: flags.platform, label: w.labels.platform, nodes}))
-      .map(({workflow, plan}) => ({workflow, plan: flags.step?.length ? selectSteps(plan, flags.step, {dependencies: !kept}) : plan}))
-      .map(({workflow, plan}) => ({workflow, plan: kept
-        ? {...onExistingClaim(plan, kept.claim), keep: {runId: kept.runId, annotations: {}}}
-        : flags.keep ? {...plan, keep: {runId: plan.runId, annotations: keepAnnotations(plan, workflow, run.metadata)}} : plan}))
+      .map(({workflow, plan}) => ({
+        workflow,
+        plan: flags.step?.length ? selectSteps(plan, flags.step, {dependencies: !kept}) : plan,
+      }))
+      .map(({workflow, plan}) => ({
+        workflow,
+        plan: kept
+          ? {...onExistingClaim(plan, kept.claim), keep: {runId: kept.runId, annotations: {}}}
+          : flags.keep
+            ? {...plan, keep: {runId: plan.runId, annotations: keepAnnotations(plan, workflow, run.metadata)}}
+            : plan,
+      }))
     // --service-probe, --cache-size and --port-forward: checked here, before anything is created.
     const {runs, options} = applyServiceFlags(planned, flags)
     services = options
@@ -72,18 +97,35 @@ export async function runOnCluster(request: ExecRequest): Promise<number> {
   const cluster = new KubeCluster(kubeconfig())
   const runs = planned ?? plansOn(await cluster.nodeArchitectures())
   return Interrupt.around((interrupt) => {
-    interrupt.signal.addEventListener('abort', () => process.stderr.write('\nwpk8s: stopping: running pods get a moment to end, then everything is deleted (Ctrl-C again to force)\n'))
+    interrupt.signal.addEventListener('abort', () =>
+      process.stderr.write(
+        '\nwpk8s: stopping: running pods get a moment to end, then everything is deleted (Ctrl-C again to force)\n',
+      ),
+    )
     interrupt.onForce(() => process.stderr.write('wpk8s: forcing: deleting everything now\n'))
     const limits = {
-      ...DEFAULT_LIMITS, timeoutMs: flags.timeout * 1000, startTimeoutMs: flags['start-timeout'] * 1000, bindTimeoutMs: flags['bind-timeout'] * 1000,
-      parallel: flags.parallel ?? 0, interrupt, outputReady: stdoutReady, stopGraceSeconds: run.config.stopTimeoutSeconds, ...services,
+      ...DEFAULT_LIMITS,
+      timeoutMs: flags.timeout * 1000,
+      startTimeoutMs: flags['start-timeout'] * 1000,
+      bindTimeoutMs: flags['bind-timeout'] * 1000,
+      parallel: flags.parallel ?? 0,
+      interrupt,
+      outputReady: stdoutReady,
+      stopGraceSeconds: run.config.stopTimeoutSeconds,
+      ...services,
     }
     // A kept workspace remembers what was shipped (a manifest), so that a reuse ships only the changes.
-    const checkout = kept ? () => keptCheckout(run.metadata.root, kept.manifest) : flags.keep ? () => keptCheckout(run.metadata.root) : request.checkout
+    const checkout = kept
+      ? () => keptCheckout(run.metadata.root, kept.manifest)
+      : flags.keep
+        ? () => keptCheckout(run.metadata.root)
+        : request.checkout
     return runWorkflows(runs, cluster, request.emit, checkout, limits)
   }).finally(() => {
     // Rounds of --watch say their own.
-    if (!request.changedFiles && !request.quietKeep) for (const {plan} of runs) if (plan.keep) process.stderr.write(`${keptMessage(plan.keep.runId, plan.namespace, Boolean(kept))}\n`)
+    if (!request.changedFiles && !request.quietKeep)
+      for (const {plan} of runs)
+        if (plan.keep) process.stderr.write(`${keptMessage(plan.keep.runId, plan.namespace, Boolean(kept))}\n`)
   })
 }
 
@@ -91,8 +133,10 @@ export async function runOnCluster(request: ExecRequest): Promise<number> {
 function reuseRun(run: PreparedRun, kept: KeptRun): PreparedRun {
   const workflows = run.workflows.filter((w) => w.title === kept.workflow)
   if (workflows.length === 0) {
-    throw new UsageError(`the workspace of run ${kept.runId} was kept for workflow ${kept.workflow ?? '(unknown)'} (${kept.pipeline ?? 'no pipeline file recorded'}), which this pipeline does not have`,
-      `run from the same checkout, with the same pipeline file: wpk8s exec ${kept.pipeline ?? ''} --reuse ${kept.runId}`)
+    throw new UsageError(
+      `the workspace of run ${kept.runId} was kept for workflow ${kept.workflow ?? '(unknown)'} (${kept.pipeline ?? 'no pipeline file recorded'}), which this pipeline does not have`,
+      `run from the same checkout, with the same pipeline file: wpk8s exec ${kept.pipeline ?? ''} --reuse ${kept.runId}`,
+    )
   }
   return {...run, workflows, metadata: reuseMetadata(kept, run.metadata)}
 }
@@ -102,7 +146,11 @@ function reuseRun(run: PreparedRun, kept: KeptRun): PreparedRun {
  * when nothing names one (--namespace, WOODPECKER_BACKEND_K8S_NAMESPACE, --agent-setting, --agent-env); else,
  * and when the context has none, the run keeps its namespace (Woodpecker's default `woodpecker`).
  */
-export function withContextNamespace(run: PreparedRun, flags: ExecRequest['flags'], kubeconfig = () => loadKubeConfig({context: flags.context, kubeconfig: flags.kubeconfig})): PreparedRun {
+export function withContextNamespace(
+  run: PreparedRun,
+  flags: ExecRequest['flags'],
+  kubeconfig = () => loadKubeConfig({context: flags.context, kubeconfig: flags.kubeconfig}),
+): PreparedRun {
   if (!flags['use-context-namespace'] || namespaceGiven(flags)) return run
   const namespace = contextNamespace(kubeconfig())
   return namespace ? {...run, config: {...run.config, namespace}} : run
@@ -110,5 +158,7 @@ export function withContextNamespace(run: PreparedRun, flags: ExecRequest['flags
 
 function namespaceGiven(flags: BackendFlags): boolean {
   if (flags.namespace !== undefined || process.env[ENV.namespace]) return true
-  return resolveBackendConfig(flags, process.env).settings.some((s) => s.name === ENV.namespace && s.source.kind !== 'default')
+  return resolveBackendConfig(flags, process.env).settings.some(
+    (s) => s.name === ENV.namespace && s.source.kind !== 'default',
+  )
 }

@@ -16,7 +16,12 @@ export function runHeartbeat(plan: RunPlan, holder = `${hostname()} pid ${proces
   return {
     namespace: plan.namespace,
     name: heartbeatName(plan.runId),
-    labels: {[LABELS.managedBy]: MANAGER, [LABELS.role]: 'heartbeat', [LABELS.run]: plan.runId, [LABELS.workflow]: toLabelValue(plan.workflow)},
+    labels: {
+      [LABELS.managedBy]: MANAGER,
+      [LABELS.role]: 'heartbeat',
+      [LABELS.run]: plan.runId,
+      [LABELS.workflow]: toLabelValue(plan.workflow),
+    },
     holder,
     durationSeconds: HEARTBEAT_SECONDS,
   }
@@ -35,7 +40,11 @@ export class RunHeartbeat {
   private busy = false
   private stopped = false
 
-  constructor(private readonly cluster: Cluster, readonly heartbeat: Heartbeat, private readonly intervalMs = HEARTBEAT_INTERVAL_MS) {}
+  constructor(
+    private readonly cluster: Cluster,
+    readonly heartbeat: Heartbeat,
+    private readonly intervalMs = HEARTBEAT_INTERVAL_MS,
+  ) {}
 
   /** The first beat: resolves once the Lease exists, or cannot (no permission, an error); never rejects. */
   async start(): Promise<void> {
@@ -60,16 +69,22 @@ export class RunHeartbeat {
   private beat(): Promise<void> {
     if (this.stopped || this.busy) return this.beating
     this.busy = true
-    this.beating = this.cluster.beat(this.heartbeat).then((allowed) => {
-      if (allowed) this.created = true
-      else clearInterval(this.timer)
-    }, () => {
-      // Tried again at the next interval: only a heartbeat missing for its whole duration makes the run look dead.
-      // (A failed first beat may still have created the Lease, so stop() deletes it.)
-      this.created = true
-    }).finally(() => {
-      this.busy = false
-    })
+    this.beating = this.cluster
+      .beat(this.heartbeat)
+      .then(
+        (allowed) => {
+          if (allowed) this.created = true
+          else clearInterval(this.timer)
+        },
+        () => {
+          // Tried again at the next interval: only a heartbeat missing for its whole duration makes the run look dead.
+          // (A failed first beat may still have created the Lease, so stop() deletes it.)
+          this.created = true
+        },
+      )
+      .finally(() => {
+        this.busy = false
+      })
     return this.beating
   }
 }

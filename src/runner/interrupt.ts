@@ -3,7 +3,10 @@ import {ExitCode, WpkError} from '../errors.js'
 /** The run was stopped by the user (SIGINT, exit 130) or the system (SIGTERM, exit 143). */
 export class InterruptedError extends WpkError {
   constructor(signal: 'SIGINT' | 'SIGTERM') {
-    super(`interrupted by ${signal}: stopped the run and cleaned up`, signal === 'SIGINT' ? ExitCode.interrupted : ExitCode.terminated)
+    super(
+      `interrupted by ${signal}: stopped the run and cleaned up`,
+      signal === 'SIGINT' ? ExitCode.interrupted : ExitCode.terminated,
+    )
   }
 }
 

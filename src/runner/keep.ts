@@ -88,7 +88,11 @@ export function keepAnnotations(plan: RunPlan, workflow: Workflow, metadata: Run
     ...(plan.secret ? {secretName: plan.secret.metadata!.name!} : {}),
     pods: Object.fromEntries(plan.steps.map((s) => [s.name, s.pod])),
   }
-  return {[KEPT_ANNOTATIONS.pipeline]: file, [KEPT_ANNOTATIONS.workflow]: workflow.title, [KEPT_ANNOTATIONS.info]: encodeInfo(info)}
+  return {
+    [KEPT_ANNOTATIONS.pipeline]: file,
+    [KEPT_ANNOTATIONS.workflow]: workflow.title,
+    [KEPT_ANNOTATIONS.info]: encodeInfo(info),
+  }
 }
 
 /**
@@ -99,8 +103,12 @@ export async function keepWorkspace(cluster: Cluster, plan: RunPlan, result: str
   if (!plan.keep) return
   const {runId, annotations} = plan.keep
   const labels = {[LABELS.run]: null, [KEPT_LABEL]: runId}
-  await cluster.patchMetadata('PersistentVolumeClaim', plan.namespace, plan.pvc.metadata!.name!, {labels, annotations: {...annotations, [KEPT_ANNOTATIONS.result]: result, [KEPT_ANNOTATIONS.lastUsed]: now.toISOString()}})
-  if (plan.secret && !plan.reusedClaim) await cluster.patchMetadata('Secret', plan.namespace, plan.secret.metadata!.name!, {labels})
+  await cluster.patchMetadata('PersistentVolumeClaim', plan.namespace, plan.pvc.metadata!.name!, {
+    labels,
+    annotations: {...annotations, [KEPT_ANNOTATIONS.result]: result, [KEPT_ANNOTATIONS.lastUsed]: now.toISOString()},
+  })
+  if (plan.secret && !plan.reusedClaim)
+    await cluster.patchMetadata('Secret', plan.namespace, plan.secret.metadata!.name!, {labels})
 }
 
 /** A claim with the kept label, read. */
@@ -112,10 +120,19 @@ export function keptRun(pvc: V1PersistentVolumeClaim): KeptRun | undefined {
   const date = (text: string | Date | undefined) => (text ? new Date(text) : undefined)
   const info = decodeInfo(annotations[KEPT_ANNOTATIONS.info])
   return {
-    runId, namespace: pvc.metadata!.namespace!, claim: pvc.metadata!.name!, created: date(pvc.metadata?.creationTimestamp), lastUsed: date(annotations[KEPT_ANNOTATIONS.lastUsed]),
-    size: pvc.status?.capacity?.storage ?? pvc.spec?.resources?.requests?.storage, pipeline: annotations[KEPT_ANNOTATIONS.pipeline], workflow: annotations[KEPT_ANNOTATIONS.workflow],
-    result: annotations[KEPT_ANNOTATIONS.result], ...(info ? {info} : {}),
-    ...(annotations[KEPT_ANNOTATIONS.manifest] ? {manifest: decodeJson(annotations[KEPT_ANNOTATIONS.manifest]) as Record<string, string> | undefined} : {}),
+    runId,
+    namespace: pvc.metadata!.namespace!,
+    claim: pvc.metadata!.name!,
+    created: date(pvc.metadata?.creationTimestamp),
+    lastUsed: date(annotations[KEPT_ANNOTATIONS.lastUsed]),
+    size: pvc.status?.capacity?.storage ?? pvc.spec?.resources?.requests?.storage,
+    pipeline: annotations[KEPT_ANNOTATIONS.pipeline],
+    workflow: annotations[KEPT_ANNOTATIONS.workflow],
+    result: annotations[KEPT_ANNOTATIONS.result],
+    ...(info ? {info} : {}),
+    ...(annotations[KEPT_ANNOTATIONS.manifest]
+      ? {manifest: decodeJson(annotations[KEPT_ANNOTATIONS.manifest]) as Record<string, string> | undefined}
+      : {}),
   }
 }
 
@@ -138,8 +155,16 @@ export async function findKept(cluster: ClaimLister, namespace: string, which: s
   const runs = await listKept(cluster, namespace)
   const found = which === 'last' ? runs[0] : runs.find((r) => r.runId === which)
   if (found) return found
-  const hint = runs.length > 0 ? `kept in ${namespace}: ${runs.map((r) => r.runId).join(', ')}` : 'run `wpk8s exec --keep` first; `wpk8s runs` lists kept workspaces'
-  throw new UsageError(which === 'last' ? `no kept workspace in namespace ${namespace}` : `no kept workspace ${which} in namespace ${namespace}`, hint)
+  const hint =
+    runs.length > 0
+      ? `kept in ${namespace}: ${runs.map((r) => r.runId).join(', ')}`
+      : 'run `wpk8s exec --keep` first; `wpk8s runs` lists kept workspaces'
+  throw new UsageError(
+    which === 'last'
+      ? `no kept workspace in namespace ${namespace}`
+      : `no kept workspace ${which} in namespace ${namespace}`,
+    hint,
+  )
 }
 
 /**
@@ -180,12 +205,18 @@ export async function manifestOf(root: string, entries: CheckoutEntry[]): Promis
  * What ships onto a workspace that holds `before`: the entries whose content, mode or kind changed or
  * that are new (with the folders above them), and the paths that are gone (deepest first).
  */
-export function manifestChanges(entries: CheckoutEntry[], now: Record<string, string>, before: Record<string, string>): {entries: CheckoutEntry[]; deleted: string[]} {
+export function manifestChanges(
+  entries: CheckoutEntry[],
+  now: Record<string, string>,
+  before: Record<string, string>,
+): {entries: CheckoutEntry[]; deleted: string[]} {
   const changed = new Set(entries.filter((e) => before[e.name] !== now[e.name]).map((e) => e.name))
   for (const name of [...changed]) {
     for (let i = name.lastIndexOf('/'); i > 0; i = name.lastIndexOf('/', i - 1)) changed.add(name.slice(0, i))
   }
-  const deleted = Object.keys(before).filter((name) => !(name in now)).sort((a, b) => b.length - a.length || a.localeCompare(b))
+  const deleted = Object.keys(before)
+    .filter((name) => !(name in now))
+    .sort((a, b) => b.length - a.length || a.localeCompare(b))
   return {entries: entries.filter((e) => changed.has(e.name)), deleted}
 }
 
@@ -213,10 +244,25 @@ function encodeJson(value: unknown): string {
 }
 
 /** Deletes, in the workspace through the helper, what is gone from the checkout (NUL-separated paths on stdin, read to their exact length). */
-export async function deleteInWorkspace(cluster: Cluster, namespace: string, helper: string, dir: string, paths: string[]): Promise<void> {
+export async function deleteInWorkspace(
+  cluster: Cluster,
+  namespace: string,
+  helper: string,
+  dir: string,
+  paths: string[],
+): Promise<void> {
   if (paths.length === 0) return
   const list = Buffer.from(paths.map((p) => `${p}\0`).join(''))
   const script = 'cd "$1" && head -c "$2" | xargs -0 rm -rf --'
-  const {exitCode, stderr} = await cluster.execWithInput(namespace, helper, HELPER_CONTAINER, ['sh', '-c', script, 'sh', dir, String(list.length)], list)
-  if (exitCode !== 0) throw new Error(`deleting ${paths.length} file(s) gone from the checkout failed (exit ${exitCode}): ${stderr.trim()}`)
+  const {exitCode, stderr} = await cluster.execWithInput(
+    namespace,
+    helper,
+    HELPER_CONTAINER,
+    ['sh', '-c', script, 'sh', dir, String(list.length)],
+    list,
+  )
+  if (exitCode !== 0)
+    throw new Error(
+      `deleting ${paths.length} file(s) gone from the checkout failed (exit ${exitCode}): ${stderr.trim()}`,
+    )
 }

@@ -26,7 +26,10 @@ export function parsePortForward(text: string): PortForwardRequest {
   const port = m ? Number(m[2]) : 0
   const local = m?.[3] === undefined ? port : Number(m[3])
   if (!m || port < 1 || port > 65535 || local > 65535) {
-    throw new UsageError(`--port-forward ${text}: expected SERVICE:PORT or SERVICE:PORT:LOCAL`, 'such as --port-forward db:5432 or --port-forward web:80:8080 (LOCAL 0 picks a free port)')
+    throw new UsageError(
+      `--port-forward ${text}: expected SERVICE:PORT or SERVICE:PORT:LOCAL`,
+      'such as --port-forward db:5432 or --port-forward web:80:8080 (LOCAL 0 picks a free port)',
+    )
   }
   return {service: m[1], port, local}
 }
@@ -50,9 +53,18 @@ export function assignPortForwards(requests: PortForwardRequest[], plans: RunPla
     const flag = `--port-forward ${request.service}:${request.port}`
     if (holders.length === 0) {
       const names = [...new Set(plans.flatMap((p) => forwardable(p).map((s) => s.host ?? s.name)))]
-      throw new UsageError(`${flag}: no service or detached step is called ${request.service}`, names.length > 0 ? `services and detached steps: ${names.join(', ')}` : 'the pipeline has no service or detached step')
+      throw new UsageError(
+        `${flag}: no service or detached step is called ${request.service}`,
+        names.length > 0
+          ? `services and detached steps: ${names.join(', ')}`
+          : 'the pipeline has no service or detached step',
+      )
     }
-    if (holders.length > 1) throw new UsageError(`${flag}: ${holders.length} workflows have a service called ${request.service}`, 'run one workflow (FILE) to forward its service')
+    if (holders.length > 1)
+      throw new UsageError(
+        `${flag}: ${holders.length} workflows have a service called ${request.service}`,
+        'run one workflow (FILE) to forward its service',
+      )
     return {...request, runId: holders[0].runId}
   })
 }
@@ -76,16 +88,33 @@ export class PortForwards {
   private readonly sockets = new Set<net.Socket>()
   private closed = false
 
-  constructor(private readonly cluster: Cluster, private readonly namespace: string, private readonly emit: Emit) {}
+  constructor(
+    private readonly cluster: Cluster,
+    private readonly namespace: string,
+    private readonly emit: Emit,
+  ) {}
 
   /** Binds a listener for each request of this plan (by its run id; all when none is assigned). */
   async listen(plan: RunPlan, requests: PortForwardRequest[]): Promise<void> {
     for (const request of requests.filter((r) => r.runId === undefined || r.runId === plan.runId)) {
       if (!forwardable(plan).some((s) => matches(s, request.service))) continue
-      const listener: Listener = {request, server: net.createServer((socket) => this.accept(listener, socket)), address: '', waiting: []}
+      const listener: Listener = {
+        request,
+        server: net.createServer((socket) => this.accept(listener, socket)),
+        address: '',
+        waiting: [],
+      }
       await new Promise<void>((resolve, reject) => {
-        listener.server.once('error', (error: NodeJS.ErrnoException) => reject(new UsageError(`--port-forward ${request.service}:${request.port}: cannot listen on ${LOCAL_HOST}:${request.local}: ${error.code ?? error.message}`,
-          error.code === 'EADDRINUSE' ? `choose another local port: --port-forward ${request.service}:${request.port}:LOCAL (0 picks a free one)` : undefined)))
+        listener.server.once('error', (error: NodeJS.ErrnoException) =>
+          reject(
+            new UsageError(
+              `--port-forward ${request.service}:${request.port}: cannot listen on ${LOCAL_HOST}:${request.local}: ${error.code ?? error.message}`,
+              error.code === 'EADDRINUSE'
+                ? `choose another local port: --port-forward ${request.service}:${request.port}:LOCAL (0 picks a free one)`
+                : undefined,
+            ),
+          ),
+        )
         listener.server.listen(request.local, LOCAL_HOST, () => resolve())
       })
       const bound = listener.server.address() as net.AddressInfo
@@ -98,7 +127,13 @@ export class PortForwards {
   attach(step: PlannedStep, pod: string): void {
     for (const listener of this.listeners.filter((l) => matches(step, l.request.service) && !l.pod)) {
       listener.pod = pod
-      this.emit({type: 'port-forward', step: step.name, port: listener.request.port, address: listener.address, url: `http://${listener.address}`})
+      this.emit({
+        type: 'port-forward',
+        step: step.name,
+        port: listener.request.port,
+        address: listener.address,
+        url: `http://${listener.address}`,
+      })
       for (const socket of listener.waiting.splice(0)) this.connect(listener, step.name, socket)
     }
   }
@@ -118,7 +153,14 @@ export class PortForwards {
   private connect(listener: Listener, step: string, socket: net.Socket): void {
     this.cluster.forwardPort(this.namespace, listener.pod!, listener.request.port, socket).catch((error: unknown) => {
       if (this.closed) return
-      this.emit({type: 'port-forward', step, port: listener.request.port, address: listener.address, url: `http://${listener.address}`, error: errorMessage(error)})
+      this.emit({
+        type: 'port-forward',
+        step,
+        port: listener.request.port,
+        address: listener.address,
+        url: `http://${listener.address}`,
+        error: errorMessage(error),
+      })
     })
   }
 

@@ -30,15 +30,42 @@ export interface RunResult {
 }
 
 /** Runs a plan: workspace, checkout, services, steps as their dependencies allow; then deletes everything, always. */
-export async function runPlan(plan: RunPlan, cluster: Cluster, emit: Emit, checkout: () => Promise<Archive>, limits: RunLimits = DEFAULT_LIMITS): Promise<RunResult> {
+export async function runPlan(
+  plan: RunPlan,
+  cluster: Cluster,
+  emit: Emit,
+  checkout: () => Promise<Archive>,
+  limits: RunLimits = DEFAULT_LIMITS,
+): Promise<RunResult> {
   const started = Date.now()
   const all = [...plan.services, ...plan.steps]
-  emit({type: 'run-start', runId: plan.runId, namespace: plan.namespace, workflow: plan.workflow, server: cluster.server,
-    steps: plan.steps.map((s) => s.name), services: plan.services.map((s) => s.name), dependsOn: Object.fromEntries(plan.steps.map((s) => [s.name, s.dependsOn])),
-    ignoreFailure: plan.steps.filter((s) => s.failure === 'ignore').map((s) => s.name)})
+  emit({
+    type: 'run-start',
+    runId: plan.runId,
+    namespace: plan.namespace,
+    workflow: plan.workflow,
+    server: cluster.server,
+    steps: plan.steps.map((s) => s.name),
+    services: plan.services.map((s) => s.name),
+    dependsOn: Object.fromEntries(plan.steps.map((s) => [s.name, s.dependsOn])),
+    ignoreFailure: plan.steps.filter((s) => s.failure === 'ignore').map((s) => s.name),
+  })
   const mask = masker(Object.values(plan.secret?.stringData ?? {}))
   const emitMasked: Emit = (event) => emit(event.type === 'log' ? {...event, line: mask(event.line)} : event)
-  const state: RunState = {plan, cluster, emit: emitMasked, limits, results: new Map(), running: new Set(), hostAliases: [], background: [], stopped: false, backgroundEnds: new Map(), creating: new Set(), endsAt: started + limits.timeoutMs}
+  const state: RunState = {
+    plan,
+    cluster,
+    emit: emitMasked,
+    limits,
+    results: new Map(),
+    running: new Set(),
+    hostAliases: [],
+    background: [],
+    stopped: false,
+    backgroundEnds: new Map(),
+    creating: new Set(),
+    endsAt: started + limits.timeoutMs,
+  }
   let failure: WpkError | undefined
   /** When the run stopped its services (the end of their duration). */
   let stoppedAt = started
@@ -48,7 +75,11 @@ export async function runPlan(plan: RunPlan, cluster: Cluster, emit: Emit, check
     return {exitCode: ExitCode.ok, steps: [...state.results.values()]}
   }
   try {
-    const work = withTimeout(runAll(state, checkout), limits.timeoutMs, `the run did not finish within ${Math.round(limits.timeoutMs / 1000)} s (--timeout)`)
+    const work = withTimeout(
+      runAll(state, checkout),
+      limits.timeoutMs,
+      `the run did not finish within ${Math.round(limits.timeoutMs / 1000)} s (--timeout)`,
+    )
     await (limits.interrupt ? Promise.race([work, limits.interrupt.asPromise()]) : work)
   } catch (error) {
     failure = error instanceof WpkError ? error : new ClusterError(errorMessage(error))
@@ -61,7 +92,10 @@ export async function runPlan(plan: RunPlan, cluster: Cluster, emit: Emit, check
     // `--keep`/`--reuse`: the workspace leaves the run before its cleanup, which then leaves it alone.
     if (plan.keep) {
       await keepWorkspace(cluster, plan, failure ? 'error' : pipelineStatus(state)).catch((error: unknown) => {
-        failure ??= new ClusterError(`the workspace could not be kept: ${errorMessage(error)}`, error instanceof WpkError ? error.hint : undefined)
+        failure ??= new ClusterError(
+          `the workspace could not be kept: ${errorMessage(error)}`,
+          error instanceof WpkError ? error.hint : undefined,
+        )
       })
     }
     // Each pod's phases (step-phases) are read while it still exists: most were read as their step ended.
@@ -72,11 +106,18 @@ export async function runPlan(plan: RunPlan, cluster: Cluster, emit: Emit, check
     await state.heartbeat?.stop()
     await Promise.allSettled(state.background)
   }
-  for (const service of plan.services) if (!state.results.has(service.name)) finish(state, backgroundResult(state, service.name, stoppedAt))
+  for (const service of plan.services)
+    if (!state.results.has(service.name)) finish(state, backgroundResult(state, service.name, stoppedAt))
   const results = all.map((s) => state.results.get(s.name)!).filter(Boolean)
   const exitCode = failure ? failure.exitCode : pipelineStatus(state) === 'failure' ? ExitCode.stepFailed : ExitCode.ok
   const status = failure ? 'error' : exitCode === ExitCode.ok ? 'success' : 'failure'
-  emit({type: 'run-end', status, exitCode, durationMs: Date.now() - started, ...(failure ? {error: failure.message, ...(failure.hint ? {hint: failure.hint} : {})} : {})})
+  emit({
+    type: 'run-end',
+    status,
+    exitCode,
+    durationMs: Date.now() - started,
+    ...(failure ? {error: failure.message, ...(failure.hint ? {hint: failure.hint} : {})} : {}),
+  })
   return {exitCode, steps: results}
 }
 
@@ -91,9 +132,15 @@ async function runAll(state: RunState, checkout: () => Promise<Archive>): Promis
 function finish(state: RunState, result: StepResult): void {
   if (state.results.has(result.name)) return
   state.results.set(result.name, result)
-  state.emit({type: 'step-end', step: result.name, status: result.status, durationMs: result.durationMs,
-    ...(result.exitCode === undefined ? {} : {exitCode: result.exitCode}), ...(result.reason ? {reason: result.reason} : {}),
-    ...(result.containerMs === undefined ? {} : {containerMs: result.containerMs})})
+  state.emit({
+    type: 'step-end',
+    step: result.name,
+    status: result.status,
+    durationMs: result.durationMs,
+    ...(result.exitCode === undefined ? {} : {exitCode: result.exitCode}),
+    ...(result.reason ? {reason: result.reason} : {}),
+    ...(result.containerMs === undefined ? {} : {containerMs: result.containerMs}),
+  })
 }
 
 async function prepareWorkspace(state: RunState, checkout: () => Promise<Archive>): Promise<void> {
@@ -101,17 +148,22 @@ async function prepareWorkspace(state: RunState, checkout: () => Promise<Archive
   await cluster.ensureNamespace(plan.namespace)
   // The heartbeat exists before anything else of the run, so `wpk8s clean` never sees a live run without one.
   const heartbeat = new RunHeartbeat(cluster, runHeartbeat(plan))
-  await Promise.all([track(state, async () => {
-    state.heartbeat = heartbeat
-    await heartbeat.start()
-  }), checkReferences(state)])
+  await Promise.all([
+    track(state, async () => {
+      state.heartbeat = heartbeat
+      await heartbeat.start()
+    }),
+    checkReferences(state),
+  ])
   const caches = prepareCaches(state)
   caches.catch(() => {})
   if (plan.secret) await track(state, () => cluster.createSecret(plan.secret!))
   emit({type: 'phase', phase: 'workspace', status: 'start'})
   // `--reuse`: the claim is a kept run's, there and filled already.
   if (!plan.reusedClaim) await track(state, () => cluster.createPvc(plan.pvc))
-  const bound = plan.reusedClaim ? Promise.resolve() : cluster.waitPvcBound(plan.namespace, plan.pvc.metadata!.name!, limits.bindTimeoutMs)
+  const bound = plan.reusedClaim
+    ? Promise.resolve()
+    : cluster.waitPvcBound(plan.namespace, plan.pvc.metadata!.name!, limits.bindTimeoutMs)
   // Awaited below; until then a refusal must not count as an unhandled rejection (which ends the process).
   bound.catch(() => {})
   if (!plan.shipCheckout) {
@@ -128,7 +180,12 @@ async function prepareWorkspace(state: RunState, checkout: () => Promise<Archive
       await Promise.all([bound, caches])
       emit({type: 'phase', phase: 'workspace', status: 'done'})
       emit({type: 'phase', phase: 'ship', status: 'start'})
-      emit({type: 'phase', phase: 'ship', status: 'done', detail: 'nothing changed since the kept workspace was filled'})
+      emit({
+        type: 'phase',
+        phase: 'ship',
+        status: 'done',
+        detail: 'nothing changed since the kept workspace was filled',
+      })
       return
     }
   }
@@ -141,9 +198,13 @@ async function prepareWorkspace(state: RunState, checkout: () => Promise<Archive
   const archive = await tar
   const shipped = await shipArchive(cluster, plan, name, archive, limits.helperServeTimeoutMs, emit)
   // Incremental shipping onto a kept workspace: what is gone from the checkout goes from the workspace too.
-  if (archive.deleted?.length) await deleteInWorkspace(cluster, plan.namespace, name, plan.workspaceDir, archive.deleted)
+  if (archive.deleted?.length)
+    await deleteInWorkspace(cluster, plan.namespace, name, plan.workspaceDir, archive.deleted)
   if (plan.keep && archive.manifest) Object.assign(plan.keep.annotations, manifestAnnotation(archive.manifest))
-  const detail = plan.reusedClaim && archive.manifest ? `${shipped}; ${archive.entries} changed, ${archive.deleted?.length ?? 0} deleted (kept workspace)` : shipped
+  const detail =
+    plan.reusedClaim && archive.manifest
+      ? `${shipped}; ${archive.entries} changed, ${archive.deleted?.length ?? 0} deleted (kept workspace)`
+      : shipped
   emit({type: 'phase', phase: 'ship', status: 'done', detail})
   void cluster.deletePod(plan.namespace, name, 0).catch(() => {})
 }
@@ -159,7 +220,10 @@ async function checkReferences(state: RunState): Promise<void> {
   const missing = refs.filter((_, i) => found[i] === false)
   if (missing.length === 0) return
   const list = missing.map((r) => `${r.kind} ${r.name} (used by ${r.steps.join(', ')})`).join('; ')
-  throw new ClusterError(`namespace ${plan.namespace} has no ${list}`, 'create it there first, or fix serviceAccountName / secrets in backend_options.kubernetes')
+  throw new ClusterError(
+    `namespace ${plan.namespace} has no ${list}`,
+    'create it there first, or fix serviceAccountName / secrets in backend_options.kubernetes',
+  )
 }
 
 /**
@@ -171,19 +235,26 @@ async function checkReferences(state: RunState): Promise<void> {
 async function prepareCaches(state: RunState): Promise<void> {
   const {plan, cluster, emit, limits} = state
   const used = {[CACHE_LAST_USED_ANNOTATION]: new Date().toISOString()}
-  await Promise.all(neededCaches(plan).map(async (claim) => {
-    const name = claim.metadata!.name!
-    const use = await cluster.useCacheClaim(claim, used)
-    if (use === 'foreign') return
-    emit({type: 'cache', claim: name, status: use, ...(use === 'created' ? {size: claim.spec?.resources?.requests?.storage} : {})})
-    if (use !== 'created') return
-    try {
-      await cluster.waitCacheClaim(plan.namespace, name, limits.bindTimeoutMs)
-    } catch (error) {
-      await cluster.deletePvc(plan.namespace, name).catch(() => {})
-      throw error
-    }
-  }))
+  await Promise.all(
+    neededCaches(plan).map(async (claim) => {
+      const name = claim.metadata!.name!
+      const use = await cluster.useCacheClaim(claim, used)
+      if (use === 'foreign') return
+      emit({
+        type: 'cache',
+        claim: name,
+        status: use,
+        ...(use === 'created' ? {size: claim.spec?.resources?.requests?.storage} : {}),
+      })
+      if (use !== 'created') return
+      try {
+        await cluster.waitCacheClaim(plan.namespace, name, limits.bindTimeoutMs)
+      } catch (error) {
+        await cluster.deletePvc(plan.namespace, name).catch(() => {})
+        throw error
+      }
+    }),
+  )
 }
 
 /** `--port-forward`: the run's local ports are bound before anything is created, so one in use stops it at once. */
@@ -226,13 +297,24 @@ async function runSteps(state: RunState): Promise<void> {
         continue
       }
       if (step.missingSecret) {
-        finish(state, {name: step.name, status: 'failure', durationMs: 0, reason: `${step.missingSecret.message} (${missingSecretHint(step.missingSecret.secret)})`})
+        finish(state, {
+          name: step.name,
+          status: 'failure',
+          durationMs: 0,
+          reason: `${step.missingSecret.message} (${missingSecretHint(step.missingSecret.secret)})`,
+        })
         continue
       }
-      const onRunning = () => setTimeout(() => inFlight.has(step.name) && createAhead(state, inFlight, ahead), AHEAD_AFTER_MS).unref()
-      const work = runStep(state, step, ahead, onRunning).then((result) => finish(state, result), (e) => {
-        error ??= e
-      }).finally(() => inFlight.delete(step.name))
+      const onRunning = () =>
+        setTimeout(() => inFlight.has(step.name) && createAhead(state, inFlight, ahead), AHEAD_AFTER_MS).unref()
+      const work = runStep(state, step, ahead, onRunning)
+        .then(
+          (result) => finish(state, result),
+          (e) => {
+            error ??= e
+          },
+        )
+        .finally(() => inFlight.delete(step.name))
       inFlight.set(step.name, work)
     }
     if (error) throw error
@@ -270,7 +352,11 @@ function createAhead(state: RunState, inFlight: Map<string, unknown>, ahead: Ahe
     if (step.background || step.skip || step.missingSecret || !canCreateAhead(step.pod)) continue
     if (!step.dependsOn.every((d) => state.results.has(d) || inFlight.has(d) || ahead.has(d))) continue
     if (!decide(step.rules, pipelineStatus(state)).run) continue
-    const pod = podAtStart(step.pod, {pipelineStatus: 'success', startedAt: Math.floor(Date.now() / 1000), hostAliases: state.hostAliases})
+    const pod = podAtStart(step.pod, {
+      pipelineStatus: 'success',
+      startedAt: Math.floor(Date.now() / 1000),
+      hostAliases: state.hostAliases,
+    })
     ahead.create(step.name, pod, (p) => create(state, p))
   }
 }
@@ -282,7 +368,12 @@ function markUnfinished(state: RunState, steps: PlannedStep[], reason: string): 
     const failed = state.running.has(step.name)
     // A service that was up is stopped with the run: its result comes from backgroundResult.
     if (!failed && state.plan.services.includes(step) && serviceRecord(state).started.has(step.name)) continue
-    finish(state, {name: step.name, status: failed ? 'failure' : 'skipped', durationMs: serviceDuration(state, step.name, Date.now()).durationMs, reason: failed ? reason : 'not run: the run stopped'})
+    finish(state, {
+      name: step.name,
+      status: failed ? 'failure' : 'skipped',
+      durationMs: serviceDuration(state, step.name, Date.now()).durationMs,
+      reason: failed ? reason : 'not run: the run stopped',
+    })
   }
 }
 
@@ -310,7 +401,11 @@ async function cleanUp(plan: RunPlan, cluster: Cluster, emit: Emit, limits: RunL
       left = objects.map((o) => `${o.kind}/${o.name}`)
       if (objects.length === 0) break
       const seconds = grace()
-      await Promise.all(objects.map((o) => (o.kind === 'Pod' ? cluster.deletePod(o.namespace, o.name, seconds) : cluster.deleteObject(o))))
+      await Promise.all(
+        objects.map((o) =>
+          o.kind === 'Pod' ? cluster.deletePod(o.namespace, o.name, seconds) : cluster.deleteObject(o),
+        ),
+      )
       deleted = Math.max(deleted, objects.length)
     } catch (error) {
       left = [`(cleanup failed: ${errorMessage(error)})`]

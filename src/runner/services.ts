@@ -58,17 +58,22 @@ export function parseServiceProbe(text: string): ServiceProbe {
   const eq = text.indexOf('=')
   const service = eq > 0 ? text.slice(0, eq) : ''
   const spec = text.slice(eq + 1)
-  const usage = () => new UsageError(`--service-probe ${text}: expected NAME=tcp:PORT, NAME=http:PORT/PATH, NAME=exec:COMMAND or NAME=none`,
-    'such as --service-probe db=exec:"pg_isready -U postgres" or --service-probe web=http:8080/healthz')
+  const usage = () =>
+    new UsageError(
+      `--service-probe ${text}: expected NAME=tcp:PORT, NAME=http:PORT/PATH, NAME=exec:COMMAND or NAME=none`,
+      'such as --service-probe db=exec:"pg_isready -U postgres" or --service-probe web=http:8080/healthz',
+    )
   if (!service) throw usage()
   const timing = {periodSeconds: PROBE_PERIOD_SECONDS, timeoutSeconds: 1, successThreshold: 1, failureThreshold: 3}
   if (spec === 'none') return {service}
   const tcp = /^tcp:(\d{1,5})$/.exec(spec)
   if (tcp && validPort(tcp[1])) return {service, probe: {tcpSocket: {port: Number(tcp[1])}, ...timing}}
   const http = /^http:(\d{1,5})(\/\S*)?$/.exec(spec)
-  if (http && validPort(http[1])) return {service, probe: {httpGet: {port: Number(http[1]), path: http[2] ?? '/'}, ...timing}}
+  if (http && validPort(http[1]))
+    return {service, probe: {httpGet: {port: Number(http[1]), path: http[2] ?? '/'}, ...timing}}
   // An exec probe gets more time: it starts a process in the container each time.
-  if (spec.startsWith('exec:') && spec.slice(5).trim()) return {service, probe: {exec: {command: ['/bin/sh', '-c', spec.slice(5)]}, ...timing, timeoutSeconds: 5}}
+  if (spec.startsWith('exec:') && spec.slice(5).trim())
+    return {service, probe: {exec: {command: ['/bin/sh', '-c', spec.slice(5)]}, ...timing, timeoutSeconds: 5}}
   throw usage()
 }
 
@@ -86,7 +91,12 @@ export function withServiceProbes(plans: RunPlan[], probes: ServiceProbe[]): Run
   for (const {service} of probes) {
     if (plans.some((plan) => background(plan).some((s) => s.name === service || s.host === service))) continue
     const names = [...new Set(plans.flatMap((p) => background(p).map((s) => s.host ?? s.name)))]
-    throw new UsageError(`--service-probe ${service}: no service or detached step is called ${service}`, names.length > 0 ? `services and detached steps: ${names.join(', ')}` : 'the pipeline has no service or detached step')
+    throw new UsageError(
+      `--service-probe ${service}: no service or detached step is called ${service}`,
+      names.length > 0
+        ? `services and detached steps: ${names.join(', ')}`
+        : 'the pipeline has no service or detached step',
+    )
   }
   const probeOf = (step: PlannedStep) => probes.find((p) => p.service === step.name || p.service === step.host)
   const apply = (step: PlannedStep): PlannedStep => {
@@ -94,7 +104,10 @@ export function withServiceProbes(plans: RunPlan[], probes: ServiceProbe[]): Run
     if (!step.background || !chosen) return step
     const [container, ...others] = step.pod.spec!.containers
     const {readinessProbe: _, ...rest} = container
-    const containers = [{...rest, ...(chosen.probe ? {readinessProbe: chosen.probe} : {})}, ...others.filter((c) => !c.name.startsWith(PORT_PROBE_PREFIX))]
+    const containers = [
+      {...rest, ...(chosen.probe ? {readinessProbe: chosen.probe} : {})},
+      ...others.filter((c) => !c.name.startsWith(PORT_PROBE_PREFIX)),
+    ]
     return {...step, pod: {...step.pod, spec: {...step.pod.spec!, containers}}}
   }
   return plans.map((plan) => ({...plan, services: plan.services.map(apply), steps: plan.steps.map(apply)}))
@@ -122,7 +135,12 @@ export function logTail(size = LOG_TAIL_LINES): {push: (line: string) => void; l
  * with the time since its pod was created. A service that ends, cannot start or is not ready in time
  * fails the run, with the kubelet's words for why and the service's last log lines.
  */
-export async function waitUntilReady(state: RunState, step: PlannedStep, pod: V1Pod, log: {lines: () => string[]; done: Promise<void>}): Promise<void> {
+export async function waitUntilReady(
+  state: RunState,
+  step: PlannedStep,
+  pod: V1Pod,
+  log: {lines: () => string[]; done: Promise<void>},
+): Promise<void> {
   if (!hasReadinessProbe(pod)) return
   const {plan, cluster, emit} = state
   const name = pod.metadata!.name!
@@ -130,7 +148,11 @@ export async function waitUntilReady(state: RunState, step: PlannedStep, pod: V1
   const createdAt = record?.at ?? Date.now()
   const timeoutMs = serviceOptions(state.limits).serviceTimeoutMs ?? DEFAULT_SERVICE_TIMEOUT_MS
   const probe = describeReadiness(pod)
-  const outcome = await cluster.waitPodReady(plan.namespace, name, state.endsAt ? Math.max(1, Math.min(timeoutMs, state.endsAt - Date.now())) : timeoutMs)
+  const outcome = await cluster.waitPodReady(
+    plan.namespace,
+    name,
+    state.endsAt ? Math.max(1, Math.min(timeoutMs, state.endsAt - Date.now())) : timeoutMs,
+  )
   if (outcome.kind === 'ready') {
     const readyMs = Date.now() - createdAt
     if (record) record.readyMs = readyMs
@@ -147,12 +169,17 @@ export async function waitUntilReady(state: RunState, step: PlannedStep, pod: V1
     why = `was not ready within ${Math.round(timeoutMs / 1000)} s (--service-timeout)`
     problems = await cluster.podProblems(plan.namespace, name).catch(() => [])
   }
-  throw new ClusterError(serviceFailure(step.host ?? step.name, why, probe, problems, log.lines()),
-    outcome.kind === 'ended' ? undefined : 'the service must accept connections on every TCP port it declares; a slow start needs a longer --service-timeout, another check --service-probe')
+  throw new ClusterError(
+    serviceFailure(step.host ?? step.name, why, probe, problems, log.lines()),
+    outcome.kind === 'ended'
+      ? undefined
+      : 'the service must accept connections on every TCP port it declares; a slow start needs a longer --service-timeout, another check --service-probe',
+  )
 }
 
 function endedBeforeReady(state: PodState): string {
-  if (state.kind === 'terminated') return `ended before it was ready (exit code ${state.exitCode}${state.reason && state.reason !== 'Completed' && state.reason !== 'Error' ? `, ${state.reason}` : ''})`
+  if (state.kind === 'terminated')
+    return `ended before it was ready (exit code ${state.exitCode}${state.reason && state.reason !== 'Completed' && state.reason !== 'Error' ? `, ${state.reason}` : ''})`
   if (state.kind === 'stuck') return `cannot start: ${state.reason}: ${state.message}`
   if (state.kind === 'lost') return `was lost before it was ready: ${state.message}`
   return 'is not ready'
@@ -169,7 +196,10 @@ export function serviceFailure(name: string, why: string, probe: string, problem
 export function serviceDuration(state: RunState, name: string, endedAt: number): {durationMs: number; ready?: string} {
   const started = serviceRecord(state).started.get(name)
   if (!started) return {durationMs: 0}
-  return {durationMs: Math.max(0, endedAt - started.at), ...(started.readyMs === undefined ? {} : {ready: `ready after ${(started.readyMs / 1000).toFixed(1)}s`})}
+  return {
+    durationMs: Math.max(0, endedAt - started.at),
+    ...(started.readyMs === undefined ? {} : {ready: `ready after ${(started.readyMs / 1000).toFixed(1)}s`}),
+  }
 }
 
 /** Exec's flags for services and caches. */
@@ -184,23 +214,37 @@ export interface ServiceFlags {
  * Applies `--service-probe` and `--cache-size` to the plans and assigns each `--port-forward` to its
  * workflow; any bad value is a usage error, before anything is created.
  */
-export function applyServiceFlags<T extends {plan: RunPlan}>(runs: T[], flags: ServiceFlags): {runs: T[]; options: ServiceOptions} {
+export function applyServiceFlags<T extends {plan: RunPlan}>(
+  runs: T[],
+  flags: ServiceFlags,
+): {runs: T[]; options: ServiceOptions} {
   const {probes, size, forwards} = parseServiceFlags(flags)
-  const plans = withServiceProbes(runs.map((r) => r.plan), probes).map((plan) => (size === undefined ? plan : withCacheSize(plan, size)))
+  const plans = withServiceProbes(
+    runs.map((r) => r.plan),
+    probes,
+  ).map((plan) => (size === undefined ? plan : withCacheSize(plan, size)))
   const portForwards = assignPortForwards(forwards, plans)
   return {
     runs: runs.map((r, i) => ({...r, plan: plans[i]})),
-    options: {...(flags['service-timeout'] === undefined ? {} : {serviceTimeoutMs: flags['service-timeout'] * 1000}), portForwards},
+    options: {
+      ...(flags['service-timeout'] === undefined ? {} : {serviceTimeoutMs: flags['service-timeout'] * 1000}),
+      portForwards,
+    },
   }
 }
 
 /** The values of exec's service flags, checked on their own (before any cluster or plan is there). */
-export function parseServiceFlags(flags: ServiceFlags): {probes: ServiceProbe[]; size?: string; forwards: PortForwardRequest[]} {
+export function parseServiceFlags(flags: ServiceFlags): {
+  probes: ServiceProbe[]
+  size?: string
+  forwards: PortForwardRequest[]
+} {
   const probes = (flags['service-probe'] ?? []).map(parseServiceProbe)
   const twice = probes.find((p, i) => probes.findIndex((q) => q.service === p.service) !== i)
   if (twice) throw new UsageError(`--service-probe ${twice.service}: given twice`)
   const size = flags['cache-size']
-  if (size !== undefined && !((parseQuantity(size) ?? 0) > 0)) throw new UsageError(`--cache-size ${size}: not a Kubernetes quantity`, 'such as 512Mi, 1Gi or 5G')
+  if (size !== undefined && !((parseQuantity(size) ?? 0) > 0))
+    throw new UsageError(`--cache-size ${size}: not a Kubernetes quantity`, 'such as 512Mi, 1Gi or 5G')
   const forwards = (flags['port-forward'] ?? []).map(parsePortForward)
   const taken = forwards.filter((f) => f.local !== 0).map((f) => f.local)
   const clash = taken.find((port, i) => taken.indexOf(port) !== i)
@@ -209,5 +253,11 @@ export function parseServiceFlags(flags: ServiceFlags): {probes: ServiceProbe[];
 }
 
 function withCacheSize(plan: RunPlan, size: string): RunPlan {
-  return {...plan, caches: plan.caches?.map((c) => ({...c, spec: {...c.spec, resources: {...c.spec?.resources, requests: {...c.spec?.resources?.requests, storage: size}}}}))}
+  return {
+    ...plan,
+    caches: plan.caches?.map((c) => ({
+      ...c,
+      spec: {...c.spec, resources: {...c.spec?.resources, requests: {...c.spec?.resources?.requests, storage: size}}},
+    })),
+  }
 }

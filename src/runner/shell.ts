@@ -22,7 +22,12 @@ export function shellPod(kept: KeptRun, step: string, command: string[], id: str
   const template = kept.info?.pods[step]
   if (!template) {
     const steps = Object.keys(kept.info?.pods ?? {})
-    throw new UsageError(`run ${kept.runId} has no step ${step}`, steps.length > 0 ? `steps: ${steps.join(', ')}` : 'its workspace was kept by a wpk8s without shell support: run exec --keep again')
+    throw new UsageError(
+      `run ${kept.runId} has no step ${step}`,
+      steps.length > 0
+        ? `steps: ${steps.join(', ')}`
+        : 'its workspace was kept by a wpk8s without shell support: run exec --keep again',
+    )
   }
   const container = template.spec!.containers.find((c) => c.name === STEP_CONTAINER) ?? template.spec!.containers[0]
   const runId = `${kept.runId}-sh-${id}`
@@ -33,7 +38,12 @@ export function shellPod(kept: KeptRun, step: string, command: string[], id: str
     metadata: {
       name: objectName(kept.runId, `sh-${id}`),
       namespace: kept.namespace,
-      labels: sorted({...template.metadata?.labels, [LABELS.managedBy]: MANAGER, [LABELS.run]: runId, [LABELS.role]: SHELL_ROLE}),
+      labels: sorted({
+        ...template.metadata?.labels,
+        [LABELS.managedBy]: MANAGER,
+        [LABELS.run]: runId,
+        [LABELS.role]: SHELL_ROLE,
+      }),
       ...(template.metadata?.annotations ? {annotations: template.metadata.annotations} : {}),
     },
     spec: {
@@ -49,16 +59,24 @@ export function shellPod(kept: KeptRun, step: string, command: string[], id: str
 /** The message for a container that could not start its command: most often an image without it (such as /bin/sh). */
 export function startProblem(state: PodState, command: string[]): ClusterError | undefined {
   if (state.kind !== 'stuck' && state.kind !== 'lost') {
-    if (state.kind === 'terminated' && state.exitCode === 128 && /exec|no such file|not found/i.test(state.message ?? '')) return new ClusterError(`the image cannot run ${command[0]}: ${state.message}`, noShellHint(command))
+    if (
+      state.kind === 'terminated' &&
+      state.exitCode === 128 &&
+      /exec|no such file|not found/i.test(state.message ?? '')
+    )
+      return new ClusterError(`the image cannot run ${command[0]}: ${state.message}`, noShellHint(command))
     return undefined
   }
   const message = `${state.reason}: ${state.message}`
-  if (/executable file not found|no such file or directory|exec format|not found in \$PATH/i.test(message)) return new ClusterError(`the step's image cannot run ${command[0]} (${state.message})`, noShellHint(command))
+  if (/executable file not found|no such file or directory|exec format|not found in \$PATH/i.test(message))
+    return new ClusterError(`the step's image cannot run ${command[0]} (${state.message})`, noShellHint(command))
   return new ClusterError(`the shell pod did not start: ${message}`)
 }
 
 function noShellHint(command: string[]): string {
-  return command[0] === SHELL_SLEEP[0] ? 'the image has no /bin/sh (a distroless or scratch image): pass a command it has, wpk8s shell RUN STEP -- /path/to/binary ARGS' : 'pass a command the image has, with its full path'
+  return command[0] === SHELL_SLEEP[0]
+    ? 'the image has no /bin/sh (a distroless or scratch image): pass a command it has, wpk8s shell RUN STEP -- /path/to/binary ARGS'
+    : 'pass a command the image has, with its full path'
 }
 
 export interface ShellIo {
@@ -71,7 +89,12 @@ export interface ShellIo {
  * the step's, passes its output through and resolves with its exit code; the pod is deleted after,
  * whatever happens.
  */
-export async function runShellCommand(cluster: Cluster, pod: V1Pod, io: ShellIo, startTimeoutMs: number): Promise<number> {
+export async function runShellCommand(
+  cluster: Cluster,
+  pod: V1Pod,
+  io: ShellIo,
+  startTimeoutMs: number,
+): Promise<number> {
   const {namespace, name} = {namespace: pod.metadata!.namespace!, name: pod.metadata!.name!}
   const command = pod.spec!.containers[0].command ?? []
   try {
@@ -80,10 +103,18 @@ export async function runShellCommand(cluster: Cluster, pod: V1Pod, io: ShellIo,
     const problem = startProblem(started, command)
     if (problem) throw problem
     await cluster.followLog(namespace, name, pod.spec!.containers[0].name, (line) => io.write(line))
-    const ended = await cluster.watchPod(namespace, name, (s) => s.kind === 'terminated' || s.kind === 'lost' || s.kind === 'stuck', 60_000)
+    const ended = await cluster.watchPod(
+      namespace,
+      name,
+      (s) => s.kind === 'terminated' || s.kind === 'lost' || s.kind === 'stuck',
+      60_000,
+    )
     const late = startProblem(ended, command)
     if (late) throw late
-    if (ended.kind !== 'terminated') throw new ClusterError(`the shell pod ended without an exit code: ${(ended as {message?: string}).message ?? ended.kind}`)
+    if (ended.kind !== 'terminated')
+      throw new ClusterError(
+        `the shell pod ended without an exit code: ${(ended as {message?: string}).message ?? ended.kind}`,
+      )
     return ended.exitCode
   } finally {
     await cluster.deletePod(namespace, name, 0).catch(() => {})
@@ -92,25 +123,49 @@ export async function runShellCommand(cluster: Cluster, pod: V1Pod, io: ShellIo,
 
 /** What an interactive shell needs of the cluster beyond a run's. */
 export interface TtyCluster extends Cluster {
-  execTty(namespace: string, pod: string, container: string, command: string[], stdin: Readable, stdout: Writable): Promise<number>
+  execTty(
+    namespace: string,
+    pod: string,
+    container: string,
+    command: string[],
+    stdin: Readable,
+    stdout: Writable,
+  ): Promise<number>
 }
 
 /**
  * `wpk8s shell RUN STEP`: a pod like the step's that sleeps, a shell in it through exec with a terminal
  * (raw mode; Ctrl-D ends it, the terminal's size follows), the pod deleted after.
  */
-export async function runInteractiveShell(cluster: TtyCluster, pod: V1Pod, startTimeoutMs: number, stdin: NodeJS.ReadStream = process.stdin, stdout: NodeJS.WriteStream = process.stdout): Promise<number> {
+export async function runInteractiveShell(
+  cluster: TtyCluster,
+  pod: V1Pod,
+  startTimeoutMs: number,
+  stdin: NodeJS.ReadStream = process.stdin,
+  stdout: NodeJS.WriteStream = process.stdout,
+): Promise<number> {
   const {namespace, name} = {namespace: pod.metadata!.namespace!, name: pod.metadata!.name!}
   try {
     await cluster.createPod(pod)
     const started = await cluster.watchPod(namespace, name, (s) => s.kind !== 'pending', startTimeoutMs)
     const problem = startProblem(started, SHELL_SLEEP)
     if (problem) throw problem
-    if (started.kind !== 'running') throw new ClusterError(`the shell pod ended at once (${started.kind === 'terminated' ? `exit ${started.exitCode}` : started.kind})`, noShellHint(SHELL_SLEEP))
+    if (started.kind !== 'running')
+      throw new ClusterError(
+        `the shell pod ended at once (${started.kind === 'terminated' ? `exit ${started.exitCode}` : started.kind})`,
+        noShellHint(SHELL_SLEEP),
+      )
     stdin.setRawMode?.(true)
     stdin.resume()
     try {
-      return await cluster.execTty(namespace, name, pod.spec!.containers[0].name, ['/bin/sh', '-c', 'command -v bash >/dev/null && exec bash || exec sh'], stdin, stdout)
+      return await cluster.execTty(
+        namespace,
+        name,
+        pod.spec!.containers[0].name,
+        ['/bin/sh', '-c', 'command -v bash >/dev/null && exec bash || exec sh'],
+        stdin,
+        stdout,
+      )
     } finally {
       stdin.setRawMode?.(false)
       stdin.pause()

@@ -2,7 +2,17 @@ import type {Readable} from 'node:stream'
 import type {Cluster, Payload} from '../cluster/cluster.js'
 import {retryIfDropped} from '../cluster/errors.js'
 import type {RunPlan} from '../compile/plan.js'
-import {HELPER_CONTAINER, HELPER_NO_ENDPOINT, HELPER_SERVING, PING_PATH, SHIP_PORT, TOKEN_HEADER, unpackScript, uploadExitCode, uploadPath} from '../compile/ship.js'
+import {
+  HELPER_CONTAINER,
+  HELPER_NO_ENDPOINT,
+  HELPER_SERVING,
+  PING_PATH,
+  SHIP_PORT,
+  TOKEN_HEADER,
+  unpackScript,
+  uploadExitCode,
+  uploadPath,
+} from '../compile/ship.js'
 import {ClusterError} from '../errors.js'
 import {type Archive, coalesce, formatBytes} from './checkout.js'
 import type {Emit} from './events.js'
@@ -22,7 +32,14 @@ const RATE_WINDOW_MS = 3000
  * Streams the archive into the workspace through the running helper pod; says what went and which way
  * (`18.2 MiB gzipped, through the pod proxy`). A large archive reports its progress as it goes.
  */
-export async function shipArchive(cluster: Cluster, plan: RunPlan, helper: string, archive: Archive, serveTimeoutMs: number, emit: Emit = () => {}): Promise<string> {
+export async function shipArchive(
+  cluster: Cluster,
+  plan: RunPlan,
+  helper: string,
+  archive: Archive,
+  serveTimeoutMs: number,
+  emit: Emit = () => {},
+): Promise<string> {
   const progress = new ShipProgress(archive.size, emit)
   // Each attempt opens the archive anew (a retry after a dropped connection sends it from its start).
   const payload: Payload = {length: archive.size, open: () => progress.track(archive.open())}
@@ -41,11 +58,26 @@ export async function shipArchive(cluster: Cluster, plan: RunPlan, helper: strin
  * when that is not possible here (no endpoint, the proxy refused or cannot reach the pod, the upload
  * broke or was refused), so the caller sends it through exec: unpacking twice is harmless.
  */
-async function uploadThroughProxy(cluster: Cluster, plan: RunPlan, helper: string, gzipped: boolean, payload: Payload, serveTimeoutMs: number): Promise<boolean> {
+async function uploadThroughProxy(
+  cluster: Cluster,
+  plan: RunPlan,
+  helper: string,
+  gzipped: boolean,
+  payload: Payload,
+  serveTimeoutMs: number,
+): Promise<boolean> {
   if (!plan.shipToken) return false
-  const ping = () => cluster.requestPod(plan.namespace, helper, SHIP_PORT, PING_PATH, {method: 'GET', idleTimeoutMs: PING_TIMEOUT_MS})
+  const ping = () =>
+    cluster.requestPod(plan.namespace, helper, SHIP_PORT, PING_PATH, {method: 'GET', idleTimeoutMs: PING_TIMEOUT_MS})
   if (!(await endpointAnswers(cluster, plan.namespace, helper, ping, serveTimeoutMs))) return false
-  const answer = await cluster.requestPod(plan.namespace, helper, SHIP_PORT, uploadPath(gzipped), {method: 'POST', body: payload, headers: {[TOKEN_HEADER]: plan.shipToken}, idleTimeoutMs: UPLOAD_IDLE_MS}).catch(() => undefined)
+  const answer = await cluster
+    .requestPod(plan.namespace, helper, SHIP_PORT, uploadPath(gzipped), {
+      method: 'POST',
+      body: payload,
+      headers: {[TOKEN_HEADER]: plan.shipToken},
+      idleTimeoutMs: UPLOAD_IDLE_MS,
+    })
+    .catch(() => undefined)
   return answer?.statusCode === 200 && uploadExitCode(answer.body) === 0
 }
 
@@ -54,7 +86,13 @@ async function uploadThroughProxy(cluster: Cluster, plan: RunPlan, helper: strin
  * serving (no httpd in its image), serving while the proxy cannot reach it, or still starting on a busy
  * node (then pinged again, up to `serveTimeoutMs`). RBAC's refusal of the proxy ends it at once.
  */
-async function endpointAnswers(cluster: Cluster, namespace: string, helper: string, ping: () => Promise<{statusCode: number}>, serveTimeoutMs: number): Promise<boolean> {
+async function endpointAnswers(
+  cluster: Cluster,
+  namespace: string,
+  helper: string,
+  ping: () => Promise<{statusCode: number}>,
+  serveTimeoutMs: number,
+): Promise<boolean> {
   const giveUpAt = Date.now() + serveTimeoutMs
   let refusedWhileServing = 0
   for (;;) {
@@ -70,12 +108,26 @@ async function endpointAnswers(cluster: Cluster, namespace: string, helper: stri
 }
 
 /** Sends the archive on the stdin of a command in the helper. */
-async function unpackThroughExec(cluster: Cluster, plan: RunPlan, helper: string, gzipped: boolean, payload: Payload): Promise<void> {
-  const ship = () => cluster.execWithInput(plan.namespace, helper, HELPER_CONTAINER, ['sh', '-c', unpackScript(gzipped), 'ship', plan.workspaceDir, String(payload.length)], payload)
+async function unpackThroughExec(
+  cluster: Cluster,
+  plan: RunPlan,
+  helper: string,
+  gzipped: boolean,
+  payload: Payload,
+): Promise<void> {
+  const ship = () =>
+    cluster.execWithInput(
+      plan.namespace,
+      helper,
+      HELPER_CONTAINER,
+      ['sh', '-c', unpackScript(gzipped), 'ship', plan.workspaceDir, String(payload.length)],
+      payload,
+    )
   // Unpacking again is harmless, and Kubernetes 1.20's kubelet sometimes drops the connection of a
   // command that ends right after a large input, before sending its status.
   const {exitCode, stderr} = await retryIfDropped(ship)
-  if (exitCode !== 0) throw new ClusterError(`copying the checkout into the workspace failed (exit ${exitCode}): ${stderr.trim()}`)
+  if (exitCode !== 0)
+    throw new ClusterError(`copying the checkout into the workspace failed (exit ${exitCode}): ${stderr.trim()}`)
 }
 
 /**
@@ -89,7 +141,11 @@ export class ShipProgress {
   private samples: {at: number; sent: number}[] = []
   private emitted = false
 
-  constructor(private readonly total: number, private readonly emit: Emit, private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly total: number,
+    private readonly emit: Emit,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   track(stream: Readable): Readable {
     this.sent = 0

@@ -28,7 +28,15 @@ export interface RunLimits {
   outputReady?: OutputReady
 }
 
-export const DEFAULT_LIMITS: RunLimits = {timeoutMs: 60 * 60_000, startTimeoutMs: 5 * 60_000, bindTimeoutMs: 2 * 60_000, cleanupTimeoutMs: 60_000, helperServeTimeoutMs: 10_000, parallel: 0, stopGraceSeconds: 10}
+export const DEFAULT_LIMITS: RunLimits = {
+  timeoutMs: 60 * 60_000,
+  startTimeoutMs: 5 * 60_000,
+  bindTimeoutMs: 2 * 60_000,
+  cleanupTimeoutMs: 60_000,
+  helperServeTimeoutMs: 10_000,
+  parallel: 0,
+  stopGraceSeconds: 10,
+}
 
 /** What a run knows while it goes; shared by the phases below. */
 export interface RunState {
@@ -64,15 +72,22 @@ export function pipelineStatus(state: RunState): PipelineStatus {
 /** Waits until the pod's container started (or already ended); a pod that cannot start is an error. */
 export async function startedPod(cluster: Cluster, pod: V1Pod, limits: RunLimits): Promise<PodState> {
   const name = pod.metadata!.name!
-  const state = await cluster.watchPod(pod.metadata!.namespace!, name, (s) => s.kind !== 'pending', limits.startTimeoutMs)
-  if (state.kind === 'stuck' || state.kind === 'lost') throw new ClusterError(`pod ${name} cannot start: ${state.reason}: ${state.message}`, startHint(state.reason))
+  const state = await cluster.watchPod(
+    pod.metadata!.namespace!,
+    name,
+    (s) => s.kind !== 'pending',
+    limits.startTimeoutMs,
+  )
+  if (state.kind === 'stuck' || state.kind === 'lost')
+    throw new ClusterError(`pod ${name} cannot start: ${state.reason}: ${state.message}`, startHint(state.reason))
   return state
 }
 
 function startHint(reason: string): string | undefined {
   if (/Image/.test(reason)) return 'check the image name and tag, and that the cluster can pull it'
   if (reason === 'Unschedulable') return 'check nodeSelector, tolerations and resource requests against the nodes'
-  if (reason === 'CreateContainerConfigError') return 'a Secret, ConfigMap or ServiceAccount the step refers to may be missing'
+  if (reason === 'CreateContainerConfigError')
+    return 'a Secret, ConfigMap or ServiceAccount the step refers to may be missing'
   return undefined
 }
 

@@ -19,8 +19,16 @@ export function isHostname(name: string): boolean {
 }
 
 /** The step's running pod: the one created ahead, released now, or else a new one. */
-export async function startStepPod(state: RunState, step: PlannedStep, ahead: AheadPods): Promise<{name: string; releasedAt?: number}> {
-  const start = {pipelineStatus: pipelineStatus(state), startedAt: Math.floor(Date.now() / 1000), hostAliases: state.hostAliases}
+export async function startStepPod(
+  state: RunState,
+  step: PlannedStep,
+  ahead: AheadPods,
+): Promise<{name: string; releasedAt?: number}> {
+  const start = {
+    pipelineStatus: pipelineStatus(state),
+    startedAt: Math.floor(Date.now() / 1000),
+    hostAliases: state.hostAliases,
+  }
   state.emit({type: 'step-starting', step: step.name, pod: step.pod.metadata!.name!})
   const taken = await ahead.take(step.name, start, state.limits.startTimeoutMs)
   if (taken) return taken
@@ -35,9 +43,17 @@ export async function startStepPod(state: RunState, step: PlannedStep, ahead: Ah
  * done for the scheduler once running, or, when it has a readiness check (its TCP `ports`, or
  * --service-probe), once ready; then its --port-forward ports connect.
  */
-export async function startBackground(state: RunState, step: PlannedStep, status: PipelineStatus): Promise<{name: string; ip?: string}> {
+export async function startBackground(
+  state: RunState,
+  step: PlannedStep,
+  status: PipelineStatus,
+): Promise<{name: string; ip?: string}> {
   const {plan, cluster, emit} = state
-  const pod = podAtStart(step.pod, {pipelineStatus: status, startedAt: Math.floor(Date.now() / 1000), hostAliases: state.hostAliases})
+  const pod = podAtStart(step.pod, {
+    pipelineStatus: status,
+    startedAt: Math.floor(Date.now() / 1000),
+    hostAliases: state.hostAliases,
+  })
   const name = pod.metadata!.name!
   serviceRecord(state).started.set(step.name, {at: Date.now()})
   emit({type: 'step-starting', step: step.name, pod: name})
@@ -50,21 +66,41 @@ export async function startBackground(state: RunState, step: PlannedStep, status
     emit({type: 'log', step: step.name, line})
   }
   // The wrapper's marks are not the service's output (a service's end is read from its pod's status).
-  const onLine = printsEndMark(step.pod.spec!.containers[0].command) ? endMarkReader(endMark(plan.runId), emitLine).onLine : emitLine
+  const onLine = printsEndMark(step.pod.spec!.containers[0].command)
+    ? endMarkReader(endMark(plan.runId), emitLine).onLine
+    : emitLine
   // Once cleanup deleted its pod the run is over: the log is closed then, not when the node has killed
   // the container (about 2 s later).
-  const logDone = cluster.followLog(plan.namespace, name, STEP_CONTAINER, onLine, {ready: state.limits.outputReady, complete: serviceRecord(state).over}).catch(() => {})
+  const logDone = cluster
+    .followLog(plan.namespace, name, STEP_CONTAINER, onLine, {
+      ready: state.limits.outputReady,
+      complete: serviceRecord(state).over,
+    })
+    .catch(() => {})
   state.background.push(logDone)
-  const ended = started.kind === 'terminated' ? Promise.resolve(started) : cluster.watchPod(plan.namespace, name, (s) => s.kind === 'terminated' || s.kind === 'lost', state.limits.timeoutMs)
+  const ended =
+    started.kind === 'terminated'
+      ? Promise.resolve(started)
+      : cluster.watchPod(
+          plan.namespace,
+          name,
+          (s) => s.kind === 'terminated' || s.kind === 'lost',
+          state.limits.timeoutMs,
+        )
   // Its phases once it ended, or (still running) when the run stops it, before cleanup.
   readPhasesAfter(state, step.name, name, ended)
-  state.background.push(ended.then((end) => {
-    if (end.kind !== 'terminated' || state.stopped) return
-    state.backgroundEnds.set(step.name, end)
-    // In this machine's clock, as its start: the container's own times are the node's.
-    const record = serviceRecord(state).started.get(step.name)
-    if (record) record.endedAt = Date.now()
-  }, () => {}))
+  state.background.push(
+    ended.then(
+      (end) => {
+        if (end.kind !== 'terminated' || state.stopped) return
+        state.backgroundEnds.set(step.name, end)
+        // In this machine's clock, as its start: the container's own times are the node's.
+        const record = serviceRecord(state).started.get(step.name)
+        if (record) record.endedAt = Date.now()
+      },
+      () => {},
+    ),
+  )
   // While it gets ready it counts as running: if it never does, it fails with the run's error.
   state.running.add(step.name)
   await waitUntilReady(state, step, pod, {lines: tail.lines, done: logDone})
@@ -80,13 +116,28 @@ export async function startBackground(state: RunState, step: PlannedStep, status
 export function backgroundResult(state: RunState, name: string, stoppedAt: number): StepResult {
   const end = state.backgroundEnds.get(name)
   const ended = end?.kind === 'terminated'
-  const {durationMs, ready} = serviceDuration(state, name, (ended && serviceRecord(state).started.get(name)?.endedAt) || stoppedAt)
+  const {durationMs, ready} = serviceDuration(
+    state,
+    name,
+    (ended && serviceRecord(state).started.get(name)?.endedAt) || stoppedAt,
+  )
   const reason = (text: string) => (ready ? `${ready}; ${text}` : text)
   if (!ended) return {name, status: 'success', durationMs, reason: reason('stopped at the end')}
-  return {name, status: end.exitCode === 0 ? 'success' : 'failure', exitCode: end.exitCode, durationMs, reason: reason('ended before the run did')}
+  return {
+    name,
+    status: end.exitCode === 0 ? 'success' : 'failure',
+    exitCode: end.exitCode,
+    durationMs,
+    reason: reason('ended before the run did'),
+  }
 }
 
-export async function runStep(state: RunState, step: PlannedStep, ahead: AheadPods, onRunning: () => void): Promise<StepResult> {
+export async function runStep(
+  state: RunState,
+  step: PlannedStep,
+  ahead: AheadPods,
+  onRunning: () => void,
+): Promise<StepResult> {
   const {plan, cluster, emit} = state
   const started = Date.now()
   if (step.background) {
@@ -94,7 +145,12 @@ export async function runStep(state: RunState, step: PlannedStep, ahead: AheadPo
     const host = step.host ?? step.name
     if (ip && isHostname(host)) state.hostAliases = [...state.hostAliases, {hostnames: [host], ip}]
     const {ready} = serviceDuration(state, step.name, Date.now())
-    return {name: step.name, status: 'success', durationMs: Date.now() - started, reason: `detached: ${ready ? `${ready}, ` : ''}runs until the end`}
+    return {
+      name: step.name,
+      status: 'success',
+      durationMs: Date.now() - started,
+      reason: `detached: ${ready ? `${ready}, ` : ''}runs until the end`,
+    }
   }
   state.running.add(step.name)
   const {name, releasedAt} = await startStepPod(state, step, ahead)
@@ -104,16 +160,32 @@ export async function runStep(state: RunState, step: PlannedStep, ahead: AheadPo
   const ended = new Promise<void>((resolve) => (containerEnded = resolve))
   const emitLine = (line: string) => emit({type: 'log', step: step.name, line})
   // Only wpk8s's own wrapper prints a mark that counts; any other container's output is just output.
-  const marked = printsEndMark(step.pod.spec!.containers[0].command) ? endMarkReader(endMark(plan.runId), emitLine) : {onLine: emitLine, success: new Promise<'success'>(() => {})}
+  const marked = printsEndMark(step.pod.spec!.containers[0].command)
+    ? endMarkReader(endMark(plan.runId), emitLine)
+    : {onLine: emitLine, success: new Promise<'success'>(() => {})}
   // After the end mark (the script's last line) and the container's end, the log has nothing more to say.
   const complete = marked.success.then(() => ended)
-  const log = cluster.followLog(plan.namespace, name, STEP_CONTAINER, marked.onLine, {ready: state.limits.outputReady, containerEnded: ended, complete})
-  const status = cluster.watchPod(plan.namespace, name, (s) => s.kind === 'terminated' || s.kind === 'lost', state.limits.timeoutMs)
+  const log = cluster.followLog(plan.namespace, name, STEP_CONTAINER, marked.onLine, {
+    ready: state.limits.outputReady,
+    containerEnded: ended,
+    complete,
+  })
+  const status = cluster.watchPod(
+    plan.namespace,
+    name,
+    (s) => s.kind === 'terminated' || s.kind === 'lost',
+    state.limits.timeoutMs,
+  )
   const first = await Promise.race([status, marked.success])
   if (first === 'success') {
     // The script said it ended with 0: later steps may start now. The pod's status (seen only at the
     // kubelet's next relist) and the log's end are awaited in the background.
-    state.background.push(status.then(containerEnded, containerEnded).then(() => log).catch(() => {}))
+    state.background.push(
+      status
+        .then(containerEnded, containerEnded)
+        .then(() => log)
+        .catch(() => {}),
+    )
     // Its phases once its status tells the end (finishedAt), in the background.
     readPhasesAfter(state, step.name, name, status, releasedAt)
     state.running.delete(step.name)
@@ -123,14 +195,23 @@ export async function runStep(state: RunState, step: PlannedStep, ahead: AheadPo
   containerEnded()
   readPhasesAfter(state, step.name, name, Promise.resolve(), releasedAt)
   await log
-  if (end.kind !== 'terminated') throw new ClusterError(`step ${step.name}: ${end.kind === 'lost' ? end.message : 'did not finish'}`)
+  if (end.kind !== 'terminated')
+    throw new ClusterError(`step ${step.name}: ${end.kind === 'lost' ? end.message : 'did not finish'}`)
   state.running.delete(step.name)
   // The ended pod stays until cleanup: deleting it now makes the node tear it down while it starts the
   // next step's pod (6 trivial steps: 12.0 s → 9.2 s on the test cluster), and its log stays readable.
   const durationMs = Date.now() - started
-  const reason = end.reason === 'OOMKilled' ? `killed for exceeding its memory limit${memoryLimit(step.pod)}` : undefined
+  const reason =
+    end.reason === 'OOMKilled' ? `killed for exceeding its memory limit${memoryLimit(step.pod)}` : undefined
   const containerMs = ownRunTime(end, releasedAt)
-  return {name: step.name, status: end.exitCode === 0 ? 'success' : 'failure', exitCode: end.exitCode, durationMs, ...(reason ? {reason} : {}), ...(containerMs === undefined ? {} : {containerMs})}
+  return {
+    name: step.name,
+    status: end.exitCode === 0 ? 'success' : 'failure',
+    exitCode: end.exitCode,
+    durationMs,
+    ...(reason ? {reason} : {}),
+    ...(containerMs === undefined ? {} : {containerMs}),
+  }
 }
 
 /** Each run's reads of its pods' phases (`step-phases`): waiting for their pod's end, and under way. */
@@ -141,7 +222,13 @@ const phaseReads = new WeakMap<RunState, {waiting: Set<() => void>; reading: Pro
  * settles (its end), or when the run stops first (readPhasesBeforeCleanup), and emits `step-phases`.
  * Never delays the step's result, and never fails anything: a pod that is gone or unreadable says nothing.
  */
-function readPhasesAfter(state: RunState, step: string, pod: string, after: Promise<unknown>, releasedAt?: number): void {
+function readPhasesAfter(
+  state: RunState,
+  step: string,
+  pod: string,
+  after: Promise<unknown>,
+  releasedAt?: number,
+): void {
   let record = phaseReads.get(state)
   if (!record) phaseReads.set(state, (record = {waiting: new Set(), reading: [], over: false}))
   const reads = record
@@ -156,14 +243,33 @@ function readPhasesAfter(state: RunState, step: string, pod: string, after: Prom
   after.then(read, read)
 }
 
-async function readPhases(state: RunState, step: string, pod: string, releasedAt: number | undefined, reads: {over: boolean}): Promise<void> {
+async function readPhases(
+  state: RunState,
+  step: string,
+  pod: string,
+  releasedAt: number | undefined,
+  reads: {over: boolean},
+): Promise<void> {
   const timeline = await state.cluster.podTimeline(state.plan.namespace, pod).catch(() => undefined)
   if (!timeline || reads.over) return
   const iso = (date: Date | undefined) => (date && !Number.isNaN(date.getTime()) ? date.toISOString() : undefined)
-  const times = {createdAt: iso(timeline.createdAt), releasedAt: iso(releasedAt === undefined ? undefined : new Date(releasedAt)), scheduledAt: iso(timeline.scheduledAt),
-    pullingAt: iso(timeline.pullingAt), pulledAt: iso(timeline.pulledAt), startedAt: iso(timeline.startedAt), finishedAt: iso(timeline.finishedAt)}
-  state.emit({type: 'step-phases', step, pod, ...(timeline.node ? {node: timeline.node} : {}),
-    ...Object.fromEntries(Object.entries(times).filter(([, v]) => v !== undefined)), ...(timeline.resources ? {resources: timeline.resources} : {})})
+  const times = {
+    createdAt: iso(timeline.createdAt),
+    releasedAt: iso(releasedAt === undefined ? undefined : new Date(releasedAt)),
+    scheduledAt: iso(timeline.scheduledAt),
+    pullingAt: iso(timeline.pullingAt),
+    pulledAt: iso(timeline.pulledAt),
+    startedAt: iso(timeline.startedAt),
+    finishedAt: iso(timeline.finishedAt),
+  }
+  state.emit({
+    type: 'step-phases',
+    step,
+    pod,
+    ...(timeline.node ? {node: timeline.node} : {}),
+    ...Object.fromEntries(Object.entries(times).filter(([, v]) => v !== undefined)),
+    ...(timeline.resources ? {resources: timeline.resources} : {}),
+  })
 }
 
 /**
@@ -175,7 +281,10 @@ export async function readPhasesBeforeCleanup(state: RunState, timeoutMs = 5000)
   if (!reads) return
   for (const read of [...reads.waiting]) read()
   let timer: NodeJS.Timeout | undefined
-  await Promise.race([Promise.allSettled(reads.reading), new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs)))])
+  await Promise.race([
+    Promise.allSettled(reads.reading),
+    new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs))),
+  ])
   clearTimeout(timer)
   reads.over = true
 }
@@ -192,7 +301,10 @@ const NONCE = /^(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})
  * the pod's status, which also tells an OOM kill from a plain failure. A mark the step printed itself
  * (`$WPK8S_END`, or with a nonce it made up) is just output, so it cannot fake the step's result.
  */
-export function endMarkReader(mark: string, emitLine: (line: string) => void): {onLine: (line: string) => void; success: Promise<'success'>} {
+export function endMarkReader(
+  mark: string,
+  emitLine: (line: string) => void,
+): {onLine: (line: string) => void; success: Promise<'success'>} {
   let succeeded!: (value: 'success') => void
   const success = new Promise<'success'>((resolve) => (succeeded = resolve))
   let begin: string | undefined

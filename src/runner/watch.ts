@@ -19,7 +19,11 @@ export function hasPathCondition(when: unknown): boolean {
  * Resolves with the paths that changed under `root` once changes have settled for `debounceMs` (the
  * `.git` folder aside), or with undefined when `stop` resolves first.
  */
-export function nextChanges(root: string, stop: Promise<void>, debounceMs = WATCH_DEBOUNCE_MS): Promise<Set<string> | undefined> {
+export function nextChanges(
+  root: string,
+  stop: Promise<void>,
+  debounceMs = WATCH_DEBOUNCE_MS,
+): Promise<Set<string> | undefined> {
   return new Promise((resolve) => {
     const seen = new Set<string>()
     let timer: NodeJS.Timeout | undefined
@@ -55,7 +59,11 @@ export interface WatchDeps {
  */
 export async function watchRounds(request: ExecRequest, deps: WatchDeps): Promise<number> {
   const {run} = request
-  if (run.workflows.length !== 1) throw new UsageError(`--watch runs one workflow, this pipeline has ${run.workflows.length}`, 'name one workflow file: wpk8s exec .woodpecker/build.yaml --watch')
+  if (run.workflows.length !== 1)
+    throw new UsageError(
+      `--watch runs one workflow, this pipeline has ${run.workflows.length}`,
+      'name one workflow file: wpk8s exec .woodpecker/build.yaml --watch',
+    )
   const root = run.metadata.root
   let runId: string | undefined
   let namespace = ''
@@ -63,7 +71,12 @@ export async function watchRounds(request: ExecRequest, deps: WatchDeps): Promis
     if (event.type === 'run-start' && !runId) ({runId, namespace} = event)
     request.emit(event)
   }
-  let exitCode = await deps.runRound({...request, emit: first, quietKeep: true, flags: {...request.flags, keep: true, watch: false}})
+  let exitCode = await deps.runRound({
+    ...request,
+    emit: first,
+    quietKeep: true,
+    flags: {...request.flags, keep: true, watch: false},
+  })
   if (!runId || exitCode === ExitCode.interrupted || exitCode === ExitCode.terminated) return exitCode
   const pathSteps = run.workflows[0].steps.filter((s) => hasPathCondition(s.when)).map((s) => s.name)
   let stopped = false
@@ -77,7 +90,10 @@ export async function watchRounds(request: ExecRequest, deps: WatchDeps): Promis
   try {
     let listing = await listCheckout(root)
     let manifest = await manifestOf(root, listing.entries)
-    const watching = () => deps.log(`wpk8s: watching ${root} for changes (${pathSteps.length > 0 ? `steps with when.path: ${pathSteps.join(', ')}` : 'every step'}); Ctrl-C ends it and deletes the kept workspace`)
+    const watching = () =>
+      deps.log(
+        `wpk8s: watching ${root} for changes (${pathSteps.length > 0 ? `steps with when.path: ${pathSteps.join(', ')}` : 'every step'}); Ctrl-C ends it and deletes the kept workspace`,
+      )
     watching()
     for (let round = 2; !stopped; round++) {
       process.once('SIGINT', onSignal)
@@ -96,8 +112,20 @@ export async function watchRounds(request: ExecRequest, deps: WatchDeps): Promis
         continue
       }
       const started = Date.now()
-      exitCode = await deps.runRound({...request, changedFiles: files, flags: {...request.flags, keep: false, watch: false, reuse: runId, step: pathSteps.length > 0 ? pathSteps : undefined}})
-      deps.log(`wpk8s: round ${round}: ${files.length} changed file(s) (${files.slice(0, 3).join(', ')}${files.length > 3 ? ', ...' : ''}): ${exitCode === ExitCode.ok ? 'success' : exitCode === ExitCode.stepFailed ? 'failure' : `error (exit ${exitCode})`} in ${((Date.now() - started) / 1000).toFixed(1)} s`)
+      exitCode = await deps.runRound({
+        ...request,
+        changedFiles: files,
+        flags: {
+          ...request.flags,
+          keep: false,
+          watch: false,
+          reuse: runId,
+          step: pathSteps.length > 0 ? pathSteps : undefined,
+        },
+      })
+      deps.log(
+        `wpk8s: round ${round}: ${files.length} changed file(s) (${files.slice(0, 3).join(', ')}${files.length > 3 ? ', ...' : ''}): ${exitCode === ExitCode.ok ? 'success' : exitCode === ExitCode.stepFailed ? 'failure' : `error (exit ${exitCode})`} in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+      )
       if (exitCode === ExitCode.interrupted || exitCode === ExitCode.terminated) break
       watching()
     }

@@ -13,7 +13,12 @@ export interface ValidationResult {
 }
 
 /** Validates every workflow of a target (file, folder, or discovered) plus the backend configuration. */
-export function validateTarget(target: string | undefined, cwd: string, flags: BackendFlags, env: NodeJS.ProcessEnv): ValidationResult {
+export function validateTarget(
+  target: string | undefined,
+  cwd: string,
+  flags: BackendFlags,
+  env: NodeJS.ProcessEnv,
+): ValidationResult {
   const files = discoverWorkflowFiles(target, cwd)
   const issues: Issue[] = [...resolveBackendConfig(flags, env).issues]
   const names: string[] = []
@@ -40,7 +45,8 @@ export function validateTarget(target: string | undefined, cwd: string, flags: B
 function matrixVars(workflow: WorkflowText): Record<string, string> {
   if (!/^matrix\s*:/m.test(workflow.text)) return {}
   try {
-    const data = (parseDataQuickly(workflow.text)?.data ?? parsePipelineText(workflow.file, workflow.text).data) as Record<string, unknown> | null
+    const data = (parseDataQuickly(workflow.text)?.data ??
+      parsePipelineText(workflow.file, workflow.text).data) as Record<string, unknown> | null
     return matrixRows(data?.matrix)[0] ?? {}
   } catch {
     return {}
@@ -60,7 +66,16 @@ export function checkWorkflowDependencies(checked: CheckedWorkflow[], names: str
       if (typeof dep !== 'string' || names.includes(dep) || optional) return
       const path = Array.isArray(data.depends_on) ? ['depends_on', i] : ['depends_on']
       const pos = source.map.valueAt(path)
-      issues.push({severity: 'error', file: source.file, line: pos.line, col: pos.col, path: formatPath(path), message: `depends on unknown workflow \`${dep}\``, expected: names.join(', '), found: JSON.stringify(dep)})
+      issues.push({
+        severity: 'error',
+        file: source.file,
+        line: pos.line,
+        col: pos.col,
+        path: formatPath(path),
+        message: `depends on unknown workflow \`${dep}\``,
+        expected: names.join(', '),
+        found: JSON.stringify(dep),
+      })
     })
   }
   return issues

@@ -21,17 +21,37 @@ export interface CheckedWorkflow {
  * reference: for a run it becomes empty as in Woodpecker; when only validating it is kept as written. Names
  * Woodpecker defines are not reported, except those it only sets inside a running step (empty here).
  */
-export function checkWorkflowText(workflow: WorkflowText, vars: Readonly<Record<string, string>>, forRun = false): CheckedWorkflow {
+export function checkWorkflowText(
+  workflow: WorkflowText,
+  vars: Readonly<Record<string, string>>,
+  forRun = false,
+): CheckedWorkflow {
   const {text, undefinedReferences, error: substitutionError} = substitute(workflow.text, vars, !forRun)
   if (substitutionError) {
     const {line, col} = positionAt(workflow.text, substitutionError.offset)
-    return {issues: [{severity: 'error', file: workflow.file, line, col, path: '', message: substitutionError.message, hint: 'Woodpecker fails the whole workflow on it; write `$${` for a literal `${`'}]}
+    return {
+      issues: [
+        {
+          severity: 'error',
+          file: workflow.file,
+          line,
+          col,
+          path: '',
+          message: substitutionError.message,
+          hint: 'Woodpecker fails the whole workflow on it; write `$${` for a literal `${`',
+        },
+      ],
+    }
   }
   let source: SourceFile
   try {
     const quick = parseDataQuickly(text)
     source = quick
-      ? {file: workflow.file, data: quick.data, map: new DeferredSourceMap(() => parsePipelineText(workflow.file, text).map)}
+      ? {
+          file: workflow.file,
+          data: quick.data,
+          map: new DeferredSourceMap(() => parsePipelineText(workflow.file, text).map),
+        }
       : parsePipelineText(workflow.file, text)
   } catch (error) {
     if (!(error instanceof ParseProblem)) throw error
@@ -54,15 +74,28 @@ export function checkWorkflowText(workflow: WorkflowText, vars: Readonly<Record<
  * in the file, which breaks double-quoted escapes such as `"^v\\d+$"`: say so when the file has them.
  */
 function parseIssue(workflow: WorkflowText, error: ParseProblem): Issue {
-  const issue: Issue = {severity: 'error', file: workflow.file, line: error.pos.line, col: error.pos.col, path: '', message: error.message}
-  if (/\\[\\/]/.test(workflow.text)) issue.hint = 'before parsing, Woodpecker\'s substitution turns `\\\\` into `\\` and `\\/` into `/` everywhere in the file: in double quotes write `\\\\\\\\` for one backslash, or use single quotes'
+  const issue: Issue = {
+    severity: 'error',
+    file: workflow.file,
+    line: error.pos.line,
+    col: error.pos.col,
+    path: '',
+    message: error.message,
+  }
+  if (/\\[\\/]/.test(workflow.text))
+    issue.hint =
+      "before parsing, Woodpecker's substitution turns `\\\\` into `\\` and `\\/` into `/` everywhere in the file: in double quotes write `\\\\\\\\` for one backslash, or use single quotes"
   return issue
 }
 
 const runtimeNames = new Set(RUNTIME_VARIABLES)
 
 /** One warning per undefined name, at its first reference. */
-function undefinedWarnings(workflow: WorkflowText, references: readonly SubstitutionReference[], vars: Readonly<Record<string, string>>): Issue[] {
+function undefinedWarnings(
+  workflow: WorkflowText,
+  references: readonly SubstitutionReference[],
+  vars: Readonly<Record<string, string>>,
+): Issue[] {
   const issues: Issue[] = []
   const seen = new Set<string>()
   for (const {name, offset} of references) {
@@ -71,11 +104,19 @@ function undefinedWarnings(workflow: WorkflowText, references: readonly Substitu
     const {line, col} = positionAt(workflow.text, offset)
     const at = {severity: 'warning' as const, file: workflow.file, line, col, path: ''}
     if (runtimeNames.has(name)) {
-      issues.push({...at, message: `\`\${${name}}\` is empty here: Woodpecker sets ${name} only inside a running step, after \`\${...}\` is substituted`, hint: `write $\${${name}} to leave it to the step's shell`})
+      issues.push({
+        ...at,
+        message: `\`\${${name}}\` is empty here: Woodpecker sets ${name} only inside a running step, after \`\${...}\` is substituted`,
+        hint: `write $\${${name}} to leave it to the step's shell`,
+      })
       continue
     }
     const suggestion = didYouMean(name, [...PIPELINE_VARIABLES, ...Object.keys(vars)])
-    issues.push({...at, message: `\`\${${name}}\` is not defined: it becomes empty when the pipeline runs`, hint: suggestion ?? `define it with --env or the matrix, or write $\${${name}} for a literal`})
+    issues.push({
+      ...at,
+      message: `\`\${${name}}\` is not defined: it becomes empty when the pipeline runs`,
+      hint: suggestion ?? `define it with --env or the matrix, or write $\${${name}} for a literal`,
+    })
   }
   return issues
 }

@@ -42,7 +42,14 @@ export class IssueCollector {
 
   private add(severity: Severity, path: Path, message: string, details: IssueDetails): void {
     const pos = details.atKey ? this.source.map.keyAt(path) : this.source.map.valueAt(path)
-    const issue: Issue = {severity, file: this.source.file, line: pos.line, col: pos.col, path: formatPath(path), message}
+    const issue: Issue = {
+      severity,
+      file: this.source.file,
+      line: pos.line,
+      col: pos.col,
+      path: formatPath(path),
+      message,
+    }
     if (details.expected !== undefined) issue.expected = details.expected
     if ('found' in details) issue.found = describeFound(details.found)
     if (details.hint !== undefined) issue.hint = details.hint

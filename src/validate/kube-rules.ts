@@ -11,10 +11,18 @@ const SECRET_KEY = /^[-._a-zA-Z0-9]+$/
 export type Rule = (value: string) => string | undefined
 
 export const dns1123Label: Rule = (v) =>
-  v.length > 63 ? 'longer than 63 characters' : DNS1123_LABEL.test(v) ? undefined : 'must be lower-case letters, digits and `-`, starting and ending with a letter or digit'
+  v.length > 63
+    ? 'longer than 63 characters'
+    : DNS1123_LABEL.test(v)
+      ? undefined
+      : 'must be lower-case letters, digits and `-`, starting and ending with a letter or digit'
 
 export const dns1123Subdomain: Rule = (v) =>
-  v.length > 253 ? 'longer than 253 characters' : DNS1123_SUBDOMAIN.test(v) ? undefined : 'must be lower-case letters, digits, `-` and `.`, starting and ending with a letter or digit'
+  v.length > 253
+    ? 'longer than 253 characters'
+    : DNS1123_SUBDOMAIN.test(v)
+      ? undefined
+      : 'must be lower-case letters, digits, `-` and `.`, starting and ending with a letter or digit'
 
 /** Label and annotation keys: an optional DNS subdomain prefix and `/`, then a name of at most 63 characters. */
 export const qualifiedName: Rule = (v) => {
@@ -27,20 +35,42 @@ export const qualifiedName: Rule = (v) => {
   }
   if (name === '') return 'the name part is empty'
   if (name.length > 63) return 'the name part is longer than 63 characters'
-  return QUALIFIED_NAME.test(name) ? undefined : 'the name part must be letters, digits, `-`, `_` and `.`, starting and ending with a letter or digit'
+  return QUALIFIED_NAME.test(name)
+    ? undefined
+    : 'the name part must be letters, digits, `-`, `_` and `.`, starting and ending with a letter or digit'
 }
 
 export const labelValue: Rule = (v) =>
-  v.length > 63 ? 'longer than 63 characters' : LABEL_VALUE.test(v) ? undefined : 'must be empty or letters, digits, `-`, `_` and `.`, starting and ending with a letter or digit'
+  v.length > 63
+    ? 'longer than 63 characters'
+    : LABEL_VALUE.test(v)
+      ? undefined
+      : 'must be empty or letters, digits, `-`, `_` and `.`, starting and ending with a letter or digit'
 
-export const envName: Rule = (v) => (ENV_NAME.test(v) ? undefined : 'must be letters, digits, `_`, `-` and `.`, not starting with a digit')
+export const envName: Rule = (v) =>
+  ENV_NAME.test(v) ? undefined : 'must be letters, digits, `_`, `-` and `.`, not starting with a digit'
 
-export const secretKey: Rule = (v) => (v.length <= 253 && SECRET_KEY.test(v) ? undefined : 'must be letters, digits, `-`, `_` and `.`')
+export const secretKey: Rule = (v) =>
+  v.length <= 253 && SECRET_KEY.test(v) ? undefined : 'must be letters, digits, `-`, `_` and `.`'
 
 const QUANTITY = /^([+-]?)(\d+(?:\.\d*)?|\.\d+)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][+-]?\d+)?$/
 const SUFFIX_FACTOR: Record<string, number> = {
-  Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60,
-  n: 1e-9, u: 1e-6, m: 1e-3, '': 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18,
+  Ki: 2 ** 10,
+  Mi: 2 ** 20,
+  Gi: 2 ** 30,
+  Ti: 2 ** 40,
+  Pi: 2 ** 50,
+  Ei: 2 ** 60,
+  n: 1e-9,
+  u: 1e-6,
+  m: 1e-3,
+  '': 1,
+  k: 1e3,
+  M: 1e6,
+  G: 1e9,
+  T: 1e12,
+  P: 1e15,
+  E: 1e18,
 }
 
 /** A Kubernetes resource quantity (`128Mi`, `500m`, `1.5`, `2e3`) as a number, or undefined when malformed. */
@@ -60,7 +90,8 @@ export function quantityText(value: unknown): string | undefined {
 }
 
 // Container image references as the kubelet parses them: [domain[:port]/]path[:tag][@algorithm:hex].
-const IMAGE_DOMAIN = /^(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*(?::[0-9]+)?$/
+const IMAGE_DOMAIN =
+  /^(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*(?::[0-9]+)?$/
 const IMAGE_PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/
 const IMAGE_TAG = /^[\w][\w.-]{0,127}$/
 const IMAGE_DIGEST = /^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}$/
@@ -73,12 +104,17 @@ export const imageReference: Rule = (v) => {
   if (digest !== undefined) {
     if (!IMAGE_DIGEST.test(digest)) return `the digest \`${digest}\` is not \`algorithm:hex\``
     const [algorithm, hex] = digest.split(':')
-    if (DIGEST_HEX_LENGTH[algorithm] && hex.length !== DIGEST_HEX_LENGTH[algorithm]) return `a ${algorithm} digest has ${DIGEST_HEX_LENGTH[algorithm]} hex digits, not ${hex.length}`
+    if (DIGEST_HEX_LENGTH[algorithm] && hex.length !== DIGEST_HEX_LENGTH[algorithm])
+      return `a ${algorithm} digest has ${DIGEST_HEX_LENGTH[algorithm]} hex digits, not ${hex.length}`
   }
   const slash = nameAndTag.lastIndexOf('/')
   const colon = nameAndTag.lastIndexOf(':')
-  const [name, tag] = colon > slash ? [nameAndTag.slice(0, colon), nameAndTag.slice(colon + 1)] : [nameAndTag, undefined]
-  if (tag !== undefined && !IMAGE_TAG.test(tag)) return tag === '' ? 'the tag after `:` is empty' : `the tag \`${tag}\` must be letters, digits, \`_\`, \`.\` and \`-\` (at most 128, not starting with \`.\` or \`-\`)`
+  const [name, tag] =
+    colon > slash ? [nameAndTag.slice(0, colon), nameAndTag.slice(colon + 1)] : [nameAndTag, undefined]
+  if (tag !== undefined && !IMAGE_TAG.test(tag))
+    return tag === ''
+      ? 'the tag after `:` is empty'
+      : `the tag \`${tag}\` must be letters, digits, \`_\`, \`.\` and \`-\` (at most 128, not starting with \`.\` or \`-\`)`
   if (name.length > 255) return 'the image name is longer than 255 characters'
   const parts = name.split('/')
   // Like the kubelet: a first component with `.`, `:` or upper case, or `localhost`, is a registry.
@@ -87,7 +123,9 @@ export const imageReference: Rule = (v) => {
   for (const part of hasDomain ? parts.slice(1) : parts) {
     if (part === '') return 'the image name has an empty path component'
     if (!IMAGE_PATH_COMPONENT.test(part)) {
-      return part.toLowerCase() !== part ? `\`${part}\`: repository names must be lower-case` : `\`${part}\` must be lower-case letters and digits, separated by \`.\`, \`_\`, \`__\` or \`-\``
+      return part.toLowerCase() !== part
+        ? `\`${part}\`: repository names must be lower-case`
+        : `\`${part}\` must be lower-case letters and digits, separated by \`.\`, \`_\`, \`__\` or \`-\``
     }
   }
   return undefined
@@ -116,10 +154,15 @@ export function weakInt(value: unknown): number | undefined {
   if (!GO_INT.test(text)) return undefined
   const sign = text.startsWith('-') ? -1 : 1
   const digits = text.replace(/^[+-]/, '').replace(/_/g, '')
-  const parsed = /^0[xX]/.test(digits) ? parseInt(digits.slice(2), 16)
-    : /^0[oO]/.test(digits) ? parseInt(digits.slice(2), 8)
-      : /^0[bB]/.test(digits) ? parseInt(digits.slice(2), 2)
-        : /^0[0-7]/.test(digits) ? parseInt(digits.slice(1), 8) : parseInt(digits, 10)
+  const parsed = /^0[xX]/.test(digits)
+    ? parseInt(digits.slice(2), 16)
+    : /^0[oO]/.test(digits)
+      ? parseInt(digits.slice(2), 8)
+      : /^0[bB]/.test(digits)
+        ? parseInt(digits.slice(2), 2)
+        : /^0[0-7]/.test(digits)
+          ? parseInt(digits.slice(1), 8)
+          : parseInt(digits, 10)
   return sign * parsed
 }
 

@@ -22,7 +22,14 @@ export interface Retired {
 
 /** Reports keys outside `known`, with a "did you mean" for near misses and a hint for retired keys. */
 /** Unknown keys are errors unless `unknown` says `warning` (Woodpecker's schema only warns, then ignores them). */
-export function checkKeys(c: IssueCollector, path: Path, value: Data, known: readonly string[], retired: Record<string, Retired> = {}, unknown: 'error' | 'warning' = 'error'): void {
+export function checkKeys(
+  c: IssueCollector,
+  path: Path,
+  value: Data,
+  known: readonly string[],
+  retired: Record<string, Retired> = {},
+  unknown: 'error' | 'warning' = 'error',
+): void {
   for (const key of Object.keys(value)) {
     if (known.includes(key)) continue
     const old = retired[key]
@@ -62,13 +69,20 @@ export function expectBool(c: IssueCollector, path: Path, value: unknown): value
 
 export function expectInteger(c: IssueCollector, path: Path, value: unknown, min = 0): value is number {
   if (typeof value === 'number' && Number.isInteger(value) && value >= min) return true
-  c.error(path, `must be a whole number${min === 0 ? ' of 0 or more' : ` of at least ${min}`}`, {expected: 'an integer', found: value})
+  c.error(path, `must be a whole number${min === 0 ? ' of 0 or more' : ` of at least ${min}`}`, {
+    expected: 'an integer',
+    found: value,
+  })
   return false
 }
 
 export function expectEnum(c: IssueCollector, path: Path, value: unknown, allowed: readonly string[]): boolean {
   if (typeof value === 'string' && allowed.includes(value)) return true
-  c.error(path, `must be one of ${allowed.join(', ')}`, {expected: allowed.join(' | '), found: value, hint: typeof value === 'string' ? didYouMean(value, allowed) : undefined})
+  c.error(path, `must be one of ${allowed.join(', ')}`, {
+    expected: allowed.join(' | '),
+    found: value,
+    hint: typeof value === 'string' ? didYouMean(value, allowed) : undefined,
+  })
   return false
 }
 

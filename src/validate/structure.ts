@@ -4,23 +4,93 @@ import {findCycle} from './dag.js'
 import type {IssueCollector} from './issue.js'
 import {imageReference} from './kube-rules.js'
 import {checkStepForKubernetes} from './kubernetes.js'
-import {checkKeys, expectBool, expectEnum, expectMap, expectString, expectStringOrList, isMap, isScalar, type Data, type Retired} from './shape.js'
+import {
+  checkKeys,
+  expectBool,
+  expectEnum,
+  expectMap,
+  expectString,
+  expectStringOrList,
+  isMap,
+  isScalar,
+  type Data,
+  type Retired,
+} from './shape.js'
 import {checkWhen} from './when.js'
 
-const WORKFLOW_KEYS = ['steps', 'services', 'when', 'depends_on', 'runs_on', 'matrix', 'workspace', 'clone', 'skip_clone', 'labels', 'variables', '$schema', 'concurrency']
+const WORKFLOW_KEYS = [
+  'steps',
+  'services',
+  'when',
+  'depends_on',
+  'runs_on',
+  'matrix',
+  'workspace',
+  'clone',
+  'skip_clone',
+  'labels',
+  'variables',
+  '$schema',
+  'concurrency',
+]
 const RETIRED_WORKFLOW_KEYS: Record<string, Retired> = {
   pipeline: {message: '`pipeline:` was removed in Woodpecker 1.0', hint: 'rename `pipeline:` to `steps:`'},
   branches: {message: '`branches:` was removed', hint: 'use `when: {branch: ...}` at the top level'},
   platform: {message: '`platform:` was removed', hint: 'use `labels: {platform: linux/amd64}`'},
   version: {message: '`version:` is no longer used', hint: 'remove it', severity: 'warning'},
 }
-const STEP_KEYS = ['name', 'image', 'pull', 'commands', 'entrypoint', 'environment', 'settings', 'directory', 'when', 'depends_on', 'detach', 'failure', 'privileged', 'ports', 'backend_options', 'volumes', 'extra_hosts', 'dns', 'dns_search']
+const STEP_KEYS = [
+  'name',
+  'image',
+  'pull',
+  'commands',
+  'entrypoint',
+  'environment',
+  'settings',
+  'directory',
+  'when',
+  'depends_on',
+  'detach',
+  'failure',
+  'privileged',
+  'ports',
+  'backend_options',
+  'volumes',
+  'extra_hosts',
+  'dns',
+  'dns_search',
+]
 /** Docker-backend keys: valid Woodpecker, but the Kubernetes backend does nothing with them. */
-const DOCKER_ONLY_KEYS = ['network_mode', 'networks', 'tmpfs', 'devices', 'shm_size', 'cap_add', 'cap_drop', 'mem_limit', 'cpu_quota', 'cpu_shares', 'cpu_set', 'user']
+const DOCKER_ONLY_KEYS = [
+  'network_mode',
+  'networks',
+  'tmpfs',
+  'devices',
+  'shm_size',
+  'cap_add',
+  'cap_drop',
+  'mem_limit',
+  'cpu_quota',
+  'cpu_shares',
+  'cpu_set',
+  'user',
+]
 const RETIRED_STEP_KEYS: Record<string, Retired> = {
-  secrets: {message: 'step-level `secrets:` was removed', hint: 'use `environment: {NAME: {from_secret: secret_name}}`'},
+  secrets: {
+    message: 'step-level `secrets:` was removed',
+    hint: 'use `environment: {NAME: {from_secret: secret_name}}`',
+  },
   group: {message: '`group:` was removed', hint: 'use `depends_on:` to run steps in parallel'},
-  ...Object.fromEntries(DOCKER_ONLY_KEYS.map((k) => [k, {message: `\`${k}\` is ignored by the Kubernetes backend`, hint: 'remove it, or use backend_options.kubernetes', severity: 'warning' as const}])),
+  ...Object.fromEntries(
+    DOCKER_ONLY_KEYS.map((k) => [
+      k,
+      {
+        message: `\`${k}\` is ignored by the Kubernetes backend`,
+        hint: 'remove it, or use backend_options.kubernetes',
+        severity: 'warning' as const,
+      },
+    ]),
+  ),
 }
 
 /** Checks one workflow file's structure the way Woodpecker's linter does, plus the Kubernetes options. */
@@ -38,7 +108,8 @@ export function checkWorkflow(c: IssueCollector, data: unknown): void {
   } else if (entriesOf(data.steps, 'steps').length === 0) {
     c.error(['steps'], 'has no steps', {expected: 'at least one step'})
   }
-  if ('services' in data && !isSection(data.services)) c.error(['services'], 'must be a map or a list of services', {found: data.services})
+  if ('services' in data && !isSection(data.services))
+    c.error(['services'], 'must be a map or a list of services', {found: data.services})
   const steps = entriesOf(data.steps, 'steps')
   const services = entriesOf(data.services, 'services')
   for (const entry of steps) checkStep(c, entry, 'step')
@@ -57,15 +128,22 @@ function checkWorkflowFields(c: IssueCollector, data: Data): void {
   if ('depends_on' in data) dependencyList(c, ['depends_on'], data.depends_on)
   if ('runs_on' in data && expectStringOrList(c, ['runs_on'], data.runs_on)) {
     const values = Array.isArray(data.runs_on) ? data.runs_on : [data.runs_on]
-    values.forEach((v, i) => expectEnum(c, Array.isArray(data.runs_on) ? ['runs_on', i] : ['runs_on'], v, ['success', 'failure']))
+    values.forEach((v, i) =>
+      expectEnum(c, Array.isArray(data.runs_on) ? ['runs_on', i] : ['runs_on'], v, ['success', 'failure']),
+    )
   }
   if ('skip_clone' in data) expectBool(c, ['skip_clone'], data.skip_clone)
-  if ('clone' in data) c.warn(['clone'], 'wpk8s ships your local checkout instead of cloning: `clone` is not run', {atKey: true})
+  if ('clone' in data)
+    c.warn(['clone'], 'wpk8s ships your local checkout instead of cloning: `clone` is not run', {atKey: true})
   if ('labels' in data && expectMap(c, ['labels'], data.labels)) {
-    for (const [k, v] of Object.entries(data.labels)) if (!isScalar(v)) c.error(['labels', k], 'must be a string', {found: v})
+    for (const [k, v] of Object.entries(data.labels))
+      if (!isScalar(v)) c.error(['labels', k], 'must be a string', {found: v})
     const platform = data.labels.platform
     if (platform !== undefined && !/^[a-z0-9]+\/[a-z0-9_]+$/.test(String(platform))) {
-      c.error(['labels', 'platform'], 'a platform is `os/arch`', {expected: 'such as linux/amd64 or linux/arm64', found: platform})
+      c.error(['labels', 'platform'], 'a platform is `os/arch`', {
+        expected: 'such as linux/amd64 or linux/arm64',
+        found: platform,
+      })
     }
   }
   if ('workspace' in data) checkWorkspace(c, data.workspace)
@@ -92,7 +170,8 @@ function checkMatrix(c: IssueCollector, value: unknown): void {
     return
   }
   for (const [axis, values] of Object.entries(value)) {
-    if (!Array.isArray(values) || values.length === 0) c.error(['matrix', axis], 'a matrix axis is a non-empty list of values', {found: values})
+    if (!Array.isArray(values) || values.length === 0)
+      c.error(['matrix', axis], 'a matrix axis is a non-empty list of values', {found: values})
     else values.forEach((v, i) => isScalar(v) || c.error(['matrix', axis, i], 'must be a value', {found: v}))
   }
 }
@@ -110,16 +189,22 @@ function checkImage(c: IssueCollector, path: Path, image: string): void {
   // A `${VAR}` left in the text is filled in when the pipeline runs; the result is checked then.
   if (image.includes('$')) return
   const problem = imageReference(image)
-  if (problem) c.error(path, `not a valid image reference: ${problem}`, {found: image, expected: 'an image such as golang:1.22 or ghcr.io/org/tool:v1'})
+  if (problem)
+    c.error(path, `not a valid image reference: ${problem}`, {
+      found: image,
+      expected: 'an image such as golang:1.22 or ghcr.io/org/tool:v1',
+    })
 }
 
 function checkStep(c: IssueCollector, entry: Entry, kind: 'step' | 'service'): void {
   const {path, value} = entry
   if (!expectMap(c, path, value, `a map describing the ${kind}`)) return
-  if (kind === 'service' && !entry.named) c.error(path, 'a service in list form needs a `name`', {expected: '`name: ...` (steps reach the service by it)'})
+  if (kind === 'service' && !entry.named)
+    c.error(path, 'a service in list form needs a `name`', {expected: '`name: ...` (steps reach the service by it)'})
   checkKeys(c, path, value, STEP_KEYS, RETIRED_STEP_KEYS, 'warning')
   const at = (key: string): Path => [...path, key]
-  if (!('image' in value)) c.error(path, `the ${kind} \`${entry.name}\` has no \`image\``, {expected: 'an image such as golang:1.22'})
+  if (!('image' in value))
+    c.error(path, `the ${kind} \`${entry.name}\` has no \`image\``, {expected: 'an image such as golang:1.22'})
   else if (expectString(c, at('image'), value.image)) checkImage(c, at('image'), value.image)
   if ('name' in value) expectString(c, at('name'), value.name)
   for (const key of ['commands', 'entrypoint']) if (key in value) expectStringOrList(c, at(key), value[key])
@@ -137,23 +222,37 @@ function checkStep(c: IssueCollector, entry: Entry, kind: 'step' | 'service'): v
 function checkPluginSettings(c: IssueCollector, path: Path, step: Data): void {
   if (!expectMap(c, [...path, 'settings'], step.settings)) return
   for (const key of ['commands', 'entrypoint']) {
-    if (key in step) c.error([...path, key], `a plugin step (with \`settings\`) cannot have \`${key}\``, {atKey: true, hint: 'use `settings` for a plugin image, or `commands` for a script; not both'})
+    if (key in step)
+      c.error([...path, key], `a plugin step (with \`settings\`) cannot have \`${key}\``, {
+        atKey: true,
+        hint: 'use `settings` for a plugin image, or `commands` for a script; not both',
+      })
   }
   // Woodpecker only warns here: the step runs, but is no longer treated as a plugin.
-  if ('environment' in step) c.warn([...path, 'environment'], 'a plugin step (with `settings`) should not also set `environment`', {atKey: true, hint: 'Woodpecker runs it, but no longer treats the image as a plugin; pass values through `settings`'})
+  if ('environment' in step)
+    c.warn([...path, 'environment'], 'a plugin step (with `settings`) should not also set `environment`', {
+      atKey: true,
+      hint: 'Woodpecker runs it, but no longer treats the image as a plugin; pass values through `settings`',
+    })
 }
 
 function checkEnvironment(c: IssueCollector, path: Path, value: unknown): void {
   if (Array.isArray(value)) {
-    c.error(path, 'must be a map of NAME: value', {expected: 'a map', found: value, hint: 'the list form `- NAME=value` was removed; write `NAME: value`'})
+    c.error(path, 'must be a map of NAME: value', {
+      expected: 'a map',
+      found: value,
+      hint: 'the list form `- NAME=value` was removed; write `NAME: value`',
+    })
     return
   }
   if (!expectMap(c, path, value)) return
   for (const [name, v] of Object.entries(value)) {
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) c.error([...path, name], `\`${name}\` is not a valid environment variable name`, {atKey: true})
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name))
+      c.error([...path, name], `\`${name}\` is not a valid environment variable name`, {atKey: true})
     if (isScalar(v) || v === null) continue
     if (isMap(v) && 'from_secret' in v) {
-      if (Object.keys(v).length !== 1 || typeof v.from_secret !== 'string') c.error([...path, name], 'a secret reference is `{from_secret: name}`', {found: v})
+      if (Object.keys(v).length !== 1 || typeof v.from_secret !== 'string')
+        c.error([...path, name], 'a secret reference is `{from_secret: name}`', {found: v})
       continue
     }
     // Woodpecker joins a list with commas and writes anything else as JSON.
@@ -170,7 +269,8 @@ function checkPorts(c: IssueCollector, path: Path, value: unknown): void {
   value.forEach((port, i) => {
     const text = isMap(port) ? String(port.number ?? '') : String(port)
     const m = /^(\d+)(\/(tcp|udp))?$/.exec(text)
-    if (!m || Number(m[1]) < 1 || Number(m[1]) > 65535) c.error([...path, i], 'not a port', {expected: 'a number from 1 to 65535, optionally /tcp or /udp', found: port})
+    if (!m || Number(m[1]) < 1 || Number(m[1]) > 65535)
+      c.error([...path, i], 'not a port', {expected: 'a number from 1 to 65535, optionally /tcp or /udp', found: port})
   })
 }
 
@@ -184,7 +284,11 @@ function checkNames(c: IssueCollector, steps: Entry[], services: Entry[]): void 
     const seen = new Map<string, Entry>()
     for (const entry of group) {
       const earlier = seen.get(entry.name)
-      if (earlier) c.error(entry.path, `duplicate name \`${entry.name}\``, {hint: `also used at ${earlier.path.join('.')}`, atKey: true})
+      if (earlier)
+        c.error(entry.path, `duplicate name \`${entry.name}\``, {
+          hint: `also used at ${earlier.path.join('.')}`,
+          atKey: true,
+        })
       else seen.set(entry.name, entry)
     }
   }
@@ -196,16 +300,26 @@ function checkStepDependencies(c: IssueCollector, steps: Entry[]): void {
   for (const step of steps) {
     if (!isMap(step.value) || !('depends_on' in step.value)) continue
     const deps = dependencyList(c, [...step.path, 'depends_on'], step.value.depends_on)
-    edges.set(step.name, deps.map((d) => d.name))
+    edges.set(
+      step.name,
+      deps.map((d) => d.name),
+    )
     deps.forEach((dep) => {
       if (dep.name === step.name) c.error(dep.path, `\`${step.name}\` depends on itself`, {found: dep.name})
-      else if (!names.has(dep.name) && !dep.optional) c.error(dep.path, `depends on unknown step \`${dep.name}\``, {expected: [...names].join(', '), found: dep.name, hint: 'mark it `{name: ..., optional: true}` if it may be absent'})
+      else if (!names.has(dep.name) && !dep.optional)
+        c.error(dep.path, `depends on unknown step \`${dep.name}\``, {
+          expected: [...names].join(', '),
+          found: dep.name,
+          hint: 'mark it `{name: ..., optional: true}` if it may be absent',
+        })
     })
   }
   const cycle = findCycle(new Map([...edges].map(([k, v]) => [k, v.filter((d) => d !== k)])))
   if (cycle) {
     const first = steps.find((s) => s.name === cycle[0])!
-    c.error([...first.path, 'depends_on'], `dependency cycle: ${cycle.join(' → ')}`, {hint: 'a step cannot wait, directly or not, for itself'})
+    c.error([...first.path, 'depends_on'], `dependency cycle: ${cycle.join(' → ')}`, {
+      hint: 'a step cannot wait, directly or not, for itself',
+    })
   }
 }
 

@@ -7,14 +7,45 @@ import type {IssueCollector} from './issue.js'
 import {checkKeys, expectMap, isMap, isScalar, type Retired} from './shape.js'
 import {didYouMean} from './suggest.js'
 
-export const EVENTS = ['push', 'pull_request', 'pull_request_closed', 'pull_request_metadata', 'tag', 'release', 'deployment', 'cron', 'manual']
-const WHEN_KEYS = ['branch', 'event', 'ref', 'status', 'path', 'matrix', 'platform', 'evaluate', 'repo', 'instance', 'cron', 'local']
+export const EVENTS = [
+  'push',
+  'pull_request',
+  'pull_request_closed',
+  'pull_request_metadata',
+  'tag',
+  'release',
+  'deployment',
+  'cron',
+  'manual',
+]
+const WHEN_KEYS = [
+  'branch',
+  'event',
+  'ref',
+  'status',
+  'path',
+  'matrix',
+  'platform',
+  'evaluate',
+  'repo',
+  'instance',
+  'cron',
+  'local',
+]
 /** Conditions matched with `constraint.List` (globs on one value). */
 const LIST_KEYS = ['branch', 'ref', 'repo', 'instance', 'platform', 'cron']
 
 /** Variables every pipeline has, so `evaluate` is type-checked with them as strings (the others may be unset). */
 const DEFINED_WHEN_VALIDATING: ReadonlySet<string> = new Set([
-  ...ALWAYS_SET_VARIABLES, 'CI', 'CI_SYSTEM_NAME', 'CI_REPO', 'CI_REPO_OWNER', 'CI_REPO_NAME', 'CI_REPO_DEFAULT_BRANCH', 'CI_PIPELINE_EVENT', 'CI_WORKFLOW_NAME',
+  ...ALWAYS_SET_VARIABLES,
+  'CI',
+  'CI_SYSTEM_NAME',
+  'CI_REPO',
+  'CI_REPO_OWNER',
+  'CI_REPO_NAME',
+  'CI_REPO_DEFAULT_BRANCH',
+  'CI_PIPELINE_EVENT',
+  'CI_WORKFLOW_NAME',
 ])
 
 const RETIRED_WHEN_KEYS: Record<string, Retired> = {
@@ -39,7 +70,10 @@ export function checkWhen(c: IssueCollector, path: Path, value: unknown): void {
     for (const [key, condition] of Object.entries(item)) {
       if (!WHEN_KEYS.includes(key)) continue
       if (workflowLevel && (key === 'matrix' || key === 'local')) {
-        c.warn([...at, key], `Woodpecker ignores \`${key}\` in a workflow's \`when\``, {hint: 'put it in the `when` of the steps it is meant for', atKey: true})
+        c.warn([...at, key], `Woodpecker ignores \`${key}\` in a workflow's \`when\``, {
+          hint: 'put it in the `when` of the steps it is meant for',
+          atKey: true,
+        })
       }
       checkCondition(c, [...at, key], key, condition)
     }
@@ -63,7 +97,8 @@ function checkCondition(c: IssueCollector, path: Path, key: string, value: unkno
   const report: ConditionReport = (at, message, details = {}) => c.error([...path, ...at], message, {...details})
   if (key === 'matrix') return checkMatrix(c, path, value)
   if (key === 'local') {
-    if (value !== null && yamlBool(value) === undefined) c.error(path, 'must be true or false', {expected: 'a boolean', found: value})
+    if (value !== null && yamlBool(value) === undefined)
+      c.error(path, 'must be true or false', {expected: 'a boolean', found: value})
     return
   }
   if (key === 'event') return checkEvent(c, path, value, report)
@@ -82,16 +117,23 @@ function checkCondition(c: IssueCollector, path: Path, key: string, value: unkno
 }
 
 /** Each glob of a list or path condition, at its own place: a pattern doublestar calls bad never matches. */
-function checkPatterns(c: IssueCollector, path: Path, value: unknown, decoded: {include: string[]; exclude: string[]}): void {
+function checkPatterns(
+  c: IssueCollector,
+  path: Path,
+  value: unknown,
+  decoded: {include: string[]; exclude: string[]},
+): void {
   const placed = (part: 'include' | 'exclude'): [Path, string][] => {
     const raw = isMap(value) ? value[part] : part === 'include' ? value : undefined
     const base = isMap(value) ? [...path, part] : path
-    if (Array.isArray(raw)) return raw.flatMap((item, i) => (typeof item === 'string' ? [[[...base, i], item] as [Path, string]] : []))
+    if (Array.isArray(raw))
+      return raw.flatMap((item, i) => (typeof item === 'string' ? [[[...base, i], item] as [Path, string]] : []))
     return decoded[part].map((pattern) => [base, pattern] as [Path, string])
   }
   for (const [at, pattern] of [...placed('include'), ...placed('exclude')]) {
     const problem = globProblem(pattern)
-    if (problem) c.error(at, `bad glob pattern: ${problem}`, {found: pattern, hint: 'Woodpecker never matches a bad pattern'})
+    if (problem)
+      c.error(at, `bad glob pattern: ${problem}`, {found: pattern, hint: 'Woodpecker never matches a bad pattern'})
   }
 }
 
@@ -100,7 +142,8 @@ function checkEvent(c: IssueCollector, path: Path, value: unknown, report: Condi
     // Woodpecker 3 reads `event` as a string or a list only: an include/exclude map fails the pipeline.
     const excluded = stringOrSlice(value.exclude, [], () => undefined)
     const included = stringOrSlice(value.include, [], () => undefined)
-    const events = included.length > 0 ? included.filter((e) => !excluded.includes(e)) : EVENTS.filter((e) => !excluded.includes(e))
+    const events =
+      included.length > 0 ? included.filter((e) => !excluded.includes(e)) : EVENTS.filter((e) => !excluded.includes(e))
     c.error(path, 'Woodpecker 3 no longer takes `include`/`exclude` for `event`', {
       found: value,
       hint: `list the events: \`event: [${events.join(', ')}]\``,
@@ -126,7 +169,8 @@ function checkStatus(c: IssueCollector, path: Path, value: unknown): void {
       return
     }
     const s = String(v)
-    if (s !== 'success' && s !== 'failure') c.error(at, 'status is `success` or `failure`', {found: s, hint: didYouMean(s, ['success', 'failure'])})
+    if (s !== 'success' && s !== 'failure')
+      c.error(at, 'status is `success` or `failure`', {found: s, hint: didYouMean(s, ['success', 'failure'])})
   })
 }
 
@@ -142,10 +186,12 @@ function checkMatrix(c: IssueCollector, path: Path, value: unknown): void {
       return
     }
     const problem = v === null ? undefined : globProblem(String(v))
-    if (problem) c.error(at, `bad glob pattern: ${problem}`, {found: String(v), hint: 'Woodpecker never matches a bad pattern'})
+    if (problem)
+      c.error(at, `bad glob pattern: ${problem}`, {found: String(v), hint: 'Woodpecker never matches a bad pattern'})
   }
   for (const [k, v] of Object.entries(value)) {
-    if ((k === 'include' || k === 'exclude') && isMap(v)) for (const [k2, v2] of Object.entries(v)) checkPair([...path, k, k2], v2)
+    if ((k === 'include' || k === 'exclude') && isMap(v))
+      for (const [k2, v2] of Object.entries(v)) checkPair([...path, k, k2], v2)
     else checkPair([...path, k], v)
   }
 }

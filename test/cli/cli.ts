@@ -10,7 +10,10 @@ export interface CliResult {
 }
 
 /** Runs the built CLI (`npm run build` first) as a user would, without a TTY. */
-export function wpk8s(args: string[], options: {cwd?: string; env?: NodeJS.ProcessEnv; input?: string} = {}): CliResult {
+export function wpk8s(
+  args: string[],
+  options: {cwd?: string; env?: NodeJS.ProcessEnv; input?: string} = {},
+): CliResult {
   const result = spawnSync(process.execPath, [`${ROOT}bin/run.js`, ...args], {
     cwd: options.cwd ?? ROOT,
     env: {...process.env, NO_COLOR: '1', FORCE_COLOR: '0', ...options.env},

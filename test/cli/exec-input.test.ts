@@ -24,9 +24,13 @@ describe('exec and clean input', () => {
   })
 
   it('shows in --dry-run the deadline every pod gets from --timeout, as a run creates it', () => {
-    const r = wpk8s(['exec', 'examples/hello.yml', '--dry-run', '--output', 'json', '--timeout', '600'], {env: noCluster})
+    const r = wpk8s(['exec', 'examples/hello.yml', '--dry-run', '--output', 'json', '--timeout', '600'], {
+      env: noCluster,
+    })
     expect(r.code).toBe(0)
-    const pods = (JSON.parse(r.stdout) as {items: {kind: string; spec: {activeDeadlineSeconds?: number}}[]}).items.filter((o) => o.kind === 'Pod')
+    const pods = (
+      JSON.parse(r.stdout) as {items: {kind: string; spec: {activeDeadlineSeconds?: number}}[]}
+    ).items.filter((o) => o.kind === 'Pod')
     expect(pods.length).toBeGreaterThan(0)
     for (const pod of pods) expect(pod.spec.activeDeadlineSeconds).toBe(610)
   })
@@ -35,7 +39,9 @@ describe('exec and clean input', () => {
     const flag = wpk8s(['clean', '-n', 'Bad_NS'], {env: noCluster})
     expect(flag.code).toBe(2)
     expect(flag.stderr).toMatch(/--namespace: invalid value/)
-    const env = wpk8s(['clean'], {env: {...noCluster, WOODPECKER_BACKEND_K8S_NAMESPACE: 'Bad_NS', WOODPECKER_BACKEND_K8S_VOLUME_SIZE: '1x'}})
+    const env = wpk8s(['clean'], {
+      env: {...noCluster, WOODPECKER_BACKEND_K8S_NAMESPACE: 'Bad_NS', WOODPECKER_BACKEND_K8S_VOLUME_SIZE: '1x'},
+    })
     expect(env.code).toBe(2)
     expect(env.stderr).toMatch(/WOODPECKER_BACKEND_K8S_NAMESPACE: invalid value/)
     expect(env.stderr).not.toMatch(/VOLUME_SIZE/)

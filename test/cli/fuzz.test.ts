@@ -30,7 +30,28 @@ function random(seed: number): () => number {
   }
 }
 
-const WEIRD = ['', '~', 'null', '[]', '{}', '-1', '1e999', '"\\u0000"', 'ünïcödé ✓ 🚀', '"$(rm -rf /)"', "'; drop table;'", 'a'.repeat(5000), '[[[[[[', '&a [*a]', '!!binary AAAA', '? complex', '"\\ud800"', 'Build Container!!', '.', '0x7fffffffffffffff']
+const WEIRD = [
+  '',
+  '~',
+  'null',
+  '[]',
+  '{}',
+  '-1',
+  '1e999',
+  '"\\u0000"',
+  'ünïcödé ✓ 🚀',
+  '"$(rm -rf /)"',
+  "'; drop table;'",
+  'a'.repeat(5000),
+  '[[[[[[',
+  '&a [*a]',
+  '!!binary AAAA',
+  '? complex',
+  '"\\ud800"',
+  'Build Container!!',
+  '.',
+  '0x7fffffffffffffff',
+]
 
 /** Mutations of the seed: truncation, swapped values, odd keys, deep nesting. */
 function mutants(count: number): string[] {
@@ -44,9 +65,18 @@ function mutants(count: number): string[] {
     const weird = WEIRD[Math.floor(next() * WEIRD.length)]
     if (kind === 0) out.push(SEED.slice(0, Math.floor(next() * SEED.length)))
     else if (kind === 1) out.push(copy.map((l, j) => (j === at ? l.replace(/:\s.*$/, `: ${weird}`) : l)).join('\n'))
-    else if (kind === 2) out.push(copy.map((l, j) => (j === at ? l.replace(/^(\s*)[\w.-]+/, `$1${weird.replace(/[:#]/g, '')}`) : l)).join('\n'))
+    else if (kind === 2)
+      out.push(
+        copy.map((l, j) => (j === at ? l.replace(/^(\s*)[\w.-]+/, `$1${weird.replace(/[:#]/g, '')}`) : l)).join('\n'),
+      )
     else if (kind === 3) out.push(`${SEED}\nx: ${'{a: '.repeat(100)}1${'}'.repeat(100)}\n`)
-    else out.push(copy.filter((_, j) => j !== at).join('\n').replace(/ {2}/g, next() < 0.5 ? ' ' : '   '))
+    else
+      out.push(
+        copy
+          .filter((_, j) => j !== at)
+          .join('\n')
+          .replace(/ {2}/g, next() < 0.5 ? ' ' : '   '),
+      )
   }
   return out
 }
@@ -77,7 +107,9 @@ describe('malformed pipelines (fuzz)', () => {
       const r = wpk8s(['exec', file, '--dry-run', '--platform', 'linux/amd64'])
       expect(r.stderr + r.stdout, text).not.toMatch(/\n\s+at .*:\d+:\d+\)?\n/)
       expect([0, 2], `exit ${r.code} for:\n${text}\n${r.stderr}`).toContain(r.code)
-      if (r.code === 0) for (const name of r.stdout.matchAll(/^ {2}name: (.*)$/gm)) expect(name[1]).toMatch(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/)
+      if (r.code === 0)
+        for (const name of r.stdout.matchAll(/^ {2}name: (.*)$/gm))
+          expect(name[1]).toMatch(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/)
       else expect(r.stderr).toMatch(/^wpk8s: |^error|warning/)
     }
   })

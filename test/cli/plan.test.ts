@@ -133,14 +133,16 @@ function checkout(files: Record<string, string> = PIPELINE): string {
     mkdirSync(dirname(join(dir, path)), {recursive: true})
     writeFileSync(join(dir, path), text)
   }
-  const git = (...args: string[]) => execFileSync('git', args, {cwd: dir, stdio: 'ignore', env: {...process.env, ...GIT_ENV}})
+  const git = (...args: string[]) =>
+    execFileSync('git', args, {cwd: dir, stdio: 'ignore', env: {...process.env, ...GIT_ENV}})
   git('init', '-q', '-b', 'main')
   git('add', '.')
   git('-c', 'user.name=Plan Tester', '-c', 'user.email=plan@example.com', 'commit', '-qm', 'first')
   return dir
 }
 
-const plan = (args: string[], cwd: string, env: NodeJS.ProcessEnv = {}) => wpk8s(['plan', ...args], {cwd, env: {...GIT_ENV, ...env}})
+const plan = (args: string[], cwd: string, env: NodeJS.ProcessEnv = {}) =>
+  wpk8s(['plan', ...args], {cwd, env: {...GIT_ENV, ...env}})
 
 describe('wpk8s plan', () => {
   const dir = checkout()
@@ -161,15 +163,26 @@ describe('wpk8s plan', () => {
   it('says in the tree that exec would stop for a missing secret, and still exits 0', () => {
     const r = plan(['--tag', 'v1.2.0'], dir)
     expect(r.code).toBe(0)
-    expect(r.stdout).toContain('release  woodpeckerci/plugin-docker-buildx  ← build  needs the secret registry_password, not given: exec stops before the run')
-    expect(r.stdout).toContain('exec would stop before the run: step release: PLUGIN_PASSWORD needs the secret `registry_password`, which was not given\n  hint: pass --secret registry_password=VALUE or put it in a --secrets-file\n')
+    expect(r.stdout).toContain(
+      'release  woodpeckerci/plugin-docker-buildx  ← build  needs the secret registry_password, not given: exec stops before the run',
+    )
+    expect(r.stdout).toContain(
+      'exec would stop before the run: step release: PLUGIN_PASSWORD needs the secret `registry_password`, which was not given\n  hint: pass --secret registry_password=VALUE or put it in a --secrets-file\n',
+    )
   })
 
   it('gives the plan as JSON (golden)', () => {
     const r = plan(['--format', 'json', '--default-branch', 'main'], dir)
     expect(r.code).toBe(0)
     const view = JSON.parse(r.stdout)
-    expect(view.workflows.map((w: {title: string}) => w.title)).toEqual(['build', 'deploy', 'diagnose', 'site', 'test (GO=1.21)', 'test (GO=1.22)'])
+    expect(view.workflows.map((w: {title: string}) => w.title)).toEqual([
+      'build',
+      'deploy',
+      'diagnose',
+      'site',
+      'test (GO=1.21)',
+      'test (GO=1.22)',
+    ])
     expectGolden('plan-push.json', r.stdout)
   })
 
@@ -191,7 +204,15 @@ describe('wpk8s plan', () => {
     const r = plan(['.woodpecker/build.yaml', '--step', 'build', '--format', 'json'], dir)
     expect(r.code).toBe(0)
     const [w] = JSON.parse(r.stdout).workflows
-    expect(w.steps.map((s: {name: string; verdict: string}) => `${s.name}:${s.verdict}`)).toEqual(['lint:run', 'unit:run', 'docs:skip', 'build:run', 'release:skip', 'notify:skip', 'report:skip'])
+    expect(w.steps.map((s: {name: string; verdict: string}) => `${s.name}:${s.verdict}`)).toEqual([
+      'lint:run',
+      'unit:run',
+      'docs:skip',
+      'build:run',
+      'release:skip',
+      'notify:skip',
+      'report:skip',
+    ])
   })
 
   it('colours the tree only when asked (FORCE_COLOR), never JSON', () => {
@@ -200,7 +221,7 @@ describe('wpk8s plan', () => {
     expect(plan(['.woodpecker/site.yaml', '--format', 'json'], dir, {FORCE_COLOR: '1'}).stdout).not.toMatch(/\u001b\[/)
   })
 
-  it('says which platform: --platform, else labels.platform, else this machine\'s', () => {
+  it("says which platform: --platform, else labels.platform, else this machine's", () => {
     const bare = checkout({'.woodpecker.yml': 'steps:\n  a: {image: x, commands: [y]}\n'})
     expect(plan([], bare).stdout).toMatch(/^platform linux\/\w+ \(this machine's; exec uses the cluster nodes'\)$/m)
     expect(plan(['--platform', 'linux/s390x'], bare).stdout).toContain('platform linux/s390x (--platform)\n')
@@ -219,7 +240,9 @@ describe('wpk8s plan exit codes (as validate)', () => {
   })
 
   it('exits 1 for what only a matrix row shows, and for a bad agent setting', () => {
-    const dir = checkout({'.woodpecker.yml': 'matrix:\n  IMG: [alpine, "Bad Image"]\nsteps:\n  a:\n    image: ${IMG}\n    commands: [y]\n'})
+    const dir = checkout({
+      '.woodpecker.yml': 'matrix:\n  IMG: [alpine, "Bad Image"]\nsteps:\n  a:\n    image: ${IMG}\n    commands: [y]\n',
+    })
     const r = plan([], dir)
     expect(r.code).toBe(1)
     expect(r.stderr).toMatch(/image/i)

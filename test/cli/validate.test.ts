@@ -34,7 +34,12 @@ describe('wpk8s validate', () => {
   })
 
   it('gives the same result through oclif as through the start-up fast path', () => {
-    for (const args of [[INVALID], [INVALID, '--json'], ['examples/hello.yml', '--strict', '--no-storage-rwx'], ['examples/hello.yml', '--volume-size=1x']]) {
+    for (const args of [
+      [INVALID],
+      [INVALID, '--json'],
+      ['examples/hello.yml', '--strict', '--no-storage-rwx'],
+      ['examples/hello.yml', '--volume-size=1x'],
+    ]) {
       const fast = wpk8s(['validate', ...args])
       const oclif = wpk8s(['validate', ...args], {env: {WPK8S_NO_FAST_PATH: '1'}})
       expect(oclif).toEqual(fast)
@@ -59,7 +64,9 @@ describe('wpk8s validate', () => {
   })
 
   it('checks the backend configuration from flags and environment', () => {
-    const r = wpk8s(['validate', 'examples/hello.yml', '--volume-size', '10x'], {env: {WOODPECKER_BACKEND_K8S_POD_LABELS: 'not: [a, map'}})
+    const r = wpk8s(['validate', 'examples/hello.yml', '--volume-size', '10x'], {
+      env: {WOODPECKER_BACKEND_K8S_POD_LABELS: 'not: [a, map'},
+    })
     expect(r.code).toBe(1)
     expect(r.stdout).toContain('--volume-size: not a positive Kubernetes quantity')
     expect(r.stdout).toContain('WOODPECKER_BACKEND_K8S_POD_LABELS: not a YAML or JSON object')
@@ -80,7 +87,11 @@ describe('wpk8s validate', () => {
     ['an empty file', '', /the file is empty/],
     ['text that is not YAML', 'steps:\n  a: [unclosed\n  b: c\n', /not valid YAML/],
     ['binary junk', Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0, 1, 2, 3, 0xff]), /binary data/],
-    ['a 10 MB file', `steps:\n  a:\n    image: x\n    commands:\n${'      - echo 0123456789012345678901234567890123456789\n'.repeat(230_000)}`, /too large for a pipeline/],
+    [
+      'a 10 MB file',
+      `steps:\n  a:\n    image: x\n    commands:\n${'      - echo 0123456789012345678901234567890123456789\n'.repeat(230_000)}`,
+      /too large for a pipeline/,
+    ],
     ['deep nesting', `steps: ${'['.repeat(5000)}${']'.repeat(5000)}\n`, /nested deeper|not valid YAML/],
     ['a scalar document', '42\n', /must be a map with `steps`/],
   ])('rejects %s with one message, no stack trace, exit 1', (_what, content, message) => {

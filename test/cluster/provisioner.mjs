@@ -35,7 +35,10 @@ async function provision(pvc) {
   if (modes.includes('ReadWriteMany') && sc.parameters?.accessModes !== 'any') {
     if (refused.has(uid)) return
     refused.add(uid)
-    await refuse(pvc, `NodePath only supports ReadWriteOnce and ReadWriteOncePod access modes; class ${sc.metadata.name} cannot provide ReadWriteMany`)
+    await refuse(
+      pvc,
+      `NodePath only supports ReadWriteOnce and ReadWriteOncePod access modes; class ${sc.metadata.name} cannot provide ReadWriteMany`,
+    )
     return
   }
   const pvName = `pvc-${uid}`
@@ -63,12 +66,22 @@ async function provision(pvc) {
 async function refuse(pvc, message) {
   const {namespace, name, uid} = pvc.metadata
   const now = new Date()
-  await core.createNamespacedEvent({namespace, body: {
-    metadata: {name: `${name}.${Date.now().toString(16)}`, namespace},
-    involvedObject: {apiVersion: 'v1', kind: 'PersistentVolumeClaim', namespace, name, uid},
-    reason: 'ProvisioningFailed', message, type: 'Warning', count: 1,
-    source: {component: PROVISIONER}, firstTimestamp: now, lastTimestamp: now,
-  }}).catch((e) => log(`event for ${namespace}/${name} failed: ${e.message}`))
+  await core
+    .createNamespacedEvent({
+      namespace,
+      body: {
+        metadata: {name: `${name}.${Date.now().toString(16)}`, namespace},
+        involvedObject: {apiVersion: 'v1', kind: 'PersistentVolumeClaim', namespace, name, uid},
+        reason: 'ProvisioningFailed',
+        message,
+        type: 'Warning',
+        count: 1,
+        source: {component: PROVISIONER},
+        firstTimestamp: now,
+        lastTimestamp: now,
+      },
+    })
+    .catch((e) => log(`event for ${namespace}/${name} failed: ${e.message}`))
   log(`refused ${namespace}/${name}: ${message}`)
 }
 
@@ -81,9 +94,17 @@ async function reclaim(pv) {
 }
 
 function watch(path, handle) {
-  const start = () => new k8s.Watch(kc).watch(path, {}, (type, obj) => {
-    if (type === 'ADDED' || type === 'MODIFIED') handle(obj).catch((e) => log(e.message))
-  }, () => setTimeout(start, 500)).catch(() => setTimeout(start, 1000))
+  const start = () =>
+    new k8s.Watch(kc)
+      .watch(
+        path,
+        {},
+        (type, obj) => {
+          if (type === 'ADDED' || type === 'MODIFIED') handle(obj).catch((e) => log(e.message))
+        },
+        () => setTimeout(start, 500),
+      )
+      .catch(() => setTimeout(start, 1000))
   start()
 }
 

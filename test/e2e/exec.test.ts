@@ -4,7 +4,18 @@ import {mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync} from '
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import {core, createNamespace, deleteNamespace, events, KUBECONFIG, leftovers, ROOT, uniqueName, waitFor, wpk8s} from './kube.js'
+import {
+  core,
+  createNamespace,
+  deleteNamespace,
+  events,
+  KUBECONFIG,
+  leftovers,
+  ROOT,
+  uniqueName,
+  waitFor,
+  wpk8s,
+} from './kube.js'
 import {requireCluster} from './setup.js'
 
 requireCluster()
@@ -30,7 +41,9 @@ function checkout(pipeline: string): string {
 }
 
 function stepEnds(run: {stdout: string}) {
-  return events(run as never).filter((e) => e.type === 'step-end').map((e) => ({step: e.step, status: e.status, exitCode: e.exitCode}))
+  return events(run as never)
+    .filter((e) => e.type === 'step-end')
+    .map((e) => ({step: e.step, status: e.status, exitCode: e.exitCode}))
 }
 
 describe('wpk8s exec', () => {
@@ -51,17 +64,27 @@ describe('wpk8s exec', () => {
     const run = await wpk8s(['exec', '--json', ...base], {cwd: dir})
     expect(run.stderr).toBe('')
     expect(run.code).toBe(0)
-    const logs = events(run).filter((e) => e.type === 'log').map((e) => `${e.step}: ${e.line}`)
+    const logs = events(run)
+      .filter((e) => e.type === 'log')
+      .map((e) => `${e.step}: ${e.line}`)
     expect(logs).toEqual([
-      'first: + cat tracked.txt untracked.txt', 'first: tracked content', 'first: untracked content',
+      'first: + cat tracked.txt untracked.txt',
+      'first: tracked content',
+      'first: untracked content',
       'first: + test ! -e ignored.txt',
       'first: + echo "$CI_COMMIT_BRANCH|$CI_COMMIT_AUTHOR|$CI_COMMIT_MESSAGE|$CI_PIPELINE_EVENT|$CI_WORKSPACE|$(pwd)"',
       'first: feature/e2e|E2E Tester|first commit|push|/woodpecker/src|/woodpecker/src',
       'first: + echo from-first > handoff.txt',
-      'second: + cat handoff.txt', 'second: from-first',
+      'second: + cat handoff.txt',
+      'second: from-first',
     ])
-    expect(stepEnds(run)).toEqual([{step: 'first', status: 'success', exitCode: 0}, {step: 'second', status: 'success', exitCode: 0}])
-    expect(events(run).find((e) => e.type === 'phase' && e.phase === 'ship' && e.status === 'done')?.detail).toMatch(/, through the pod proxy$/)
+    expect(stepEnds(run)).toEqual([
+      {step: 'first', status: 'success', exitCode: 0},
+      {step: 'second', status: 'success', exitCode: 0},
+    ])
+    expect(events(run).find((e) => e.type === 'phase' && e.phase === 'ship' && e.status === 'done')?.detail).toMatch(
+      /, through the pod proxy$/,
+    )
     expect(await leftovers(ns)).toEqual([])
   })
 
@@ -74,13 +97,19 @@ describe('wpk8s exec', () => {
     expect(ship.at(-1)?.detail).toMatch(/, through exec$/)
     // The helper's log says it does not serve: no waiting for the 10 s serve timeout.
     expect(Date.parse(ship.at(-1)!.time) - Date.parse(ship[0].time)).toBeLessThan(5000)
-    expect(events(run).filter((e) => e.type === 'log').map((e) => e.line)).toContain('tracked content')
+    expect(
+      events(run)
+        .filter((e) => e.type === 'log')
+        .map((e) => e.line),
+    ).toContain('tracked content')
     expect(Date.now() - started).toBeLessThan(60_000)
     expect(await leftovers(ns)).toEqual([])
   })
 
   it('ships a large checkout intact (2,000 files, 20 MB)', async () => {
-    const dir = checkout('steps:\n  count:\n    image: busybox:1.35\n    commands: [find big -type f | wc -l, cat big/*/* | md5sum]\n')
+    const dir = checkout(
+      'steps:\n  count:\n    image: busybox:1.35\n    commands: [find big -type f | wc -l, cat big/*/* | md5sum]\n',
+    )
     const hash = createHash('md5')
     for (let i = 0; i < 2000; i++) {
       const content = Buffer.alloc(10_000, i % 251)
@@ -88,10 +117,13 @@ describe('wpk8s exec', () => {
       writeFileSync(join(dir, 'big', `d${i % 20}`, `f${i}`), content)
     }
     // In the order the step's shell glob lists them: names sorted bytewise.
-    for (const d of readdirSync(join(dir, 'big')).sort()) for (const f of readdirSync(join(dir, 'big', d)).sort()) hash.update(readFileSync(join(dir, 'big', d, f)))
+    for (const d of readdirSync(join(dir, 'big')).sort())
+      for (const f of readdirSync(join(dir, 'big', d)).sort()) hash.update(readFileSync(join(dir, 'big', d, f)))
     const run = await wpk8s(['exec', '--json', ...base], {cwd: dir})
     expect(run.code).toBe(0)
-    const lines = events(run).filter((e) => e.type === 'log' && !e.line.startsWith('+')).map((e) => e.line.trim())
+    const lines = events(run)
+      .filter((e) => e.type === 'log' && !e.line.startsWith('+'))
+      .map((e) => e.line.trim())
     expect(lines).toEqual(['2000', `${hash.digest('hex')}  -`])
   })
 
@@ -117,14 +149,23 @@ describe('wpk8s exec', () => {
       {step: 'broken', status: 'failure', exitCode: 42},
       {step: 'after', status: 'skipped', exitCode: undefined},
     ])
-    expect(events(run).filter((e) => e.step === 'broken' && e.type === 'log').map((e) => e.line)).toEqual(['+ echo before', 'before', '+ exit 42'])
+    expect(
+      events(run)
+        .filter((e) => e.step === 'broken' && e.type === 'log')
+        .map((e) => e.line),
+    ).toEqual(['+ echo before', 'before', '+ exit 42'])
     expect(await leftovers(ns)).toEqual([])
   })
 
   it('continues past a failure: ignore step and succeeds', async () => {
-    const dir = checkout('steps:\n  flaky:\n    image: busybox:1.35\n    failure: ignore\n    commands: [exit 3]\n  next:\n    image: busybox:1.35\n    commands: [echo ran]\n')
+    const dir = checkout(
+      'steps:\n  flaky:\n    image: busybox:1.35\n    failure: ignore\n    commands: [exit 3]\n  next:\n    image: busybox:1.35\n    commands: [echo ran]\n',
+    )
     const run = await wpk8s(['exec', '--json', ...base], {cwd: dir})
-    expect(stepEnds(run)).toEqual([{step: 'flaky', status: 'failure', exitCode: 3}, {step: 'next', status: 'success', exitCode: 0}])
+    expect(stepEnds(run)).toEqual([
+      {step: 'flaky', status: 'failure', exitCode: 3},
+      {step: 'next', status: 'success', exitCode: 0},
+    ])
     expect(run.code).toBe(0)
   })
 
@@ -158,32 +199,82 @@ steps:
           kubernetes.io/os: linux
 `)
     const run = wpk8s(['exec', '--json', ...base, '--allow-from-step', 'serviceAccountName,nodeSelector'], {cwd: dir})
-    const pod = await waitFor('the build pod', async () => (await core().listNamespacedPod({namespace: ns, labelSelector: 'wpk8s.dev/step=build'})).items[0])
+    const pod = await waitFor(
+      'the build pod',
+      async () => (await core().listNamespacedPod({namespace: ns, labelSelector: 'wpk8s.dev/step=build'})).items[0],
+    )
     expect(pod.spec!.serviceAccountName).toBe('builder')
     expect(pod.spec!.nodeSelector).toEqual({'kubernetes.io/arch': arch, 'kubernetes.io/os': 'linux'})
-    expect(pod.spec!.containers[0].resources).toEqual({requests: {memory: '32Mi', cpu: '100m'}, limits: {memory: '64Mi', cpu: '500m'}})
+    expect(pod.spec!.containers[0].resources).toEqual({
+      requests: {memory: '32Mi', cpu: '100m'},
+      limits: {memory: '64Mi', cpu: '500m'},
+    })
     const result = await run
     expect(result.code).toBe(0)
-    expect(events(result).filter((e) => e.type === 'log').map((e) => e.line)).toContain(`namespace=${ns}`)
+    expect(
+      events(result)
+        .filter((e) => e.type === 'log')
+        .map((e) => e.line),
+    ).toContain(`namespace=${ns}`)
   })
 
   it('sizes, classes and access-modes the workspace from flags and from WOODPECKER_BACKEND_K8S_*; labels and annotates pods', async () => {
     const dir = checkout('steps:\n  wait:\n    image: busybox:1.35\n    commands: [sleep 2]\n')
     const claimOf = async (run: Promise<unknown>) => {
-      const pvc = await waitFor('the workspace claim', async () => (await core().listNamespacedPersistentVolumeClaim({namespace: ns})).items[0])
-      const pod = await waitFor('a step pod', async () => (await core().listNamespacedPod({namespace: ns, labelSelector: 'wpk8s.dev/step=wait'})).items[0])
+      const pvc = await waitFor(
+        'the workspace claim',
+        async () => (await core().listNamespacedPersistentVolumeClaim({namespace: ns})).items[0],
+      )
+      const pod = await waitFor(
+        'a step pod',
+        async () => (await core().listNamespacedPod({namespace: ns, labelSelector: 'wpk8s.dev/step=wait'})).items[0],
+      )
       await run
       return {pvc, pod}
     }
-    const fromFlags = await claimOf(wpk8s(['exec', '--namespace', ns, '--volume-size', '1Gi', '--storage-class', 'shared-rwx', '--storage-rwx', '--pod-labels', '{team: platform}', '--pod-annotations', '{note: from-flag}'], {cwd: dir}))
-    expect(fromFlags.pvc.spec).toMatchObject({accessModes: ['ReadWriteMany'], storageClassName: 'shared-rwx', resources: {requests: {storage: '1Gi'}}})
+    const fromFlags = await claimOf(
+      wpk8s(
+        [
+          'exec',
+          '--namespace',
+          ns,
+          '--volume-size',
+          '1Gi',
+          '--storage-class',
+          'shared-rwx',
+          '--storage-rwx',
+          '--pod-labels',
+          '{team: platform}',
+          '--pod-annotations',
+          '{note: from-flag}',
+        ],
+        {cwd: dir},
+      ),
+    )
+    expect(fromFlags.pvc.spec).toMatchObject({
+      accessModes: ['ReadWriteMany'],
+      storageClassName: 'shared-rwx',
+      resources: {requests: {storage: '1Gi'}},
+    })
     expect(fromFlags.pod.metadata!.labels).toMatchObject({team: 'platform'})
     expect(fromFlags.pod.metadata!.annotations).toMatchObject({note: 'from-flag'})
-    const fromEnv = await claimOf(wpk8s(['exec', '--namespace', ns], {cwd: dir, env: {
-      WOODPECKER_BACKEND_K8S_VOLUME_SIZE: '2Gi', WOODPECKER_BACKEND_K8S_STORAGE_RWX: 'false', WOODPECKER_BACKEND_K8S_STORAGE_CLASS: 'local-path',
-      WOODPECKER_BACKEND_K8S_POD_LABELS: '{"tier": "ci"}', WOODPECKER_BACKEND_K8S_POD_ANNOTATIONS: 'owner: env',
-    }}))
-    expect(fromEnv.pvc.spec).toMatchObject({accessModes: ['ReadWriteOnce'], storageClassName: 'local-path', resources: {requests: {storage: '2Gi'}}})
+    const fromEnv = await claimOf(
+      wpk8s(['exec', '--namespace', ns], {
+        cwd: dir,
+        env: {
+          WOODPECKER_BACKEND_K8S_VOLUME_SIZE: '2Gi',
+          WOODPECKER_BACKEND_K8S_STORAGE_RWX: 'false',
+          WOODPECKER_BACKEND_K8S_STORAGE_CLASS: 'local-path',
+          WOODPECKER_BACKEND_K8S_POD_LABELS: '{"tier": "ci"}',
+          WOODPECKER_BACKEND_K8S_POD_ANNOTATIONS: 'owner: env',
+        },
+      }),
+    )
+    expect(fromEnv.pvc.spec).toMatchObject({
+      accessModes: ['ReadWriteOnce'],
+      storageClassName: 'local-path',
+      resources: {requests: {storage: '2Gi'}},
+    })
     expect(fromEnv.pod.metadata!.labels).toMatchObject({tier: 'ci'})
     expect(fromEnv.pod.metadata!.annotations).toMatchObject({owner: 'env'})
     expect(await leftovers(ns)).toEqual([])
@@ -202,7 +293,8 @@ steps:
 
   it('schedules by platform: --platform overrides, and a platform no node has fails fast as unschedulable', async () => {
     const dir = checkout('steps:\n  a:\n    image: busybox:1.35\n    commands: [true]\n')
-    const other = (await core().listNode()).items[0].metadata!.labels!['kubernetes.io/arch'] === 'arm64' ? 'amd64' : 'arm64'
+    const other =
+      (await core().listNode()).items[0].metadata!.labels!['kubernetes.io/arch'] === 'arm64' ? 'amd64' : 'arm64'
     const started = Date.now()
     const run = await wpk8s(['exec', ...base, '--platform', `linux/${other}`], {cwd: dir})
     expect(run.code).toBe(3)
@@ -215,10 +307,14 @@ steps:
     const command = `stty cols 120 rows 40; ${process.execPath} bin/run.js exec examples/hello.yml ${base.join(' ')}`
     const {CI: _ci, ...outsideCi} = process.env
     const env = {...outsideCi, KUBECONFIG, COLUMNS: '120', TERM: 'xterm'}
-    const screen = execFileSync('script', ['-qec', command, '/dev/null'], {cwd: ROOT, env, encoding: 'utf8'}).replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '')
+    const screen = execFileSync('script', ['-qec', command, '/dev/null'], {cwd: ROOT, env, encoding: 'utf8'}).replace(
+      /\x1b\[[0-9;?]*[A-Za-z]/g,
+      '',
+    )
     expect(screen).toMatch(/✔ greet\s+success, exit 0, [\d.]+s/)
     expect(screen).toMatch(/✔ check\s+success, exit 0, [\d.]+s/)
-    for (const line of ['[greet] hello from greet on', '[greet] examples', '[check] + test -s greeting.txt', 'Summary']) expect(screen).toContain(line)
+    for (const line of ['[greet] hello from greet on', '[greet] examples', '[check] + test -s greeting.txt', 'Summary'])
+      expect(screen).toContain(line)
     // The listr2 view, not the plain one: its workspace task, and no plain "started (pod ...)" lines.
     expect(screen).toContain('✔ workspace ready')
     expect(screen).not.toContain('started (pod')
@@ -228,7 +324,10 @@ steps:
   it('runs examples/hello.yml as it is', async () => {
     const run = await wpk8s(['exec', 'examples/hello.yml', '--json', ...base])
     expect(run.code).toBe(0)
-    expect(stepEnds(run)).toEqual([{step: 'greet', status: 'success', exitCode: 0}, {step: 'check', status: 'success', exitCode: 0}])
+    expect(stepEnds(run)).toEqual([
+      {step: 'greet', status: 'success', exitCode: 0},
+      {step: 'check', status: 'success', exitCode: 0},
+    ])
     expect(await leftovers(ns)).toEqual([])
   })
 
@@ -239,19 +338,30 @@ steps:
     expect(await leftovers(ns)).toEqual([])
     expect(run.stdout).toMatch(/^apiVersion: v1\nkind: PersistentVolumeClaim/)
     execFileSync('kubectl', ['apply', '-f', '-'], {input: run.stdout, env: {...process.env, KUBECONFIG}})
-    const pod = await waitFor('the applied pod to finish', async () => {
-      const p = (await core().listNamespacedPod({namespace: ns, labelSelector: 'wpk8s.dev/step=hello'})).items[0]
-      return p?.status?.phase === 'Succeeded' ? p : undefined
-    }, 60_000)
+    const pod = await waitFor(
+      'the applied pod to finish',
+      async () => {
+        const p = (await core().listNamespacedPod({namespace: ns, labelSelector: 'wpk8s.dev/step=hello'})).items[0]
+        return p?.status?.phase === 'Succeeded' ? p : undefined
+      },
+      60_000,
+    )
     // The first lines (one per stream) and the last are the end marks wpk8s reads (and hides) when it runs the step itself.
-    expect(await core().readNamespacedPodLog({namespace: ns, name: pod.metadata!.name!})).toMatch(/^(::wpk8s-end-[a-z0-9]+::[0-9a-f-]{36}\n){2}\+ echo applied by hand\napplied by hand\n\+ pwd\n\/woodpecker\/src\n::wpk8s-end-[a-z0-9]+::[0-9a-f-]{36}:0\n$/)
+    expect(await core().readNamespacedPodLog({namespace: ns, name: pod.metadata!.name!})).toMatch(
+      /^(::wpk8s-end-[a-z0-9]+::[0-9a-f-]{36}\n){2}\+ echo applied by hand\napplied by hand\n\+ pwd\n\/woodpecker\/src\n::wpk8s-end-[a-z0-9]+::[0-9a-f-]{36}:0\n$/,
+    )
     const json = await wpk8s(['exec', '--dry-run', '--output', 'json', ...base], {cwd: dir})
     expect(JSON.parse(json.stdout).items.map((o: {kind: string}) => o.kind)).toEqual(['PersistentVolumeClaim', 'Pod'])
-    execFileSync('kubectl', ['delete', 'pod,pvc', '-l', 'app.kubernetes.io/managed-by=wpk8s', '-n', ns, '--wait'], {env: {...process.env, KUBECONFIG}, stdio: 'ignore'})
+    execFileSync('kubectl', ['delete', 'pod,pvc', '-l', 'app.kubernetes.io/managed-by=wpk8s', '-n', ns, '--wait'], {
+      env: {...process.env, KUBECONFIG},
+      stdio: 'ignore',
+    })
   })
 
   it('refuses an invalid pipeline with exit 2 before creating anything', async () => {
-    const dir = checkout('steps:\n  a:\n    image: busybox:1.35\n    backend_options:\n      kubernetes:\n        resources: {limits: {memory: 12x}}\n')
+    const dir = checkout(
+      'steps:\n  a:\n    image: busybox:1.35\n    backend_options:\n      kubernetes:\n        resources: {limits: {memory: 12x}}\n',
+    )
     const run = await wpk8s(['exec', ...base], {cwd: dir})
     expect(run.code).toBe(2)
     expect(run.stderr).toMatch(/\.woodpecker\.yml:6:38 .*memory: not a Kubernetes quantity/)

@@ -13,7 +13,12 @@ afterAll(() => deleteNamespace(ns))
 function pod(name: string, script: string, extra: Partial<k8s.V1PodSpec> = {}, image = 'busybox:1.35'): k8s.V1Pod {
   return {
     metadata: {name, namespace: ns},
-    spec: {restartPolicy: 'Never', terminationGracePeriodSeconds: 0, containers: [{name: 'main', image, command: ['sh', '-c', script]}], ...extra},
+    spec: {
+      restartPolicy: 'Never',
+      terminationGracePeriodSeconds: 0,
+      containers: [{name: 'main', image, command: ['sh', '-c', script]}],
+      ...extra,
+    },
   }
 }
 
@@ -22,10 +27,14 @@ async function phaseOf(name: string): Promise<k8s.V1Pod> {
 }
 
 async function finished(name: string): Promise<k8s.V1Pod> {
-  return waitFor(`pod ${name} to finish`, async () => {
-    const p = await phaseOf(name)
-    return p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed' ? p : undefined
-  }, 60_000)
+  return waitFor(
+    `pod ${name} to finish`,
+    async () => {
+      const p = await phaseOf(name)
+      return p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed' ? p : undefined
+    },
+    60_000,
+  )
 }
 
 describe('the local test cluster', () => {
@@ -38,11 +47,24 @@ describe('the local test cluster', () => {
   })
 
   it('runs busybox:1.35, streams its log live through the API server and reports its exit code', async () => {
-    await core().createNamespacedPod({namespace: ns, body: pod('live', 'sleep 3; for i in 1 2 3 4 5; do echo tick $i; sleep 1; done; exit 7')})
-    await waitFor('live to run', async () => ((await phaseOf('live')).status?.phase === 'Running' ? true : undefined), 60_000)
+    await core().createNamespacedPod({
+      namespace: ns,
+      body: pod('live', 'sleep 3; for i in 1 2 3 4 5; do echo tick $i; sleep 1; done; exit 7'),
+    })
+    await waitFor(
+      'live to run',
+      async () => ((await phaseOf('live')).status?.phase === 'Running' ? true : undefined),
+      60_000,
+    )
     const arrivals: {line: string; at: number}[] = []
     const sink = new PassThrough()
-    sink.on('data', (chunk: Buffer) => chunk.toString().split('\n').filter(Boolean).forEach((line) => arrivals.push({line, at: Date.now()})))
+    sink.on('data', (chunk: Buffer) =>
+      chunk
+        .toString()
+        .split('\n')
+        .filter(Boolean)
+        .forEach((line) => arrivals.push({line, at: Date.now()})),
+    )
     const ended = new Promise((r) => sink.on('end', r))
     await new k8s.Log(kubeConfig()).log(ns, 'live', 'main', sink, {follow: true})
     await ended
@@ -55,13 +77,19 @@ describe('the local test cluster', () => {
   })
 
   it('runs the Debian image', async () => {
-    await core().createNamespacedPod({namespace: ns, body: pod('debian', '. /etc/os-release && echo $VERSION_CODENAME', {}, 'debian:bookworm-slim')})
+    await core().createNamespacedPod({
+      namespace: ns,
+      body: pod('debian', '. /etc/os-release && echo $VERSION_CODENAME', {}, 'debian:bookworm-slim'),
+    })
     await finished('debian')
     expect(await core().readNamespacedPodLog({namespace: ns, name: 'debian'})).toBe('bookworm\n')
   })
 
   it('binds a claim of the default class and shares its files between pods', async () => {
-    await core().createNamespacedPersistentVolumeClaim({namespace: ns, body: {metadata: {name: 'data'}, spec: {accessModes: ['ReadWriteOnce'], resources: {requests: {storage: '1Gi'}}}}})
+    await core().createNamespacedPersistentVolumeClaim({
+      namespace: ns,
+      body: {metadata: {name: 'data'}, spec: {accessModes: ['ReadWriteOnce'], resources: {requests: {storage: '1Gi'}}}},
+    })
     const bound = await waitFor('claim to bind', async () => {
       const pvc = await core().readNamespacedPersistentVolumeClaim({namespace: ns, name: 'data'})
       return pvc.status?.phase === 'Bound' ? pvc : undefined
@@ -72,7 +100,10 @@ describe('the local test cluster', () => {
       p.spec!.containers[0].volumeMounts = [{name: 'd', mountPath: '/data'}]
       return p
     }
-    await core().createNamespacedPod({namespace: ns, body: mount(pod('writer', 'echo shared-content > /data/file', volume))})
+    await core().createNamespacedPod({
+      namespace: ns,
+      body: mount(pod('writer', 'echo shared-content > /data/file', volume)),
+    })
     await finished('writer')
     await core().createNamespacedPod({namespace: ns, body: mount(pod('reader', 'cat /data/file', volume))})
     await finished('reader')
@@ -80,7 +111,14 @@ describe('the local test cluster', () => {
   })
 
   it('refuses ReadWriteMany on the default class with a ProvisioningFailed event, and binds it on shared-rwx', async () => {
-    const claim = (name: string, storageClassName?: string) => ({metadata: {name}, spec: {accessModes: ['ReadWriteMany'], resources: {requests: {storage: '1Gi'}}, ...(storageClassName ? {storageClassName} : {})}})
+    const claim = (name: string, storageClassName?: string) => ({
+      metadata: {name},
+      spec: {
+        accessModes: ['ReadWriteMany'],
+        resources: {requests: {storage: '1Gi'}},
+        ...(storageClassName ? {storageClassName} : {}),
+      },
+    })
     await core().createNamespacedPersistentVolumeClaim({namespace: ns, body: claim('rwx-default')})
     await core().createNamespacedPersistentVolumeClaim({namespace: ns, body: claim('rwx-shared', 'shared-rwx')})
     const event = await waitFor('ProvisioningFailed', async () => {
@@ -88,16 +126,29 @@ describe('the local test cluster', () => {
       return list.items.find((e) => e.reason === 'ProvisioningFailed')
     })
     expect(event.message).toMatch(/ReadWriteMany/)
-    await waitFor('rwx-shared to bind', async () => ((await core().readNamespacedPersistentVolumeClaim({namespace: ns, name: 'rwx-shared'})).status?.phase === 'Bound' ? true : undefined))
-    expect((await core().readNamespacedPersistentVolumeClaim({namespace: ns, name: 'rwx-default'})).status?.phase).toBe('Pending')
+    await waitFor('rwx-shared to bind', async () =>
+      (await core().readNamespacedPersistentVolumeClaim({namespace: ns, name: 'rwx-shared'})).status?.phase === 'Bound'
+        ? true
+        : undefined,
+    )
+    expect((await core().readNamespacedPersistentVolumeClaim({namespace: ns, name: 'rwx-default'})).status?.phase).toBe(
+      'Pending',
+    )
   })
 
   it('reports ErrImagePull for an image it does not have', async () => {
-    await core().createNamespacedPod({namespace: ns, body: pod('noimage', 'true', {}, 'registry.invalid/none/such:1.0')})
-    const reason = await waitFor('ErrImagePull', async () => {
-      const waiting = (await phaseOf('noimage')).status?.containerStatuses?.[0]?.state?.waiting?.reason
-      return waiting === 'ErrImagePull' || waiting === 'ImagePullBackOff' ? waiting : undefined
-    }, 60_000)
+    await core().createNamespacedPod({
+      namespace: ns,
+      body: pod('noimage', 'true', {}, 'registry.invalid/none/such:1.0'),
+    })
+    const reason = await waitFor(
+      'ErrImagePull',
+      async () => {
+        const waiting = (await phaseOf('noimage')).status?.containerStatuses?.[0]?.state?.waiting?.reason
+        return waiting === 'ErrImagePull' || waiting === 'ImagePullBackOff' ? waiting : undefined
+      },
+      60_000,
+    )
     expect(reason).toMatch(/ErrImagePull|ImagePullBackOff/)
   })
 })

@@ -3,7 +3,20 @@ import {existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import {core, createNamespace, deleteNamespace, events, KUBECONFIG, leftovers, pipelineRepo, ROOT, startWpk8s, uniqueName, waitFor, wpk8s} from './kube.js'
+import {
+  core,
+  createNamespace,
+  deleteNamespace,
+  events,
+  KUBECONFIG,
+  leftovers,
+  pipelineRepo,
+  ROOT,
+  startWpk8s,
+  uniqueName,
+  waitFor,
+  wpk8s,
+} from './kube.js'
 import {requireCluster} from './setup.js'
 
 requireCluster()
@@ -31,7 +44,9 @@ const pipeline = `steps:
 `
 
 function logOf(run: {stdout: string}, step: string): string[] {
-  return events(run as never).filter((e) => e.type === 'log' && e.step === step).map((e) => e.line as string)
+  return events(run as never)
+    .filter((e) => e.type === 'log' && e.step === step)
+    .map((e) => e.line as string)
 }
 
 describe('the inner loop: keep, reuse, shell', () => {
@@ -43,17 +58,26 @@ describe('the inner loop: keep, reuse, shell', () => {
     expect(first.code, first.stderr).toBe(0)
     const runId = events(first).find((e) => e.type === 'run-start')!.runId as string
     expect(first.stderr).toContain(`wpk8s exec --reuse ${runId}`)
-    const kept = await core().listNamespacedPersistentVolumeClaim({namespace: ns, labelSelector: `wpk8s.dev/kept=${runId}`})
+    const kept = await core().listNamespacedPersistentVolumeClaim({
+      namespace: ns,
+      labelSelector: `wpk8s.dev/kept=${runId}`,
+    })
     expect(kept.items.map((c) => c.metadata!.name)).toEqual([`wp-${runId}-workspace`])
     expect(kept.items[0].metadata!.labels!['wpk8s.dev/run']).toBeUndefined()
     expect(kept.items[0].metadata!.annotations!['wpk8s.dev/result']).toBe('success')
-    expect((await core().listNamespacedSecret({namespace: ns, labelSelector: `wpk8s.dev/kept=${runId}`})).items).toHaveLength(1)
-    await waitFor('the run\'s pods to go', async () => ((await core().listNamespacedPod({namespace: ns})).items.length === 0 ? true : undefined))
+    expect(
+      (await core().listNamespacedSecret({namespace: ns, labelSelector: `wpk8s.dev/kept=${runId}`})).items,
+    ).toHaveLength(1)
+    await waitFor("the run's pods to go", async () =>
+      (await core().listNamespacedPod({namespace: ns})).items.length === 0 ? true : undefined,
+    )
 
     // 2. `runs` lists it; `clean` without --kept leaves it alone.
     const runs = await wpk8s(['runs', '-n', ns])
     expect(runs.code, runs.stderr).toBe(0)
-    expect(runs.stdout).toMatch(new RegExp(`^${runId}\\s+\\S+\\s+\\S+\\s+10G\\s+\\.woodpecker\\.yml\\s+\\.woodpecker\\s+success$`, 'm'))
+    expect(runs.stdout).toMatch(
+      new RegExp(`^${runId}\\s+\\S+\\s+\\S+\\s+10G\\s+\\.woodpecker\\.yml\\s+\\.woodpecker\\s+success$`, 'm'),
+    )
     const clean = await wpk8s(['clean', '-n', ns, '--all'])
     expect(clean.code, clean.stderr).toBe(0)
     expect(clean.stdout).not.toContain(`wp-${runId}-workspace`)
@@ -63,7 +87,11 @@ describe('the inner loop: keep, reuse, shell', () => {
     unlinkSync(join(dir, 'gone.txt'))
     const again = await wpk8s(['exec', ...base, '--reuse', 'last', '--step', 'second', '--json'], {cwd: dir})
     expect(again.code, again.stderr).toBe(0)
-    expect(events(again).filter((e) => e.type === 'step-end').map((e) => `${e.step}:${e.status}`)).toEqual(['first:skipped', 'second:success'])
+    expect(
+      events(again)
+        .filter((e) => e.type === 'step-end')
+        .map((e) => `${e.step}:${e.status}`),
+    ).toEqual(['first:skipped', 'second:success'])
     const log = logOf(again, 'second')
     // The CI_* values stay the kept run's (same commit): the time the first run wrote is the reused run's too.
     const written = log.find((l) => l.startsWith('written by first at '))!
@@ -72,14 +100,28 @@ describe('the inner loop: keep, reuse, shell', () => {
     expect(log).toContain('version 2')
     expect(log).toContain('GONE-YES')
     expect(log).toContain('DONE-OK')
-    expect(events(again).find((e) => e.type === 'phase' && e.phase === 'ship' && e.status === 'done')!.detail).toMatch(/1 changed, 1 deleted/)
+    expect(events(again).find((e) => e.type === 'phase' && e.phase === 'ship' && e.status === 'done')!.detail).toMatch(
+      /1 changed, 1 deleted/,
+    )
     // Unchanged since: nothing ships, no helper.
     const third = await wpk8s(['exec', ...base, '--reuse', runId, '--step', 'second', '--json'], {cwd: dir})
     expect(third.code, third.stderr).toBe(0)
-    expect(events(third).find((e) => e.type === 'phase' && e.phase === 'ship' && e.status === 'done')!.detail).toMatch(/nothing changed/)
+    expect(events(third).find((e) => e.type === 'phase' && e.phase === 'ship' && e.status === 'done')!.detail).toMatch(
+      /nothing changed/,
+    )
 
     // 4. A command in a pod like the step's: output and exit code pass through, the secret and the workspace are there.
-    const shell = await wpk8s(['shell', runId, 'first', '-n', ns, '--', 'sh', '-c', 'echo "token=$TOKEN dir=$(pwd)"; cat handoff.txt; echo SHELL-$(echo RAN); exit 7'])
+    const shell = await wpk8s([
+      'shell',
+      runId,
+      'first',
+      '-n',
+      ns,
+      '--',
+      'sh',
+      '-c',
+      'echo "token=$TOKEN dir=$(pwd)"; cat handoff.txt; echo SHELL-$(echo RAN); exit 7',
+    ])
     expect(shell.code, shell.stderr).toBe(7)
     expect(shell.stdout).toContain(`token=s3cr3t-value dir=/woodpecker/src`)
     expect(shell.stdout).toMatch(/written by first at \d+/)
@@ -117,7 +159,14 @@ describe('exec --watch', () => {
     commands: [echo "CODE-$(echo RAN) $(cat src/main.txt)"]
     when: [{path: 'src/**'}]
 `)
-    execFileSync('sh', ['-c', 'mkdir docs src && echo d1 > docs/readme.md && echo c1 > src/main.txt && echo ignored.txt > .gitignore && git add -A && git -c user.name=T -c user.email=t@e commit -qm files'], {cwd: dir})
+    execFileSync(
+      'sh',
+      [
+        '-c',
+        'mkdir docs src && echo d1 > docs/readme.md && echo c1 > src/main.txt && echo ignored.txt > .gitignore && git add -A && git -c user.name=T -c user.email=t@e commit -qm files',
+      ],
+      {cwd: dir},
+    )
     const watch = startWpk8s(['exec', ...base, '--watch'], {cwd: dir})
     let stderr = ''
     watch.child.stderr!.on('data', (b) => (stderr += b))
@@ -164,17 +213,23 @@ async function interactiveShell(runId: string): Promise<void> {
     const screen = () => tmux('capture-pane', '-p', '-t', session)
     await waitFor('the shell prompt', async () => (/\/woodpecker\/src #/.test(screen()) ? true : undefined), 90_000)
     tmux('send-keys', '-t', session, 'echo "IN-$(echo SHELL) $(cat handoff.txt | wc -l) $TOKEN"', 'Enter')
-    await waitFor('the command\'s output', async () => (/IN-SHELL 1 s3cr3t-value/.test(screen()) ? true : undefined))
+    await waitFor("the command's output", async () => (/IN-SHELL 1 s3cr3t-value/.test(screen()) ? true : undefined))
     tmux('resize-window', '-t', session, '-x', '100', '-y', '25')
     await new Promise((r) => setTimeout(r, 500))
     tmux('send-keys', '-t', session, 'echo "SIZE-$(stty size | tr " " x)"', 'Enter')
     await waitFor('the new terminal size', async () => (/SIZE-25x100/.test(screen()) ? true : undefined))
     tmux('send-keys', '-t', session, '(exit 3)', 'Enter')
     tmux('send-keys', '-t', session, 'C-d')
-    await waitFor('the shell to end with Ctrl-D', async () => (existsSync(out) ? readFileSync(out, 'utf8').trim() : undefined))
+    await waitFor('the shell to end with Ctrl-D', async () =>
+      existsSync(out) ? readFileSync(out, 'utf8').trim() : undefined,
+    )
     // Ctrl-D ends the shell with the status of its last command.
     expect(readFileSync(out, 'utf8').trim()).toBe('3')
-    await waitFor('the shell pod to go', async () => ((await core().listNamespacedPod({namespace: ns, labelSelector: 'wpk8s.dev/role=shell'})).items.length === 0 ? true : undefined))
+    await waitFor('the shell pod to go', async () =>
+      (await core().listNamespacedPod({namespace: ns, labelSelector: 'wpk8s.dev/role=shell'})).items.length === 0
+        ? true
+        : undefined,
+    )
   } finally {
     try {
       tmux('kill-session', '-t', session)

@@ -48,19 +48,27 @@ export async function createNamespace(name: string): Promise<void> {
 }
 
 export async function deleteNamespace(name: string): Promise<void> {
-  await core().deleteNamespace({name}).catch(() => {})
+  await core()
+    .deleteNamespace({name})
+    .catch(() => {})
 }
 
 /** Everything in a namespace that a run could leave behind. */
 export async function leftovers(namespace: string): Promise<string[]> {
   const api = core()
   const [pods, pvcs, secrets, services] = await Promise.all([
-    api.listNamespacedPod({namespace}), api.listNamespacedPersistentVolumeClaim({namespace}),
-    api.listNamespacedSecret({namespace}), api.listNamespacedService({namespace}),
+    api.listNamespacedPod({namespace}),
+    api.listNamespacedPersistentVolumeClaim({namespace}),
+    api.listNamespacedSecret({namespace}),
+    api.listNamespacedService({namespace}),
   ])
   const userSecrets = secrets.items.filter((s) => s.type !== 'kubernetes.io/service-account-token')
-  return [...pods.items.map((p) => `pod/${p.metadata!.name}`), ...pvcs.items.map((p) => `pvc/${p.metadata!.name}`),
-    ...userSecrets.map((s) => `secret/${s.metadata!.name}`), ...services.items.map((s) => `service/${s.metadata!.name}`)]
+  return [
+    ...pods.items.map((p) => `pod/${p.metadata!.name}`),
+    ...pvcs.items.map((p) => `pvc/${p.metadata!.name}`),
+    ...userSecrets.map((s) => `secret/${s.metadata!.name}`),
+    ...services.items.map((s) => `service/${s.metadata!.name}`),
+  ]
 }
 
 export interface Run {
@@ -75,7 +83,10 @@ export function wpk8s(args: string[], options: {cwd?: string; env?: NodeJS.Proce
 }
 
 /** Starts the CLI and hands back the process, for tests that signal or kill it mid-run. */
-export function startWpk8s(args: string[], options: {cwd?: string; env?: NodeJS.ProcessEnv} = {}): {child: ChildProcess; result: Promise<Run>; output: () => string} {
+export function startWpk8s(
+  args: string[],
+  options: {cwd?: string; env?: NodeJS.ProcessEnv} = {},
+): {child: ChildProcess; result: Promise<Run>; output: () => string} {
   const child = spawn(process.execPath, [`${ROOT}bin/run.js`, ...args], {
     cwd: options.cwd ?? ROOT,
     env: {...process.env, KUBECONFIG, NO_COLOR: '1', ...options.env},
@@ -85,13 +96,19 @@ export function startWpk8s(args: string[], options: {cwd?: string; env?: NodeJS.
   let stderr = ''
   child.stdout!.on('data', (b) => (stdout += b))
   child.stderr!.on('data', (b) => (stderr += b))
-  const result = new Promise<Run>((resolve) => child.on('close', (code, signal) => resolve({code: code ?? (signal ? -1 : null), stdout, stderr})))
+  const result = new Promise<Run>((resolve) =>
+    child.on('close', (code, signal) => resolve({code: code ?? (signal ? -1 : null), stdout, stderr})),
+  )
   return {child, result, output: () => stdout}
 }
 
 /** The JSON events of a `--json` run. */
 export function events(run: Run): Record<string, any>[] {
-  return run.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l))
+  return run.stdout
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l))
 }
 
 export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {

@@ -10,12 +10,26 @@ const work = mkdtempSync(join(tmpdir(), 'wpk8s-package-'))
 const prefix = join(work, 'prefix')
 let tarball = ''
 
-const npm = (args: string[], cwd = work) => execFileSync('npm', args, {cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: {...process.env, npm_config_audit: 'false', npm_config_fund: 'false'}})
-const installed = (args: string[], cwd = work) => spawnSync(join(prefix, 'bin', 'wpk8s'), args, {cwd, encoding: 'utf8', env: {...process.env, KUBECONFIG: join(work, 'none')}})
+const npm = (args: string[], cwd = work) =>
+  execFileSync('npm', args, {
+    cwd,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: {...process.env, npm_config_audit: 'false', npm_config_fund: 'false'},
+  })
+const installed = (args: string[], cwd = work) =>
+  spawnSync(join(prefix, 'bin', 'wpk8s'), args, {
+    cwd,
+    encoding: 'utf8',
+    env: {...process.env, KUBECONFIG: join(work, 'none')},
+  })
 
 beforeAll(() => {
   npm(['pack', '--ignore-scripts', '--pack-destination', work], ROOT)
-  tarball = join(work, readdirSync(work).find((f) => f.endsWith('.tgz'))!)
+  tarball = join(
+    work,
+    readdirSync(work).find((f) => f.endsWith('.tgz'))!,
+  )
   npm(['install', '--global', '--prefix', prefix, tarball])
 }, 180_000)
 
@@ -26,13 +40,16 @@ describe('installed from the packed tarball', () => {
     expect(r.stdout).toMatch(/^wpk8s\/\d+\.\d+\.\d+ \S+ node-v\d+/)
   })
 
-  it('validates and plans a pipeline without the project\'s own node_modules', () => {
+  it("validates and plans a pipeline without the project's own node_modules", () => {
     const repo = pipelineRepo('steps:\n  hello:\n    image: busybox:1.35\n    commands: [echo hi]\n')
     const valid = installed(['validate'], repo)
     expect(valid.status, valid.stderr).toBe(0)
     const plan = installed(['exec', '--dry-run', '--output', 'json'], repo)
     expect(plan.status, plan.stderr).toBe(0)
-    expect((JSON.parse(plan.stdout) as {items: {kind: string}[]}).items.map((o) => o.kind)).toEqual(['PersistentVolumeClaim', 'Pod'])
+    expect((JSON.parse(plan.stdout) as {items: {kind: string}[]}).items.map((o) => o.kind)).toEqual([
+      'PersistentVolumeClaim',
+      'Pod',
+    ])
   })
 
   it('offers shell completion', () => {
@@ -42,7 +59,10 @@ describe('installed from the packed tarball', () => {
   })
 
   it('runs through npx from the tarball', () => {
-    const r = spawnSync('npm', ['exec', '--yes', `--package=${tarball}`, '--', 'wpk8s', '--version'], {cwd: work, encoding: 'utf8'})
+    const r = spawnSync('npm', ['exec', '--yes', `--package=${tarball}`, '--', 'wpk8s', '--version'], {
+      cwd: work,
+      encoding: 'utf8',
+    })
     expect(r.status, r.stderr).toBe(0)
     expect(r.stdout).toMatch(/^wpk8s\//)
   }, 120_000)

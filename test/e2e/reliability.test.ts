@@ -1,5 +1,17 @@
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import {core, createNamespace, deleteNamespace, events, kubeConfig, leftovers, pipelineRepo, startWpk8s, uniqueName, waitFor, wpk8s} from './kube.js'
+import {
+  core,
+  createNamespace,
+  deleteNamespace,
+  events,
+  kubeConfig,
+  leftovers,
+  pipelineRepo,
+  startWpk8s,
+  uniqueName,
+  waitFor,
+  wpk8s,
+} from './kube.js'
 import {requireCluster} from './setup.js'
 import {KubeCluster} from '../../src/cluster/kube.js'
 
@@ -11,21 +23,28 @@ beforeAll(() => createNamespace(ns))
 afterAll(() => deleteNamespace(ns))
 
 /** A pipeline whose first step runs for long, under a name of its own so tests never see each other's pods. */
-const sleeper = (name: string) => `skip_clone: true\nsteps:\n  ${name}:\n    image: busybox:1.35\n    commands: [echo started, sleep 300]\n  next:\n    image: busybox:1.35\n    commands: [echo never]\n`
+const sleeper = (name: string) =>
+  `skip_clone: true\nsteps:\n  ${name}:\n    image: busybox:1.35\n    commands: [echo started, sleep 300]\n  next:\n    image: busybox:1.35\n    commands: [echo never]\n`
 
 /** A one-step pipeline with `options` (one line of YAML) as its backend_options.kubernetes. */
-const withKubernetes = (options: string) => `skip_clone: true\nsteps:\n  a:\n    image: busybox:1.35\n    commands: [true]\n    backend_options:\n      kubernetes:\n        ${options}\n`
+const withKubernetes = (options: string) =>
+  `skip_clone: true\nsteps:\n  a:\n    image: busybox:1.35\n    commands: [true]\n    backend_options:\n      kubernetes:\n        ${options}\n`
 
 async function runningPod(name: string): Promise<string> {
-  return waitFor('a running step pod', async () => {
-    const pods = await core().listNamespacedPod({namespace: ns, labelSelector: `wpk8s.dev/step=${name}`})
-    return pods.items.find((p) => p.status?.phase === 'Running')?.metadata?.name
-  }, 60_000)
+  return waitFor(
+    'a running step pod',
+    async () => {
+      const pods = await core().listNamespacedPod({namespace: ns, labelSelector: `wpk8s.dev/step=${name}`})
+      return pods.items.find((p) => p.status?.phase === 'Running')?.metadata?.name
+    },
+    60_000,
+  )
 }
 
 describe('failing fast, with the reason', () => {
   it('reports an OOM kill as such, with the memory limit', async () => {
-    const run = await wpk8s(['exec', '--json', ...base], {cwd: pipelineRepo(`skip_clone: true
+    const run = await wpk8s(['exec', '--json', ...base], {
+      cwd: pipelineRepo(`skip_clone: true
 steps:
   hungry:
     image: busybox:1.35
@@ -33,14 +52,21 @@ steps:
     backend_options:
       kubernetes:
         resources: {limits: {memory: 16Mi}}
-`)})
+`),
+    })
     expect(run.code).toBe(1)
-    expect(events(run).find((e) => e.type === 'step-end')).toMatchObject({step: 'hungry', status: 'failure', exitCode: 137, reason: 'killed for exceeding its memory limit (16Mi)'})
+    expect(events(run).find((e) => e.type === 'step-end')).toMatchObject({
+      step: 'hungry',
+      status: 'failure',
+      exitCode: 137,
+      reason: 'killed for exceeding its memory limit (16Mi)',
+    })
   })
 
   it('refuses a step whose ServiceAccount or Secret is missing before creating anything', async () => {
     const started = Date.now()
-    const run = await wpk8s(['exec', ...base], {cwd: pipelineRepo(`skip_clone: true
+    const run = await wpk8s(['exec', ...base], {
+      cwd: pipelineRepo(`skip_clone: true
 steps:
   first:
     image: busybox:1.35
@@ -52,19 +78,24 @@ steps:
       kubernetes:
         serviceAccountName: no-such-account
         secrets: [{name: does-not-exist, key: k, target: {env: K}}]
-`)})
+`),
+    })
     expect(run.code).toBe(3)
-    expect(run.stdout).toMatch(/has no ServiceAccount no-such-account \(used by later\); Secret does-not-exist \(used by later\)/)
+    expect(run.stdout).toMatch(
+      /has no ServiceAccount no-such-account \(used by later\); Secret does-not-exist \(used by later\)/,
+    )
     expect(run.stdout).toMatch(/hint: create it there first/)
     expect(run.stdout).not.toMatch(/workspace volume bound|first \(success/)
     expect(Date.now() - started).toBeLessThan(10_000)
     expect(await leftovers(ns)).toEqual([])
   })
 
-  it('stops at once with the kubelet\'s CreateContainerConfigError when a Secret lacks the key', async () => {
+  it("stops at once with the kubelet's CreateContainerConfigError when a Secret lacks the key", async () => {
     await core().createNamespacedSecret({namespace: ns, body: {metadata: {name: 'keyless'}, stringData: {other: 'x'}}})
     const started = Date.now()
-    const run = await wpk8s(['exec', ...base], {cwd: pipelineRepo(withKubernetes('secrets: [{name: keyless, key: k, target: {env: K}}]'))})
+    const run = await wpk8s(['exec', ...base], {
+      cwd: pipelineRepo(withKubernetes('secrets: [{name: keyless, key: k, target: {env: K}}]')),
+    })
     await core().deleteNamespacedSecret({namespace: ns, name: 'keyless'})
     expect(run.code).toBe(3)
     expect(run.stdout).toMatch(/CreateContainerConfigError: .*key k.*keyless/)
@@ -73,14 +104,21 @@ steps:
     expect(await leftovers(ns)).toEqual([])
   })
 
-  it('refuses an invalid image name before creating anything; the kubelet\'s InvalidImageName counts as a start failure', async () => {
-    const run = await wpk8s(['exec', ...base], {cwd: pipelineRepo('skip_clone: true\nsteps:\n  a:\n    image: Busybox:1.35\n    commands: [true]\n')})
+  it("refuses an invalid image name before creating anything; the kubelet's InvalidImageName counts as a start failure", async () => {
+    const run = await wpk8s(['exec', ...base], {
+      cwd: pipelineRepo('skip_clone: true\nsteps:\n  a:\n    image: Busybox:1.35\n    commands: [true]\n'),
+    })
     expect(run.code).toBe(2)
-    expect(run.stderr + run.stdout).toMatch(/\.woodpecker\.yml:4:12 steps\.a\.image: not a valid image reference: `Busybox`: repository names must be lower-case/)
+    expect(run.stderr + run.stdout).toMatch(
+      /\.woodpecker\.yml:4:12 steps\.a\.image: not a valid image reference: `Busybox`: repository names must be lower-case/,
+    )
     expect(await leftovers(ns)).toEqual([])
     // What reaches the kubelet anyway (a manifest applied by hand) is classified at once, not waited on.
     const name = uniqueName('badimage')
-    await core().createNamespacedPod({namespace: ns, body: {metadata: {name}, spec: {restartPolicy: 'Never', containers: [{name: 'step', image: 'Busybox:1.35'}]}}})
+    await core().createNamespacedPod({
+      namespace: ns,
+      body: {metadata: {name}, spec: {restartPolicy: 'Never', containers: [{name: 'step', image: 'Busybox:1.35'}]}},
+    })
     const started = Date.now()
     const state = await new KubeCluster(kubeConfig()).watchPod(ns, name, (s) => s.kind !== 'pending', 60_000)
     expect(state).toMatchObject({kind: 'stuck', reason: 'InvalidImageName'})
@@ -88,17 +126,30 @@ steps:
     await core().deleteNamespacedPod({namespace: ns, name, gracePeriodSeconds: 0})
   })
 
-  it('stops at once with the scheduler\'s message when the matching node has a taint the step does not tolerate', async () => {
+  it("stops at once with the scheduler's message when the matching node has a taint the step does not tolerate", async () => {
     // A second, kubelet-less node carrying the taint: tainting the real node would stop the other test files' pods.
     const [real] = (await core().listNode()).items
     const node = uniqueName('e2e-tainted')
-    const labels = {'kubernetes.io/hostname': node, 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': real.metadata!.labels!['kubernetes.io/arch']}
-    await core().createNode({body: {metadata: {name: node, labels}, spec: {taints: [{key: 'wpk8s.dev/e2e-dedicated', value: 'gpu', effect: 'NoSchedule'}]}}})
+    const labels = {
+      'kubernetes.io/hostname': node,
+      'kubernetes.io/os': 'linux',
+      'kubernetes.io/arch': real.metadata!.labels!['kubernetes.io/arch'],
+    }
+    await core().createNode({
+      body: {
+        metadata: {name: node, labels},
+        spec: {taints: [{key: 'wpk8s.dev/e2e-dedicated', value: 'gpu', effect: 'NoSchedule'}]},
+      },
+    })
     try {
       const started = Date.now()
-      const run = await wpk8s(['exec', ...base], {cwd: pipelineRepo(withKubernetes(`nodeSelector: {kubernetes.io/hostname: ${node}}`))})
+      const run = await wpk8s(['exec', ...base], {
+        cwd: pipelineRepo(withKubernetes(`nodeSelector: {kubernetes.io/hostname: ${node}}`)),
+      })
       expect(run.code).toBe(3)
-      expect(run.stdout).toMatch(/Unschedulable: .*had taint \{wpk8s.dev\/e2e-dedicated: gpu\}, that the pod didn't tolerate/)
+      expect(run.stdout).toMatch(
+        /Unschedulable: .*had taint \{wpk8s.dev\/e2e-dedicated: gpu\}, that the pod didn't tolerate/,
+      )
       expect(run.stdout).toMatch(/hint: check nodeSelector, tolerations/)
       expect(Date.now() - started).toBeLessThan(30_000)
       expect(await leftovers(ns)).toEqual([])
@@ -107,9 +158,11 @@ steps:
     }
   })
 
-  it('stops at once with the scheduler\'s message when no node has the resources', async () => {
+  it("stops at once with the scheduler's message when no node has the resources", async () => {
     const started = Date.now()
-    const run = await wpk8s(['exec', ...base], {cwd: pipelineRepo(withKubernetes('resources: {requests: {cpu: "64"}}'))})
+    const run = await wpk8s(['exec', ...base], {
+      cwd: pipelineRepo(withKubernetes('resources: {requests: {cpu: "64"}}')),
+    })
     expect(run.code).toBe(3)
     expect(Date.now() - started).toBeLessThan(30_000)
     expect(run.stdout).toMatch(/Unschedulable: .*Insufficient cpu/)
@@ -123,12 +176,14 @@ steps:
     const run = await result
     expect(run.code).toBe(3)
     expect(events(run).find((e) => e.type === 'run-end')!.error).toMatch(/deleted/)
-    expect(events(run).filter((e) => e.type === 'step-end' && e.step === 'deleted')).toMatchObject([{status: 'failure'}])
+    expect(events(run).filter((e) => e.type === 'step-end' && e.step === 'deleted')).toMatchObject([
+      {status: 'failure'},
+    ])
     expect(await leftovers(ns)).toEqual([])
   })
 })
 
-describe('someone else\'s eviction', () => {
+describe("someone else's eviction", () => {
   it('reports a step pod evicted mid-step at once, not after its grace period as an exit code', async () => {
     const {result} = startWpk8s(['exec', '--json', ...base], {cwd: pipelineRepo(sleeper('evicted'))})
     const pod = await runningPod('evicted')
@@ -136,8 +191,12 @@ describe('someone else\'s eviction', () => {
     await core().createNamespacedPodEviction({namespace: ns, name: pod, body: {metadata: {name: pod, namespace: ns}}})
     const run = await result
     expect(run.code).toBe(3)
-    expect(events(run).find((e) => e.type === 'run-end')!.error).toMatch(/being deleted by someone else \(deleted or evicted\)/)
-    expect(events(run).filter((e) => e.type === 'step-end' && e.step === 'evicted')).toMatchObject([{status: 'failure'}])
+    expect(events(run).find((e) => e.type === 'run-end')!.error).toMatch(
+      /being deleted by someone else \(deleted or evicted\)/,
+    )
+    expect(events(run).filter((e) => e.type === 'step-end' && e.step === 'evicted')).toMatchObject([
+      {status: 'failure'},
+    ])
     // The pod's 30 s grace period is not waited for before reporting.
     expect(Date.now() - evicted).toBeLessThan(20_000)
     expect(await leftovers(ns)).toEqual([])
@@ -201,7 +260,11 @@ describe('interruptions', () => {
     expect((await wpk8s(['clean', '--namespace', ns, '--older-than', '1h'])).stdout).toMatch(/nothing left behind/)
     const clean = await wpk8s(['clean', '--namespace', ns, '--all'])
     expect(clean.stdout).toMatch(/object\(s\) deleted/)
-    await waitFor('the namespace to be empty', async () => ((await leftovers(ns)).length === 0 ? true : undefined), 30_000)
+    await waitFor(
+      'the namespace to be empty',
+      async () => ((await leftovers(ns)).length === 0 ? true : undefined),
+      30_000,
+    )
   })
 })
 
@@ -218,7 +281,8 @@ steps:
     commands: [ls .woodpecker.yml, echo "$TOKEN"]
 `)
     const codes: (number | null)[] = []
-    for (let i = 0; i < 20; i++) codes.push((await wpk8s(['exec', ...base, '--secret', 'token=soak-value'], {cwd: dir})).code)
+    for (let i = 0; i < 20; i++)
+      codes.push((await wpk8s(['exec', ...base, '--secret', 'token=soak-value'], {cwd: dir})).code)
     expect(codes).toEqual(Array(20).fill(0))
     expect(await leftovers(ns)).toEqual([])
     const volumes = await core().listPersistentVolume()

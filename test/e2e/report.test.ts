@@ -85,12 +85,19 @@ function checkout(): string {
 /** Debian's `chromium` package; the test does not install it. */
 function chromium(): string {
   const found = spawnSync('sh', ['-c', 'command -v chromium'], {encoding: 'utf8'}).stdout.trim()
-  if (!found) throw new Error('chromium is not installed: the report test loads the HTML report in headless Chromium. Install Debian\'s package: apt-get install -y chromium')
+  if (!found)
+    throw new Error(
+      "chromium is not installed: the report test loads the HTML report in headless Chromium. Install Debian's package: apt-get install -y chromium",
+    )
   return found
 }
 
 function runChromium(args: string[], profile: string): {stdout: string; stderr: string; status: number | null} {
-  const r = spawnSync(chromium(), ['--headless', '--disable-gpu', '--no-sandbox', `--user-data-dir=${profile}`, '--no-first-run', ...args], {encoding: 'utf8', timeout: 90_000, maxBuffer: 64 * 1024 * 1024})
+  const r = spawnSync(
+    chromium(),
+    ['--headless', '--disable-gpu', '--no-sandbox', `--user-data-dir=${profile}`, '--no-first-run', ...args],
+    {encoding: 'utf8', timeout: 90_000, maxBuffer: 64 * 1024 * 1024},
+  )
   return {stdout: r.stdout, stderr: r.stderr, status: r.status}
 }
 
@@ -108,21 +115,43 @@ describe('wpk8s exec --report --junit', () => {
     expect(planned.code).toBe(0)
     const plan = JSON.parse(planned.stdout).workflows[0]
 
-    const run = await wpk8s(['exec', '--json', '--namespace', ns, '--no-storage-rwx', '--secret', 'token=s3cr3t-value', '--report', html, '--junit', junit], {cwd: dir})
+    const run = await wpk8s(
+      [
+        'exec',
+        '--json',
+        '--namespace',
+        ns,
+        '--no-storage-rwx',
+        '--secret',
+        'token=s3cr3t-value',
+        '--report',
+        html,
+        '--junit',
+        junit,
+      ],
+      {cwd: dir},
+    )
     expect(run.code, run.stderr).toBe(1)
     expect(run.stderr).toContain(`wpk8s: report written to ${html}\n`)
     expect(run.stderr).toContain(`wpk8s: JUnit XML written to ${junit}\n`)
     const ends = events(run).filter((e) => e.type === 'step-end')
     const end = (step: string) => ends.find((e) => e.step === step)!
     expect(ends.map((e) => `${e.step}:${e.status}`).sort()).toEqual([
-      'cache:success', 'integration:failure', 'memory-hog:failure', 'notify:success', 'prepare:success', 'release:skipped', 'unit:success',
+      'cache:success',
+      'integration:failure',
+      'memory-hog:failure',
+      'notify:success',
+      'prepare:success',
+      'release:skipped',
+      'unit:success',
     ])
     expect(end('memory-hog')).toMatchObject({exitCode: 137, reason: 'killed for exceeding its memory limit (32Mi)'})
     expect(end('integration').exitCode).toBe(3)
 
     // plan and exec agree: what plan skips, exec skips with the same reason; what it runs (or runs after a failure), exec ran.
     for (const step of plan.steps) {
-      if (step.verdict === 'skip') expect(end(step.name), step.name).toMatchObject({status: 'skipped', reason: step.reason})
+      if (step.verdict === 'skip')
+        expect(end(step.name), step.name).toMatchObject({status: 'skipped', reason: step.reason})
       else expect(end(step.name).status, step.name).not.toBe('skipped')
     }
     expect(plan.steps.find((s: {name: string}) => s.name === 'notify').verdict).toBe('on-failure')
@@ -134,14 +163,31 @@ describe('wpk8s exec --report --junit', () => {
     const [suite] = elements(root, 'testsuite')
     expect(suite.attributes).toMatchObject({name: '.woodpecker', tests: '7', failures: '2', skipped: '1'})
     const cases = new Map(elements(suite, 'testcase').map((c) => [c.attributes.name, c]))
-    expect([...cases.keys()].sort()).toEqual(['cache (service)', 'integration', 'memory-hog', 'notify', 'prepare', 'release', 'unit'])
+    expect([...cases.keys()].sort()).toEqual([
+      'cache (service)',
+      'integration',
+      'memory-hog',
+      'notify',
+      'prepare',
+      'release',
+      'unit',
+    ])
     for (const ok of ['prepare', 'unit', 'notify']) {
-      expect(cases.get(ok)!.children.filter((c) => ['failure', 'error', 'skipped'].includes(c.name)), ok).toEqual([])
+      expect(
+        cases.get(ok)!.children.filter((c) => ['failure', 'error', 'skipped'].includes(c.name)),
+        ok,
+      ).toEqual([])
       expect(cases.get(ok)!.attributes.time).toBe((end(ok).durationMs / 1000).toFixed(3))
     }
-    expect(cases.get('release')!.children[0]).toMatchObject({name: 'skipped', attributes: {message: 'when: event is push, not tag'}})
+    expect(cases.get('release')!.children[0]).toMatchObject({
+      name: 'skipped',
+      attributes: {message: 'when: event is push, not tag'},
+    })
     const oom = cases.get('memory-hog')!.children[0]
-    expect(oom.attributes).toMatchObject({type: 'OOM killed', message: 'exit code 137: killed for exceeding its memory limit (32Mi)'})
+    expect(oom.attributes).toMatchObject({
+      type: 'OOM killed',
+      message: 'exit code 137: killed for exceeding its memory limit (32Mi)',
+    })
     const failed = cases.get('integration')!.children[0]
     expect(failed).toMatchObject({name: 'failure', attributes: {type: 'exit-code', message: 'exit code 3'}})
     expect(failed.text).toContain('<expected 200, got 500 & a secret: ********>')
@@ -152,7 +198,10 @@ describe('wpk8s exec --report --junit', () => {
     expect(page).not.toContain('s3cr3t-value')
     expect(page).not.toMatch(/<(?:link|img|iframe)\b|\bsrc=|url\(/i)
     const profile = mkdtempSync(join(tmpdir(), 'wpk8s-chromium-'))
-    const dom = runChromium(['--enable-logging=stderr', '--v=0', '--virtual-time-budget=2000', '--dump-dom', `file://${html}`], profile)
+    const dom = runChromium(
+      ['--enable-logging=stderr', '--v=0', '--virtual-time-budget=2000', '--dump-dom', `file://${html}`],
+      profile,
+    )
     expect(dom.status, dom.stderr).toBe(0)
     const consoleLines = dom.stderr.split('\n').filter((l) => /:CONSOLE|Uncaught/.test(l))
     expect(consoleLines, 'console messages of the report page').toEqual([])
@@ -164,7 +213,9 @@ describe('wpk8s exec --report --junit', () => {
       if (e.status === 'skipped') expect(row).toContain('when: event is push, not tag')
       else if (e.step !== 'cache') expect(row).toContain(`<td class="num">${seconds(e.durationMs)}</td>`)
       // Its row in the timeline, and its log.
-      expect(dom.stdout).toMatch(new RegExp(`data-log="log-w1-s\\d+">${e.step}${e.step === 'cache' ? ' \\(service\\)' : ''}</a>`))
+      expect(dom.stdout).toMatch(
+        new RegExp(`data-log="log-w1-s\\d+">${e.step}${e.step === 'cache' ? ' \\(service\\)' : ''}</a>`),
+      )
     }
     expect(dom.stdout).toContain('<span class="tag reason">OOM killed</span>')
     expect(dom.stdout).toContain('<span class="fg-green">all tests passed</span>')
@@ -186,13 +237,26 @@ describe('wpk8s exec --report --junit', () => {
     const node = phases[0].node as string
     expect(dom.stdout).toContain(`data-node="${node}"`)
     expect(dom.stdout).toContain(`node <code>${node}</code>`)
-    expect(dom.stdout).toMatch(new RegExp(`title="unit: started on ${node.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}, finished after \\d+\\.\\ds`))
-    expect(dom.stdout).toMatch(/title="unit: started on [^"]+\(created, then scheduled after \d+\.\ds, started after \d+\.\ds(?:, released after \d+\.\ds)?\)"/)
+    expect(dom.stdout).toMatch(
+      new RegExp(`title="unit: started on ${node.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}, finished after \\d+\\.\\ds`),
+    )
+    expect(dom.stdout).toMatch(
+      /title="unit: started on [^"]+\(created, then scheduled after \d+\.\ds, started after \d+\.\ds(?:, released after \d+\.\ds)?\)"/,
+    )
 
     const artifacts = join(ROOT, 'test', 'artifacts')
     mkdirSync(artifacts, {recursive: true})
     const screenshot = join(artifacts, 'report.png')
-    const shot = runChromium(['--screenshot=' + screenshot, '--window-size=1280,2000', '--virtual-time-budget=2000', '--hide-scrollbars', `file://${html}`], profile)
+    const shot = runChromium(
+      [
+        '--screenshot=' + screenshot,
+        '--window-size=1280,2000',
+        '--virtual-time-budget=2000',
+        '--hide-scrollbars',
+        `file://${html}`,
+      ],
+      profile,
+    )
     expect(shot.status, shot.stderr).toBe(0)
     expect(existsSync(screenshot) && statSync(screenshot).size).toBeGreaterThan(20_000)
     copyFileSync(html, join(artifacts, 'report.html'))
@@ -208,8 +272,24 @@ describe('wpk8s exec --report --junit', () => {
     const dir = checkout()
     const out = mkdtempSync(join(tmpdir(), 'wpk8s-e2e-report-err-'))
     const kubeconfig = join(out, 'kubeconfig')
-    writeFileSync(kubeconfig, 'apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: "https://127.0.0.1:1"}\nusers:\n- name: u\n  user: {token: t}\ncontexts:\n- name: x\n  context: {cluster: c, user: u}\ncurrent-context: x\n')
-    const run = await wpk8s(['exec', '--namespace', ns, '--secret', 'token=x', '--report', join(out, 'r.html'), '--junit', join(out, 'r.xml')], {cwd: dir, env: {KUBECONFIG: kubeconfig}})
+    writeFileSync(
+      kubeconfig,
+      'apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: "https://127.0.0.1:1"}\nusers:\n- name: u\n  user: {token: t}\ncontexts:\n- name: x\n  context: {cluster: c, user: u}\ncurrent-context: x\n',
+    )
+    const run = await wpk8s(
+      [
+        'exec',
+        '--namespace',
+        ns,
+        '--secret',
+        'token=x',
+        '--report',
+        join(out, 'r.html'),
+        '--junit',
+        join(out, 'r.xml'),
+      ],
+      {cwd: dir, env: {KUBECONFIG: kubeconfig}},
+    )
     expect(run.code).toBe(3)
     expect(run.stderr).toContain('wpk8s: report written to')
     const root = parseXml(readFileSync(join(out, 'r.xml'), 'utf8'))

@@ -17,14 +17,21 @@ async function exec(pipeline: string, args: string[] = [], files: Record<string,
 }
 
 function outcome(run: Run): Record<string, string> {
-  return Object.fromEntries(events(run).filter((e) => e.type === 'step-end').map((e) => [e.step, e.exitCode === undefined ? e.status : `${e.status} ${e.exitCode}`]))
+  return Object.fromEntries(
+    events(run)
+      .filter((e) => e.type === 'step-end')
+      .map((e) => [e.step, e.exitCode === undefined ? e.status : `${e.status} ${e.exitCode}`]),
+  )
 }
 
 function logsOf(run: Run, step: string): string[] {
-  return events(run).filter((e) => e.type === 'log' && e.step === step).map((e) => e.line)
+  return events(run)
+    .filter((e) => e.type === 'log' && e.step === step)
+    .map((e) => e.line)
 }
 
-const step = (commands: string, extra = '') => `    image: busybox:1.35\n    commands: [${JSON.stringify(commands)}]\n${extra}`
+const step = (commands: string, extra = '') =>
+  `    image: busybox:1.35\n    commands: [${JSON.stringify(commands)}]\n${extra}`
 
 describe('Woodpecker semantics on the cluster', () => {
   it('runs independent steps in parallel as soon as their dependencies are done (true DAG)', async () => {
@@ -40,7 +47,8 @@ ${step('sleep 1', '    depends_on: [quick]\n')}
 ${step('echo last', '    depends_on: [slow, after-quick]\n')}
 `)
     expect(run.code).toBe(0)
-    const at = (type: string, name: string) => Date.parse(events(run).find((e) => e.type === type && e.step === name)!.time)
+    const at = (type: string, name: string) =>
+      Date.parse(events(run).find((e) => e.type === type && e.step === name)!.time)
     // after-quick starts before slow ends: it waited for quick only, not for the whole "level".
     expect(at('step-start', 'after-quick')).toBeLessThan(at('step-end', 'slow'))
     expect(at('step-start', 'last')).toBeGreaterThanOrEqual(at('step-end', 'slow'))
@@ -48,8 +56,12 @@ ${step('echo last', '    depends_on: [slow, after-quick]\n')}
   })
 
   it('limits concurrency with --parallel', async () => {
-    const run = await exec(`skip_clone: true\nsteps:\n  a:\n${step('sleep 2', '    depends_on: []\n')}  b:\n${step('sleep 2', '    depends_on: []\n')}`, ['--parallel', '1'])
-    const at = (type: string, name: string) => Date.parse(events(run).find((e) => e.type === type && e.step === name)!.time)
+    const run = await exec(
+      `skip_clone: true\nsteps:\n  a:\n${step('sleep 2', '    depends_on: []\n')}  b:\n${step('sleep 2', '    depends_on: []\n')}`,
+      ['--parallel', '1'],
+    )
+    const at = (type: string, name: string) =>
+      Date.parse(events(run).find((e) => e.type === type && e.step === name)!.time)
     expect(at('step-start', 'b')).toBeGreaterThanOrEqual(at('step-end', 'a'))
   })
 
@@ -66,7 +78,12 @@ ${step('echo deploying')}
 ${step('echo notifying', '    when:\n      status: failure\n')}
 `)
     expect(run.code).toBe(1)
-    expect(outcome(run)).toEqual({build: 'failure 2', 'always-cleanup': 'success 0', deploy: 'skipped', notify: 'success 0'})
+    expect(outcome(run)).toEqual({
+      build: 'failure 2',
+      'always-cleanup': 'success 0',
+      deploy: 'skipped',
+      notify: 'success 0',
+    })
     expect(logsOf(run, 'always-cleanup')).toContain('cleaning up with failure')
     expect(events(run).find((e) => e.type === 'step-end' && e.step === 'deploy')!.reason).toBe('an earlier step failed')
   })
@@ -83,7 +100,9 @@ ${step('echo main', '    when:\n      branch: main\n')}
 `
     const push = await exec(pipeline)
     expect(outcome(push)).toEqual({always: 'success 0', tags: 'skipped', 'main-only': 'success 0'})
-    expect(events(push).find((e) => e.step === 'tags' && e.type === 'step-end')!.reason).toBe('when: event is push, not tag')
+    expect(events(push).find((e) => e.step === 'tags' && e.type === 'step-end')!.reason).toBe(
+      'when: event is push, not tag',
+    )
     const tag = await exec(pipeline, ['--tag', 'v1.0.0', '--branch', 'dev'])
     // Woodpecker does not check `branch` on tag events.
     expect(outcome(tag)).toEqual({always: 'success 0', tags: 'success 0', 'main-only': 'success 0'})
@@ -92,7 +111,10 @@ ${step('echo main', '    when:\n      branch: main\n')}
   })
 
   it('runs one step and what it depends on with --step', async () => {
-    const run = await exec(`skip_clone: true\nsteps:\n  a:\n${step('echo a')}  b:\n${step('echo b')}  c:\n${step('echo c')}`, ['--step', 'b'])
+    const run = await exec(
+      `skip_clone: true\nsteps:\n  a:\n${step('echo a')}  b:\n${step('echo b')}  c:\n${step('echo c')}`,
+      ['--step', 'b'],
+    )
     expect(outcome(run)).toEqual({a: 'success 0', b: 'success 0', c: 'skipped'})
     expect(events(run).find((e) => e.type === 'step-end' && e.step === 'c')!.reason).toBe('not selected (--step)')
   })
@@ -116,7 +138,11 @@ ${step('echo deploying', '    depends_on: [build, {name: lint, optional: true}]\
     expect(outcome(run)).toEqual({build: 'success 0', lint: 'skipped', deploy: 'success 0'})
     const skipped = await exec(`skip_clone: true\nwhen:\n  event: tag\nsteps:\n  a:\n${step('echo a')}`)
     expect(skipped.code).toBe(0)
-    expect(events(skipped).find((e) => e.type === 'step-end')).toMatchObject({step: 'a', status: 'skipped', reason: 'when: event is tag, not tag'.replace('event is tag', 'event is push')})
+    expect(events(skipped).find((e) => e.type === 'step-end')).toMatchObject({
+      step: 'a',
+      status: 'skipped',
+      reason: 'when: event is tag, not tag'.replace('event is tag', 'event is push'),
+    })
   })
 
   it('starts services first and makes them reachable by name; detached steps keep running; all stopped at the end', async () => {
@@ -139,7 +165,8 @@ ${step('for i in 1 2 3 4 5 6 7 8 9 10; do nc -z cache 6379 && break; sleep 0.5; 
 
 describe('plugins and extra variables', () => {
   it('runs a plugin image as it is, with settings as PLUGIN_* (lists comma-joined, maps as JSON), and --env for every step', async () => {
-    const run = await exec(`skip_clone: true
+    const run = await exec(
+      `skip_clone: true
 steps:
   publish:
     image: localhost/wpk8s/plugin-env:1.0
@@ -150,9 +177,15 @@ steps:
   show:
     image: busybox:1.35
     commands: ['echo "extra=$EXTRA"']
-`, ['--env', 'EXTRA=from-flag'])
+`,
+      ['--env', 'EXTRA=from-flag'],
+    )
     expect(run.code).toBe(0)
-    expect(logsOf(run, 'publish')).toEqual(['PLUGIN_BUILD_ARGS={"GO":"1.22"}', 'PLUGIN_REPO=octo/app', 'PLUGIN_TAGS=latest,1.0'])
+    expect(logsOf(run, 'publish')).toEqual([
+      'PLUGIN_BUILD_ARGS={"GO":"1.22"}',
+      'PLUGIN_REPO=octo/app',
+      'PLUGIN_TAGS=latest,1.0',
+    ])
     expect(logsOf(run, 'show')).toContain('extra=from-flag')
   })
 })
@@ -170,7 +203,9 @@ steps:
       - echo "token is $TOKEN"
       - test "$TOKEN" = s3cr3t-value
 `
-    const dry = await wpk8s(['exec', '--dry-run', '--namespace', ns, '--secret', 'api_token=s3cr3t-value'], {cwd: pipelineRepo(pipeline)})
+    const dry = await wpk8s(['exec', '--dry-run', '--namespace', ns, '--secret', 'api_token=s3cr3t-value'], {
+      cwd: pipelineRepo(pipeline),
+    })
     expect(dry.code).toBe(0)
     expect(dry.stdout).not.toContain('s3cr3t-value')
     expect(dry.stdout).toContain('secretKeyRef')
@@ -187,8 +222,12 @@ steps:
 
   it('maps native backend_options.kubernetes.secrets to env and files', async () => {
     const {core} = await import('./kube.js')
-    await core().createNamespacedSecret({namespace: ns, body: {metadata: {name: 'native'}, stringData: {user: 'alice', config: 'key=value'}}})
-    const run = await exec(`skip_clone: true
+    await core().createNamespacedSecret({
+      namespace: ns,
+      body: {metadata: {name: 'native'}, stringData: {user: 'alice', config: 'key=value'}},
+    })
+    const run = await exec(
+      `skip_clone: true
 steps:
   read:
     image: busybox:1.35
@@ -198,9 +237,16 @@ steps:
         secrets:
           - {name: native, key: user, target: {env: USER_NAME}}
           - {name: native, key: config, target: {file: /etc/app/config}}
-`, ['--allow-from-step', 'secrets'])
+`,
+      ['--allow-from-step', 'secrets'],
+    )
     expect(run.code).toBe(0)
-    expect(logsOf(run, 'read')).toEqual(['+ echo "user=$USER_NAME"', 'user=alice', '+ cat /etc/app/config', 'key=value'])
+    expect(logsOf(run, 'read')).toEqual([
+      '+ echo "user=$USER_NAME"',
+      'user=alice',
+      '+ cat /etc/app/config',
+      'key=value',
+    ])
     await core().deleteNamespacedSecret({namespace: ns, name: 'native'})
   })
 })
@@ -225,8 +271,14 @@ steps:
     commands: ['echo "\${FLAVOR}-$SIZE"']
 `)
     expect(run.code).toBe(0)
-    const logs = events(run).filter((e) => e.type === 'log' && !e.line.startsWith('+')).map((e) => `${e.workflow}: ${e.line}`).sort()
-    expect(logs).toEqual(['.woodpecker (FLAVOR=chocolate, SIZE=s): chocolate-s', '.woodpecker (FLAVOR=vanilla, SIZE=s): vanilla-s'])
+    const logs = events(run)
+      .filter((e) => e.type === 'log' && !e.line.startsWith('+'))
+      .map((e) => `${e.workflow}: ${e.line}`)
+      .sort()
+    expect(logs).toEqual([
+      '.woodpecker (FLAVOR=chocolate, SIZE=s): chocolate-s',
+      '.woodpecker (FLAVOR=vanilla, SIZE=s): vanilla-s',
+    ])
     expect(await leftovers(ns)).toEqual([])
   })
 
@@ -234,21 +286,34 @@ steps:
     const dir = folder({
       build: 'skip_clone: true\nsteps:\n  compile:\n    image: busybox:1.35\n    commands: [sleep 2]\n',
       lint: 'skip_clone: true\nsteps:\n  lint:\n    image: busybox:1.35\n    commands: [sleep 2]\n',
-      deploy: 'skip_clone: true\ndepends_on: [build]\nsteps:\n  deploy:\n    image: busybox:1.35\n    commands: [echo deploy]\n',
+      deploy:
+        'skip_clone: true\ndepends_on: [build]\nsteps:\n  deploy:\n    image: busybox:1.35\n    commands: [echo deploy]\n',
       broken: 'skip_clone: true\nsteps:\n  fail:\n    image: busybox:1.35\n    commands: [exit 3]\n',
-      after: 'skip_clone: true\ndepends_on: [broken]\nsteps:\n  never:\n    image: busybox:1.35\n    commands: [echo never]\n',
-      rescue: 'skip_clone: true\ndepends_on: [broken]\nruns_on: [failure]\nsteps:\n  rescue:\n    image: busybox:1.35\n    commands: [echo rescued]\n',
+      after:
+        'skip_clone: true\ndepends_on: [broken]\nsteps:\n  never:\n    image: busybox:1.35\n    commands: [echo never]\n',
+      rescue:
+        'skip_clone: true\ndepends_on: [broken]\nruns_on: [failure]\nsteps:\n  rescue:\n    image: busybox:1.35\n    commands: [echo rescued]\n',
     })
     const run = await wpk8s(['exec', '--json', '--namespace', ns, '--no-storage-rwx'], {cwd: dir})
     expect(run.code).toBe(1)
     const end = events(run).find((e) => e.type === 'pipeline-end')!
     expect(Object.fromEntries(end.workflows.map((w: {name: string; status: string}) => [w.name, w.status]))).toEqual({
-      after: 'skipped', broken: 'failure', build: 'success', deploy: 'success', lint: 'success', rescue: 'success',
+      after: 'skipped',
+      broken: 'failure',
+      build: 'success',
+      deploy: 'success',
+      lint: 'success',
+      rescue: 'success',
     })
-    const at = (type: string, workflow: string) => Date.parse(events(run).find((e) => e.type === type && e.workflow === workflow)!.time)
+    const at = (type: string, workflow: string) =>
+      Date.parse(events(run).find((e) => e.type === type && e.workflow === workflow)!.time)
     expect(at('run-start', 'lint')).toBeLessThan(at('run-end', 'build'))
     expect(at('run-start', 'deploy')).toBeGreaterThanOrEqual(at('run-end', 'build'))
-    expect(events(run).find((e) => e.workflow === 'after' && e.type === 'step-end')).toMatchObject({step: 'never', status: 'skipped', reason: 'depends on broken, which failed'})
+    expect(events(run).find((e) => e.workflow === 'after' && e.type === 'step-end')).toMatchObject({
+      step: 'never',
+      status: 'skipped',
+      reason: 'depends on broken, which failed',
+    })
     expect(await leftovers(ns)).toEqual([])
   })
 })

@@ -1,5 +1,16 @@
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import {createNamespace, deleteNamespace, events, leftovers, pipelineRepo, type Run, startWpk8s, uniqueName, waitFor, wpk8s} from './kube.js'
+import {
+  createNamespace,
+  deleteNamespace,
+  events,
+  leftovers,
+  pipelineRepo,
+  type Run,
+  startWpk8s,
+  uniqueName,
+  waitFor,
+  wpk8s,
+} from './kube.js'
 import {requireCluster} from './setup.js'
 
 // Services that are ready before the steps use them, a service's port forwarded to the test process
@@ -19,7 +30,9 @@ function exec(pipeline: string, args: string[] = []): Promise<Run> {
 }
 
 function logsOf(run: Run, step: string): string[] {
-  return events(run).filter((e) => e.type === 'log' && e.step === step).map((e) => e.line)
+  return events(run)
+    .filter((e) => e.type === 'log' && e.step === step)
+    .map((e) => e.line)
 }
 
 const stepEnd = (run: Run, step: string) => events(run).find((e) => e.type === 'step-end' && e.step === step)
@@ -54,14 +67,18 @@ steps:
     expect(all.findIndex((e) => e.type === 'step-start' && e.step === 'client')).toBeGreaterThan(all.indexOf(ready!))
     // The service's log is shown under its name, and its summary has its real duration.
     expect(logsOf(run, 'web')).toContain('+ httpd -f -p 8080 -h /www')
-    expect(stepEnd(run, 'web')).toMatchObject({status: 'success', reason: expect.stringMatching(/^ready after \d+\.\ds; stopped at the end$/)})
+    expect(stepEnd(run, 'web')).toMatchObject({
+      status: 'success',
+      reason: expect.stringMatching(/^ready after \d+\.\ds; stopped at the end$/),
+    })
     expect(stepEnd(run, 'web')!.durationMs).toBeGreaterThan(ready!.durationMs)
     expect(await leftovers(ns)).toEqual([])
   })
 
-  it('fails the run within --service-timeout when a port never opens, with the probe\'s message and the service\'s last log lines', async () => {
+  it("fails the run within --service-timeout when a port never opens, with the probe's message and the service's last log lines", async () => {
     const started = Date.now()
-    const run = await exec(`skip_clone: true
+    const run = await exec(
+      `skip_clone: true
 services:
   db:
     image: busybox:1.35
@@ -73,11 +90,15 @@ steps:
   never:
     image: busybox:1.35
     commands: [echo never]
-`, ['--service-timeout', '6'])
+`,
+      ['--service-timeout', '6'],
+    )
     const elapsed = Date.now() - started
     expect(run.code).toBe(3)
     const end = events(run).find((e) => e.type === 'run-end')!
-    expect(end.error).toMatch(/^service db was not ready within 6 s \(--service-timeout\) \(checked: tcp 5432\): Unhealthy: Readiness probe failed: dial tcp [\d.]+:5432: connect: connection refused/)
+    expect(end.error).toMatch(
+      /^service db was not ready within 6 s \(--service-timeout\) \(checked: tcp 5432\): Unhealthy: Readiness probe failed: dial tcp [\d.]+:5432: connect: connection refused/,
+    )
     expect(end.error).toMatch(/last log lines of db:\n(.*\n)* {2}\| WAITING-FOREVER/)
     expect(stepEnd(run, 'db')).toMatchObject({status: 'failure'})
     expect(stepEnd(run, 'never')).toMatchObject({status: 'skipped'})
@@ -104,7 +125,16 @@ steps:
     commands: [sleep 8]
 `)
     const {result, output} = startWpk8s([...base, '--port-forward', 'web:80:0'], {cwd: dir})
-    const forward = await waitFor('the port-forward event', async () => output().split('\n').filter(Boolean).map((l) => JSON.parse(l)).find((e) => e.type === 'port-forward'), 60_000)
+    const forward = await waitFor(
+      'the port-forward event',
+      async () =>
+        output()
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l))
+          .find((e) => e.type === 'port-forward'),
+      60_000,
+    )
     expect(forward).toMatchObject({step: 'web', port: 80, url: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/)})
     const body = await (await fetch(`${forward.url}/index.html`)).text()
     const again = await (await fetch(`${forward.url}/index.html`)).text()
@@ -121,18 +151,25 @@ steps:
 describe('cache volumes', () => {
   it('creates a missing claim as a cache that the next run reads, cache ls lists, clean leaves and cache rm removes', async () => {
     const cache = uniqueName('e2e-cache')
-    const write = await exec(`skip_clone: true\nsteps:\n  fill:\n    image: busybox:1.35\n    volumes: ["${cache}:/cache"]\n    commands: ['echo CACHED-$(echo OK) > /cache/marker']\n`, ['--cache-size', '64Mi'])
+    const write = await exec(
+      `skip_clone: true\nsteps:\n  fill:\n    image: busybox:1.35\n    volumes: ["${cache}:/cache"]\n    commands: ['echo CACHED-$(echo OK) > /cache/marker']\n`,
+      ['--cache-size', '64Mi'],
+    )
     expect(write.code).toBe(0)
     expect(events(write).find((e) => e.type === 'cache')).toMatchObject({claim: cache, status: 'created', size: '64Mi'})
     // Only the cache is left: the run deleted everything of its own.
     expect(await leftovers(ns)).toEqual([`pvc/${cache}`])
-    const read = await exec(`skip_clone: true\nsteps:\n  use:\n    image: busybox:1.35\n    volumes: ["${cache}:/cache"]\n    commands: [cat /cache/marker]\n`)
+    const read = await exec(
+      `skip_clone: true\nsteps:\n  use:\n    image: busybox:1.35\n    volumes: ["${cache}:/cache"]\n    commands: [cat /cache/marker]\n`,
+    )
     expect(read.code).toBe(0)
     expect(events(read).find((e) => e.type === 'cache')).toMatchObject({claim: cache, status: 'found'})
     expect(logsOf(read, 'use')).toEqual(['+ cat /cache/marker', 'CACHED-OK'])
     const ls = await wpk8s(['cache', 'ls', '-n', ns])
     expect(ls.code).toBe(0)
-    expect(ls.stdout).toMatch(new RegExp(`^NAME +SIZE +STATUS +AGE +LAST USED\n${cache} +64Mi +Bound +\\d+[sm] +\\d+s ago\n$`))
+    expect(ls.stdout).toMatch(
+      new RegExp(`^NAME +SIZE +STATUS +AGE +LAST USED\n${cache} +64Mi +Bound +\\d+[sm] +\\d+s ago\n$`),
+    )
     const clean = await wpk8s(['clean', '-n', ns])
     expect(clean.stdout).toMatch(/nothing left behind/)
     expect(await leftovers(ns)).toEqual([`pvc/${cache}`])

@@ -4,7 +4,19 @@ import {mkdirSync, mkdtempSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import {core, createNamespace, deleteNamespace, events, kubeConfig, leftovers, pipelineRepo, startWpk8s, uniqueName, waitFor, wpk8s} from './kube.js'
+import {
+  core,
+  createNamespace,
+  deleteNamespace,
+  events,
+  kubeConfig,
+  leftovers,
+  pipelineRepo,
+  startWpk8s,
+  uniqueName,
+  waitFor,
+  wpk8s,
+} from './kube.js'
 import {requireCluster} from './setup.js'
 
 requireCluster()
@@ -15,7 +27,8 @@ const ns = uniqueName('e2e-shared')
 beforeAll(() => createNamespace(ns))
 afterAll(() => Promise.all([deleteNamespace(fresh), deleteNamespace(ns)]))
 
-const leases = async (namespace: string) => (await kubeConfig().makeApiClient(k8s.CoordinationV1Api).listNamespacedLease({namespace})).items
+const leases = async (namespace: string) =>
+  (await kubeConfig().makeApiClient(k8s.CoordinationV1Api).listNamespacedLease({namespace})).items
 
 /** A git checkout with a `.woodpecker/` folder holding these workflows. */
 function folderRepo(workflows: Record<string, string>): string {
@@ -30,16 +43,25 @@ function folderRepo(workflows: Record<string, string>): string {
 }
 
 async function runningPods(namespace: string, step: string, count: number): Promise<k8s.V1Pod[]> {
-  return waitFor(`${count} running pod(s) of step ${step}`, async () => {
-    const pods = (await core().listNamespacedPod({namespace, labelSelector: `wpk8s.dev/step=${step}`})).items.filter((p) => p.status?.phase === 'Running')
-    return pods.length >= count ? pods : undefined
-  }, 90_000)
+  return waitFor(
+    `${count} running pod(s) of step ${step}`,
+    async () => {
+      const pods = (await core().listNamespacedPod({namespace, labelSelector: `wpk8s.dev/step=${step}`})).items.filter(
+        (p) => p.status?.phase === 'Running',
+      )
+      return pods.length >= count ? pods : undefined
+    },
+    90_000,
+  )
 }
 
 describe('a namespace shared by workflows, runs and colleagues', () => {
   it('runs a two-workflow folder into a namespace that does not exist yet, and `wpk8s clean` leaves the runs alone while they go', async () => {
-    const workflow = 'skip_clone: true\nsteps:\n  work:\n    image: busybox:1.35\n    commands: [echo started, sleep 8, echo done]\n'
-    const {result} = startWpk8s(['exec', '--json', '--namespace', fresh, '--no-storage-rwx'], {cwd: folderRepo({'one.yaml': workflow, 'two.yaml': workflow})})
+    const workflow =
+      'skip_clone: true\nsteps:\n  work:\n    image: busybox:1.35\n    commands: [echo started, sleep 8, echo done]\n'
+    const {result} = startWpk8s(['exec', '--json', '--namespace', fresh, '--no-storage-rwx'], {
+      cwd: folderRepo({'one.yaml': workflow, 'two.yaml': workflow}),
+    })
     await runningPods(fresh, 'work', 2)
     const heartbeats = await leases(fresh)
     expect(heartbeats.map((l) => l.metadata!.labels!['wpk8s.dev/role'])).toEqual(['heartbeat', 'heartbeat'])
@@ -50,15 +72,21 @@ describe('a namespace shared by workflows, runs and colleagues', () => {
     const run = await result
     expect(run.stderr).toBe('')
     expect(run.code).toBe(0)
-    expect(events(run).filter((e) => e.type === 'step-end').map((e) => e.status)).toEqual(['success', 'success'])
+    expect(
+      events(run)
+        .filter((e) => e.type === 'step-end')
+        .map((e) => e.status),
+    ).toEqual(['success', 'success'])
     expect(await leftovers(fresh)).toEqual([])
     expect(await leases(fresh)).toEqual([])
   })
 
   it('gives every pod a deadline: after a SIGKILL they end by themselves, gated ones too, and clean deletes the rest once the heartbeat is stale', async () => {
-    const {child, result} = startWpk8s(['exec', '--namespace', ns, '--no-storage-rwx', '--timeout', '15'], {cwd: pipelineRepo(
-      'skip_clone: true\nsteps:\n  killed:\n    image: busybox:1.35\n    commands: [sleep 300]\n  waiting:\n    image: busybox:1.35\n    commands: [echo never]\n',
-    )})
+    const {child, result} = startWpk8s(['exec', '--namespace', ns, '--no-storage-rwx', '--timeout', '15'], {
+      cwd: pipelineRepo(
+        'skip_clone: true\nsteps:\n  killed:\n    image: busybox:1.35\n    commands: [sleep 300]\n  waiting:\n    image: busybox:1.35\n    commands: [echo never]\n',
+      ),
+    })
     const [pod] = await runningPods(ns, 'killed', 1)
     const deadline = pod.spec!.activeDeadlineSeconds!
     expect(deadline).toBeGreaterThan(10)
@@ -73,10 +101,14 @@ describe('a namespace shared by workflows, runs and colleagues', () => {
     expect((await wpk8s(['clean', '--namespace', ns])).stdout).toMatch(/left alone: run \S+, alive/)
     const startedAt = new Date(pod.status!.startTime!).getTime()
     for (const name of [pod.metadata!.name!, gated.metadata!.name!]) {
-      const ended = await waitFor(`pod ${name} to end by itself`, async () => {
-        const p = await core().readNamespacedPod({namespace: ns, name})
-        return p.status?.phase === 'Failed' ? p : undefined
-      }, 60_000)
+      const ended = await waitFor(
+        `pod ${name} to end by itself`,
+        async () => {
+          const p = await core().readNamespacedPod({namespace: ns, name})
+          return p.status?.phase === 'Failed' ? p : undefined
+        },
+        60_000,
+      )
       expect(ended.status!.reason).toBe('DeadlineExceeded')
     }
     // Within the deadline, give or take the kubelet's rounds.
@@ -87,22 +119,37 @@ describe('a namespace shared by workflows, runs and colleagues', () => {
     expect(clean.stdout).toMatch(/deleted Pod\/wp-\S+-killed/)
     expect(clean.stdout).toMatch(/deleted PersistentVolumeClaim\/wp-\S+-workspace/)
     expect(clean.stdout).toMatch(/deleted Lease\/wp-\S+/)
-    await waitFor('the namespace to be empty', async () => ((await leftovers(ns)).length === 0 ? true : undefined), 30_000)
+    await waitFor(
+      'the namespace to be empty',
+      async () => ((await leftovers(ns)).length === 0 ? true : undefined),
+      30_000,
+    )
     expect(await leases(ns)).toEqual([])
   })
 
-  it('reports the container\'s exit code of a step that prints the end mark itself and then fails', async () => {
-    const run = await wpk8s(['exec', '--json', '--namespace', ns, '--no-storage-rwx'], {cwd: pipelineRepo(
-      'skip_clone: true\nsteps:\n  faker:\n    image: busybox:1.35\n    commands:\n      - echo "$WPK8S_END"0\n      - echo "$WPK8S_END$wpk8s_nonce:0"\n      - sleep 2\n      - exit 3\n  after:\n    image: busybox:1.35\n    commands: [echo after]\n',
-    )})
+  it("reports the container's exit code of a step that prints the end mark itself and then fails", async () => {
+    const run = await wpk8s(['exec', '--json', '--namespace', ns, '--no-storage-rwx'], {
+      cwd: pipelineRepo(
+        'skip_clone: true\nsteps:\n  faker:\n    image: busybox:1.35\n    commands:\n      - echo "$WPK8S_END"0\n      - echo "$WPK8S_END$wpk8s_nonce:0"\n      - sleep 2\n      - exit 3\n  after:\n    image: busybox:1.35\n    commands: [echo after]\n',
+      ),
+    })
     expect(run.code).toBe(1)
     const ends = events(run).filter((e) => e.type === 'step-end')
     expect(ends[0]).toMatchObject({step: 'faker', status: 'failure', exitCode: 3})
     expect(ends[1]).toMatchObject({step: 'after', status: 'skipped'})
-    const lines = events(run).filter((e) => e.type === 'log' && e.step === 'faker').map((e) => e.line)
+    const lines = events(run)
+      .filter((e) => e.type === 'log' && e.step === 'faker')
+      .map((e) => e.line)
     // The step's own marks are just output; it cannot know the wrapper's nonce.
     const mark = `::wpk8s-end-${events(run).find((e) => e.type === 'run-start')!.runId}::`
-    expect(lines).toEqual(['+ echo "$WPK8S_END"0', `${mark}0`, '+ echo "$WPK8S_END$wpk8s_nonce:0"', `${mark}:0`, '+ sleep 2', '+ exit 3'])
+    expect(lines).toEqual([
+      '+ echo "$WPK8S_END"0',
+      `${mark}0`,
+      '+ echo "$WPK8S_END$wpk8s_nonce:0"',
+      `${mark}:0`,
+      '+ sleep 2',
+      '+ exit 3',
+    ])
     expect(await leftovers(ns)).toEqual([])
   })
 })

@@ -71,12 +71,20 @@ function richCheckout(): string {
 function pathWithout(tar: 'failing' | 'none'): string {
   const bin = mkdtempSync(join(tmpdir(), 'wpk8s-e2e-bin-'))
   symlinkSync(execFileSync('sh', ['-c', 'command -v git'], {encoding: 'utf8'}).trim(), join(bin, 'git'))
-  if (tar === 'failing') writeFileSync(join(bin, 'tar'), '#!/bin/sh\necho "tar: --ignore-failed-read is not supported" >&2\nexit 1\n', {mode: 0o755})
+  if (tar === 'failing')
+    writeFileSync(join(bin, 'tar'), '#!/bin/sh\necho "tar: --ignore-failed-read is not supported" >&2\nexit 1\n', {
+      mode: 0o755,
+    })
   return bin
 }
 
-const logLines = (run: {stdout: string}) => events(run as never).filter((e) => e.type === 'log' && !e.line.startsWith('+')).map((e) => e.line as string)
-const shipDetail = (run: {stdout: string}) => events(run as never).find((e) => e.type === 'phase' && e.phase === 'ship' && e.status === 'done')?.detail as string | undefined
+const logLines = (run: {stdout: string}) =>
+  events(run as never)
+    .filter((e) => e.type === 'log' && !e.line.startsWith('+'))
+    .map((e) => e.line as string)
+const shipDetail = (run: {stdout: string}) =>
+  events(run as never).find((e) => e.type === 'phase' && e.phase === 'ship' && e.status === 'done')?.detail as
+    string | undefined
 
 describe('shipping the checkout', () => {
   it('needs no tar on PATH: with one that fails (as bsdtar does on GNU flags), the checkout arrives complete through the pod proxy', async () => {
@@ -84,14 +92,24 @@ describe('shipping the checkout', () => {
     const run = await wpk8s(['exec', '--json', ...base], {cwd: dir, env: {PATH: pathWithout('failing')}})
     expect(run.stderr).toBe('')
     expect(run.code).toBe(0)
-    expect(logLines(run)).toEqual(['main content', 'spaces arrived', 'non-ascii arrived', 'long name arrived', 'untracked arrived', 'DONE-OK'])
+    expect(logLines(run)).toEqual([
+      'main content',
+      'spaces arrived',
+      'non-ascii arrived',
+      'long name arrived',
+      'untracked arrived',
+      'DONE-OK',
+    ])
     expect(shipDetail(run)).toMatch(/, through the pod proxy$/)
     expect(await leftovers(ns)).toEqual([])
   })
 
   it('needs no tar at all, also through exec (a helper image without httpd)', async () => {
     const dir = richCheckout()
-    const run = await wpk8s(['exec', '--json', ...base, '--helper-image', 'debian:bookworm-slim'], {cwd: dir, env: {PATH: pathWithout('none')}})
+    const run = await wpk8s(['exec', '--json', ...base, '--helper-image', 'debian:bookworm-slim'], {
+      cwd: dir,
+      env: {PATH: pathWithout('none')},
+    })
     expect(run.stderr).toBe('')
     expect(run.code).toBe(0)
     expect(logLines(run).at(-1)).toBe('DONE-OK')
@@ -100,14 +118,17 @@ describe('shipping the checkout', () => {
 
   it('ships every file of a folder that is not a git checkout, less what its .gitignore ignores', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'wpk8s-e2e-plain-'))
-    writeFileSync(join(dir, '.woodpecker.yml'), `steps:
+    writeFileSync(
+      join(dir, '.woodpecker.yml'),
+      `steps:
   check:
     image: busybox:1.35
     commands:
       - cat kept.txt sub/deeper/also.txt
       - test -d empty-dir && test ! -e secret.env && test ! -e build
       - echo DONE-$(echo OK)
-`)
+`,
+    )
     writeFileSync(join(dir, 'kept.txt'), 'kept\n')
     mkdirSync(join(dir, 'sub', 'deeper'), {recursive: true})
     writeFileSync(join(dir, 'sub', 'deeper', 'also.txt'), 'also kept\n')
@@ -124,7 +145,10 @@ describe('shipping the checkout', () => {
 
   it('streams a large checkout with progress events, intact', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'wpk8s-e2e-big-'))
-    writeFileSync(join(dir, '.woodpecker.yml'), 'steps:\n  sum:\n    image: busybox:1.35\n    commands: [cat big/* | md5sum]\n')
+    writeFileSync(
+      join(dir, '.woodpecker.yml'),
+      'steps:\n  sum:\n    image: busybox:1.35\n    commands: [cat big/* | md5sum]\n',
+    )
     mkdirSync(join(dir, 'big'))
     const hash = createHash('md5')
     for (let i = 0; i < 6; i++) {
@@ -143,10 +167,24 @@ describe('shipping the checkout', () => {
     expect(shipDetail(run)).toBe(`${(total / 1024 / 1024).toFixed(1)} MiB, through the pod proxy`)
   })
 
-  it('unpacks an upload only with the run\'s token, sent in a header, and only once', async () => {
+  it("unpacks an upload only with the run's token, sent in a header, and only once", async () => {
     const dir = richCheckout()
-    const workflow = toWorkflow('.woodpecker', '.woodpecker.yml', parsePipelineText('.woodpecker.yml', readFileSync(join(dir, '.woodpecker.yml'), 'utf8')).data as Record<string, unknown>)
-    const plan = planRun({workflow, config: resolveBackendConfig({namespace: ns, 'storage-rwx': false}, {}).config, metadata: readMetadata(dir, {}, new Date()), runId: uniqueName('up'), arch: process.arch === 'arm64' ? 'arm64' : 'amd64', shipToken: 'the-right-token'})
+    const workflow = toWorkflow(
+      '.woodpecker',
+      '.woodpecker.yml',
+      parsePipelineText('.woodpecker.yml', readFileSync(join(dir, '.woodpecker.yml'), 'utf8')).data as Record<
+        string,
+        unknown
+      >,
+    )
+    const plan = planRun({
+      workflow,
+      config: resolveBackendConfig({namespace: ns, 'storage-rwx': false}, {}).config,
+      metadata: readMetadata(dir, {}, new Date()),
+      runId: uniqueName('up'),
+      arch: process.arch === 'arm64' ? 'arm64' : 'amd64',
+      shipToken: 'the-right-token',
+    })
     expect(JSON.stringify(plan.helperPod)).not.toContain('the-right-token')
     const cluster = new KubeCluster(kubeConfig())
     const helper = plan.helperPod.metadata!.name!
@@ -155,12 +193,27 @@ describe('shipping the checkout', () => {
       await cluster.createPod(plan.helperPod)
       await cluster.watchPod(ns, helper, (s) => s.kind === 'running', 60_000)
       const tar = await checkoutTar(dir)
-      const upload = (headers: Record<string, string>) => waitFor('the helper\'s upload endpoint', async () => {
-        const body = {length: tar.length, open: () => Readable.from([tar])}
-        const answer = await cluster.requestPod(ns, helper, SHIP_PORT, uploadPath(false), {method: 'POST', body, headers, idleTimeoutMs: 30_000})
-        return answer.statusCode === 200 ? uploadExitCode(answer.body) : undefined
-      })
-      const listing = async () => (await cluster.execWithInput(ns, helper, 'ship', ['sh', '-c', 'ls /woodpecker/src 2>/dev/null | cat >&2; true'], Buffer.alloc(0))).stderr
+      const upload = (headers: Record<string, string>) =>
+        waitFor("the helper's upload endpoint", async () => {
+          const body = {length: tar.length, open: () => Readable.from([tar])}
+          const answer = await cluster.requestPod(ns, helper, SHIP_PORT, uploadPath(false), {
+            method: 'POST',
+            body,
+            headers,
+            idleTimeoutMs: 30_000,
+          })
+          return answer.statusCode === 200 ? uploadExitCode(answer.body) : undefined
+        })
+      const listing = async () =>
+        (
+          await cluster.execWithInput(
+            ns,
+            helper,
+            'ship',
+            ['sh', '-c', 'ls /woodpecker/src 2>/dev/null | cat >&2; true'],
+            Buffer.alloc(0),
+          )
+        ).stderr
       expect(await upload({})).toBe(403)
       expect(await upload({[TOKEN_HEADER]: 'a-wrong-token'})).toBe(403)
       expect(await listing()).toBe('')
@@ -171,7 +224,11 @@ describe('shipping the checkout', () => {
     } finally {
       await cluster.deletePod(ns, helper, 0)
       await cluster.deletePvc(ns, plan.pvc.metadata!.name!)
-      await waitFor('the helper and its claim to go', async () => ((await cluster.listRunObjects(ns, `${LABELS.run}=${plan.runId}`)).length === 0 ? true : undefined), 60_000)
+      await waitFor(
+        'the helper and its claim to go',
+        async () => ((await cluster.listRunObjects(ns, `${LABELS.run}=${plan.runId}`)).length === 0 ? true : undefined),
+        60_000,
+      )
     }
   })
 })

@@ -36,20 +36,47 @@ const SGR = /\u001B\[[0-9;]*m/g
  * wider than the terminal shows as such) until the exit line appears.
  */
 async function inTerminal(pipeline: string, columns: number, rows: number): Promise<Screen[]> {
-  const command = ['env', '-u', 'CI', `KUBECONFIG=${KUBECONFIG}`, 'NO_COLOR=1', 'TERM=xterm-256color',
-    process.execPath, join(ROOT, 'bin/run.js'), 'exec', '--namespace', ns, '--no-storage-rwx'].map(shellQuote).join(' ')
+  const command = [
+    'env',
+    '-u',
+    'CI',
+    `KUBECONFIG=${KUBECONFIG}`,
+    'NO_COLOR=1',
+    'TERM=xterm-256color',
+    process.execPath,
+    join(ROOT, 'bin/run.js'),
+    'exec',
+    '--namespace',
+    ns,
+    '--no-storage-rwx',
+  ]
+    .map(shellQuote)
+    .join(' ')
   return screensOf(`cd ${shellQuote(pipelineRepo(pipeline))} && ${command}`, columns, rows)
 }
 
 async function screensOf(command: string, columns: number, rows: number): Promise<Screen[]> {
   const session = uniqueName('term')
-  tmux('new-session', '-d', '-s', session, '-x', String(columns), '-y', String(rows), `${command}; echo WPK8S-EXIT=$?; sleep 600`)
+  tmux(
+    'new-session',
+    '-d',
+    '-s',
+    session,
+    '-x',
+    String(columns),
+    '-y',
+    String(rows),
+    `${command}; echo WPK8S-EXIT=$?; sleep 600`,
+  )
   const screens: Screen[] = []
   try {
     const deadline = Date.now() + 100_000
     for (;;) {
       const text = tmux('capture-pane', '-p', '-e', '-J', '-t', session)
-      const raw = text.replace(/\n+$/, '').split('\n').map((l) => l.trimEnd())
+      const raw = text
+        .replace(/\n+$/, '')
+        .split('\n')
+        .map((l) => l.trimEnd())
       const lines = raw.map((l) => l.replace(SGR, '').trimEnd())
       screens.push({at: Date.now(), lines, raw})
       if (lines.some((l) => l.startsWith('WPK8S-EXIT='))) return screens
@@ -122,7 +149,9 @@ describe('the live terminal view', () => {
     expect(last.lines, last.lines.join('\n')).toContain('WPK8S-EXIT=0')
 
     // While build waits for lint and unit, some step runs: another icon, and a time.
-    const both = screens.find((s) => /waiting for .*unit/.test(taskLine(s, 'build') ?? '') && /running \d+s/.test(taskLine(s, 'unit') ?? ''))
+    const both = screens.find(
+      (s) => /waiting for .*unit/.test(taskLine(s, 'build') ?? '') && /running \d+s/.test(taskLine(s, 'unit') ?? ''),
+    )
     expect(both, 'a screen with build waiting while unit runs').toBeDefined()
     const waiting = taskLine(both!, 'build')!
     const running = taskLine(both!, 'unit')!
@@ -146,13 +175,20 @@ describe('the live terminal view', () => {
     expect(Number(/([\d.]+)s$/.exec(db)![1])).toBeGreaterThan(5)
     expect(text).toMatch(/^success in [\d.]+s \(exit 0\)$/m)
     // Log lines stay whole above the list, once each (not torn by redraws).
-    expect(last.lines.filter((l) => l === '[lint] lint line 2, a long line that runs well past the edge of a forty column terminal')).toHaveLength(1)
+    expect(
+      last.lines.filter(
+        (l) => l === '[lint] lint line 2, a long line that runs well past the edge of a forty column terminal',
+      ),
+    ).toHaveLength(1)
     expect(await leftovers(ns)).toEqual([])
     keep('terminal-110.txt', last)
 
     if (process.env.UPDATE_SCREENSHOTS === '1') {
       const frame = (s: Screen) => s.lines.join('\n').replace(/\n+$/, '')
-      writeFileSync(join(ROOT, 'docs/terminal.txt'), `${frame(both!)}\n\n${frame({...last, lines: last.lines.filter((l) => !l.startsWith('WPK8S-EXIT='))})}\n`)
+      writeFileSync(
+        join(ROOT, 'docs/terminal.txt'),
+        `${frame(both!)}\n\n${frame({...last, lines: last.lines.filter((l) => !l.startsWith('WPK8S-EXIT='))})}\n`,
+      )
     }
   })
 
@@ -180,7 +216,9 @@ describe('the live terminal view', () => {
   it('stays whole with 20 parallel steps and a burst of long log lines (events replayed, no cluster)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'wpk8s-tty-'))
     const script = join(dir, 'replay.mjs')
-    writeFileSync(script, `import {ttyRenderer} from ${JSON.stringify(pathToFileURL(join(ROOT, 'dist/render/tty.js')).href)}
+    writeFileSync(
+      script,
+      `import {ttyRenderer} from ${JSON.stringify(pathToFileURL(join(ROOT, 'dist/render/tty.js')).href)}
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 const r = ttyRenderer((t) => process.stdout.write(t))
 const steps = Array.from({length: 20}, (_, i) => 'step-' + String(i + 1).padStart(2, '0'))
@@ -199,8 +237,14 @@ for (const step of steps) {
 }
 r.emit({type: 'run-end', status: 'success', exitCode: 0, durationMs: 5000})
 await r.close()
-`)
-    const replay = (env: string) => screensOf(`env -u CI -u NO_COLOR -u FORCE_COLOR ${env} TERM=xterm-256color ${shellQuote(process.execPath)} ${shellQuote(script)}`, 110, 32)
+`,
+    )
+    const replay = (env: string) =>
+      screensOf(
+        `env -u CI -u NO_COLOR -u FORCE_COLOR ${env} TERM=xterm-256color ${shellQuote(process.execPath)} ${shellQuote(script)}`,
+        110,
+        32,
+      )
     const screens = await replay('NO_COLOR=1')
     // NO_COLOR: not one colour code on any screen; FORCE_COLOR (or none of them, on a terminal): colours.
     expect(screens.flatMap((s) => s.raw).filter((l) => /\u001B\[(3\d|9\d|2|1)(;\d+)*m/.test(l))).toEqual([])
@@ -210,13 +254,19 @@ await r.close()
     for (const screen of screens) {
       // One list at a time, each step once in it; a log line never shares a row with the list.
       expect(screen.lines.filter((l) => /^\S steps$/.test(l)).length).toBeLessThanOrEqual(1)
-      const list = screen.lines.includes('Summary') ? screen.lines.slice(0, screen.lines.indexOf('Summary')) : screen.lines
-      for (const step of ['step-01', 'step-20']) expect(list.filter((l) => new RegExp(`^  \\S ${step}\\s`).test(l)).length).toBeLessThanOrEqual(1)
-      for (const line of screen.lines.filter((l) => l.startsWith('[step-'))) expect(line).toMatch(/^\[step-0[1-5]\] line \d+ x{150} end$/)
+      const list = screen.lines.includes('Summary')
+        ? screen.lines.slice(0, screen.lines.indexOf('Summary'))
+        : screen.lines
+      for (const step of ['step-01', 'step-20'])
+        expect(list.filter((l) => new RegExp(`^  \\S ${step}\\s`).test(l)).length).toBeLessThanOrEqual(1)
+      for (const line of screen.lines.filter((l) => l.startsWith('[step-')))
+        expect(line).toMatch(/^\[step-0[1-5]\] line \d+ x{150} end$/)
     }
     const during = screens.find((s) => s.lines.filter((l) => /^  \S step-\d\d\s+running/.test(l)).length === 20)
     expect(during, 'a screen with all 20 steps running').toBeDefined()
     const end = screens.at(-1)!.lines
-    expect(end.slice(end.indexOf('Summary')).filter((l) => /^  ✔ step-\d\d\s+success\s+0\s+2\.0s$/.test(l))).toHaveLength(20)
+    expect(
+      end.slice(end.indexOf('Summary')).filter((l) => /^  ✔ step-\d\d\s+success\s+0\s+2\.0s$/.test(l)),
+    ).toHaveLength(20)
   })
 })

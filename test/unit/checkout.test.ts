@@ -1,15 +1,36 @@
 import {execFileSync} from 'node:child_process'
 import {randomBytes} from 'node:crypto'
-import {chmodSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, truncateSync, unlinkSync, writeFileSync} from 'node:fs'
+import {
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  symlinkSync,
+  truncateSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {Readable} from 'node:stream'
 import {gunzipSync} from 'node:zlib'
 import {extract} from 'tar-stream'
 import {describe, expect, it} from 'vitest'
-import {archiveOf, checkoutArchive, type CheckoutEntry, coalesce, listCheckout, packEntries, tarSize, worthGzip} from '../../src/runner/checkout.js'
+import {
+  archiveOf,
+  checkoutArchive,
+  type CheckoutEntry,
+  coalesce,
+  listCheckout,
+  packEntries,
+  tarSize,
+  worthGzip,
+} from '../../src/runner/checkout.js'
 
-const sourceLike = (bytes: number) => Buffer.from('export function add(a: number, b: number): number {\n  return a + b\n}\n'.repeat(Math.ceil(bytes / 66))).subarray(0, bytes)
+const sourceLike = (bytes: number) =>
+  Buffer.from(
+    'export function add(a: number, b: number): number {\n  return a + b\n}\n'.repeat(Math.ceil(bytes / 66)),
+  ).subarray(0, bytes)
 
 interface Read {
   name: string
@@ -34,7 +55,14 @@ async function readTar(tar: Buffer): Promise<Map<string, Read>> {
     for await (const entry of reader) {
       const content = await bytesOf(entry as unknown as Readable)
       const h = entry.header
-      entries.set(h.name, {name: h.name, type: h.type, mode: h.mode, size: h.size, ...(h.linkname ? {linkname: h.linkname} : {}), content})
+      entries.set(h.name, {
+        name: h.name,
+        type: h.type,
+        mode: h.mode,
+        size: h.size,
+        ...(h.linkname ? {linkname: h.linkname} : {}),
+        content,
+      })
     }
   })()
   reader.end(tar)
@@ -42,7 +70,8 @@ async function readTar(tar: Buffer): Promise<Map<string, Read>> {
   return entries
 }
 
-const git = (cwd: string, ...args: string[]) => execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', ...args], {cwd, encoding: 'utf8'})
+const git = (cwd: string, ...args: string[]) =>
+  execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', ...args], {cwd, encoding: 'utf8'})
 const temp = (prefix: string) => mkdtempSync(join(tmpdir(), prefix))
 
 /** A checkout with every case the archive must keep (or leave out). */
@@ -82,7 +111,20 @@ describe('listCheckout and packEntries', () => {
     expect(tar.length).toBe(tarSize(listing.entries))
     const files = await readTar(tar)
     const long = `${'a'.repeat(60)}/${'b'.repeat(60)}/${'c'.repeat(120)}.txt`
-    expect([...files.keys()].sort()).toEqual(['.gitignore', 'empty.txt', 'inside-link', 'outside-link', 'run.sh', 'src/main.ts', 'untracked.txt', 'with space.txt', 'ünïcödé 日本.txt', long].sort())
+    expect([...files.keys()].sort()).toEqual(
+      [
+        '.gitignore',
+        'empty.txt',
+        'inside-link',
+        'outside-link',
+        'run.sh',
+        'src/main.ts',
+        'untracked.txt',
+        'with space.txt',
+        'ünïcödé 日本.txt',
+        long,
+      ].sort(),
+    )
     expect(files.get('run.sh')!.mode & 0o777).toBe(0o755)
     expect(files.get('src/main.ts')!.mode & 0o111).toBe(0)
     expect(files.get('src/main.ts')!.content).toEqual(sourceLike(2_000))
@@ -98,7 +140,9 @@ describe('listCheckout and packEntries', () => {
   it('unpacks with the system tar to the same files', async () => {
     const root = richCheckout()
     const out = temp('wpk8s-unpacked-')
-    execFileSync('tar', ['-x', '-f', '-', '-C', out], {input: await bytesOf(packEntries(root, (await listCheckout(root)).entries))})
+    execFileSync('tar', ['-x', '-f', '-', '-C', out], {
+      input: await bytesOf(packEntries(root, (await listCheckout(root)).entries)),
+    })
     expect(readFileSync(join(out, 'ünïcödé 日本.txt'), 'utf8')).toBe('non-ascii')
     expect(readFileSync(join(out, 'inside-link'))).toEqual(sourceLike(2_000))
     expect(() => readFileSync(join(out, 'build', 'out.js'))).toThrow()
@@ -117,7 +161,14 @@ describe('listCheckout and packEntries', () => {
     const listing = await listCheckout(root)
     expect(listing.git).toBe(false)
     const files = await readTar(await bytesOf(packEntries(root, listing.entries)))
-    expect([...files.keys()].sort()).toEqual(['.gitignore', 'empty-dir', 'src', 'src/deep', 'src/deep/a.txt', 'src/keep.tmp'])
+    expect([...files.keys()].sort()).toEqual([
+      '.gitignore',
+      'empty-dir',
+      'src',
+      'src/deep',
+      'src/deep/a.txt',
+      'src/keep.tmp',
+    ])
     expect(files.get('empty-dir')!.type).toBe('directory')
   })
 
@@ -127,7 +178,7 @@ describe('listCheckout and packEntries', () => {
     expect((await listCheckout(root)).entries.map((e) => e.name)).toEqual(['a.log'])
   })
 
-  it('takes executable bits and links from git\'s index on Windows, which has neither', async () => {
+  it("takes executable bits and links from git's index on Windows, which has neither", async () => {
     const root = temp('wpk8s-win-')
     git(root, 'init', '-q')
     writeFileSync(join(root, 'tool.sh'), 'echo hi\n')
@@ -169,11 +220,28 @@ describe('listCheckout and packEntries', () => {
 describe('tarSize', () => {
   it('is the length tar-stream writes, for ustar, split and pax names and link targets', async () => {
     const root = temp('wpk8s-size-')
-    const names = ['a', 'x'.repeat(100), 'x'.repeat(101), `${'d'.repeat(150)}/${'f'.repeat(100)}`, `${'d'.repeat(156)}/f`, 'é', `${'é'.repeat(400)}`, '日本/語', 'dir with space/file']
+    const names = [
+      'a',
+      'x'.repeat(100),
+      'x'.repeat(101),
+      `${'d'.repeat(150)}/${'f'.repeat(100)}`,
+      `${'d'.repeat(156)}/f`,
+      'é',
+      `${'é'.repeat(400)}`,
+      '日本/語',
+      'dir with space/file',
+    ]
     const entries: CheckoutEntry[] = []
     for (const [i, name] of names.entries()) {
       entries.push({name, type: 'file', mode: 0o644, size: i * 333, mtime: new Date(0)})
-      entries.push({name: `${name}-link`, type: 'symlink', mode: 0o777, size: 0, mtime: new Date(0), linkname: i % 2 ? 'x'.repeat(150) : name})
+      entries.push({
+        name: `${name}-link`,
+        type: 'symlink',
+        mode: 0o777,
+        size: 0,
+        mtime: new Date(0),
+        linkname: i % 2 ? 'x'.repeat(150) : name,
+      })
       entries.push({name: `${name}-dir`, type: 'directory', mode: 0o755, size: 0, mtime: new Date(0)})
     }
     // The files do not exist: they are packed as zeros of their listed size.
@@ -247,10 +315,11 @@ describe('archive streams', () => {
 
   it('coalesces small chunks and cuts large ones', async () => {
     const parts = [...Array.from({length: 10}, () => Buffer.alloc(512, 1)), Buffer.alloc(3000, 2), Buffer.alloc(100, 3)]
-    const chunkSizes = (stream: Readable) => new Promise<number[]>((resolve) => {
-      const sizes: number[] = []
-      stream.on('data', (chunk: Buffer) => sizes.push(chunk.length)).on('end', () => resolve(sizes))
-    })
+    const chunkSizes = (stream: Readable) =>
+      new Promise<number[]>((resolve) => {
+        const sizes: number[] = []
+        stream.on('data', (chunk: Buffer) => sizes.push(chunk.length)).on('end', () => resolve(sizes))
+      })
     const sizes = await chunkSizes(coalesce(Readable.from(parts), 2048, 4096))
     expect(sizes).toEqual([2048, 2048, 1024 + 3000, 100])
     expect(await chunkSizes(coalesce(Readable.from([Buffer.alloc(10_000)]), 2048, 4096))).toEqual([4096, 4096, 1808])

@@ -14,7 +14,9 @@ export function unescapeField(field: string): string {
 
 /** One TSV table as rows keyed by the header's column names, with the row's line number. */
 export function readTable(name: string): (Record<string, string> & {line: string})[] {
-  const lines = readFileSync(join(CONFORMANCE_DIR, name), 'utf8').split('\n').filter((l) => l !== '')
+  const lines = readFileSync(join(CONFORMANCE_DIR, name), 'utf8')
+    .split('\n')
+    .filter((l) => l !== '')
   const header = lines[0].split('\t')
   return lines.slice(1).map((line, i) => {
     const fields = line.split('\t').map(unescapeField)

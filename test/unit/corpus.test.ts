@@ -23,8 +23,13 @@ interface Verdict {
 }
 
 function realworldVerdicts(): Verdict[] {
-  const rows = readFileSync(join(REALWORLD, 'SOURCES.md'), 'utf8').split('\n').filter((l) => l.startsWith('| ') && !l.startsWith('| local file'))
-  return rows.map((l) => l.split('|').map((c) => c.trim())).filter((c) => c.length > 8 && !c[1].startsWith('---')).map((c) => ({file: c[1], woodpecker: c[6] as Verdict['woodpecker']}))
+  const rows = readFileSync(join(REALWORLD, 'SOURCES.md'), 'utf8')
+    .split('\n')
+    .filter((l) => l.startsWith('| ') && !l.startsWith('| local file'))
+  return rows
+    .map((l) => l.split('|').map((c) => c.trim()))
+    .filter((c) => c.length > 8 && !c[1].startsWith('---'))
+    .map((c) => ({file: c[1], woodpecker: c[6] as Verdict['woodpecker']}))
 }
 
 const errorsIn = (file: string) => validateTarget(file, REALWORLD, {}, {}).issues.filter((i) => i.severity === 'error')
@@ -40,11 +45,18 @@ describe.skipIf(!existsSync(CORPUS))('real pipelines (../shared/woodpecker-corpu
 
   it('has the 174 pipelines with a verdict each', () => expect(verdicts.length).toBe(174))
 
-  it.each(verdicts.map((v) => [v.file, v.woodpecker] as const))('validate agrees on %s (Woodpecker: %s)', (file, woodpecker) => {
-    const errors = errorsIn(join(REALWORLD, file)).map((e) => `${e.line}:${e.col} ${e.path}: ${e.message}`)
-    if (woodpecker === 'valid' || woodpecker === 'lenient') expect(errors).toEqual([])
-    else expect(errors.length, `${woodpecker === REFUSED_ON_PURPOSE ? 'removed syntax' : 'Woodpecker refuses it'}`).toBeGreaterThan(0)
-  })
+  it.each(verdicts.map((v) => [v.file, v.woodpecker] as const))(
+    'validate agrees on %s (Woodpecker: %s)',
+    (file, woodpecker) => {
+      const errors = errorsIn(join(REALWORLD, file)).map((e) => `${e.line}:${e.col} ${e.path}: ${e.message}`)
+      if (woodpecker === 'valid' || woodpecker === 'lenient') expect(errors).toEqual([])
+      else
+        expect(
+          errors.length,
+          `${woodpecker === REFUSED_ON_PURPOSE ? 'removed syntax' : 'Woodpecker refuses it'}`,
+        ).toBeGreaterThan(0)
+    },
+  )
 
   it.each(runnable.map((v) => v.file))('exec --dry-run plans %s with no flag or secret', (file) => {
     const run = prepareRun(join(REALWORLD, file), {})
@@ -54,8 +66,12 @@ describe.skipIf(!existsSync(CORPUS))('real pipelines (../shared/woodpecker-corpu
   })
 })
 
-describe.skipIf(!existsSync(LINTER))('Woodpecker\'s linter cases (../shared/woodpecker-corpus/linter-cases)', () => {
-  const cases = existsSync(LINTER) ? readdirSync(LINTER).filter((f) => f.endsWith('.yaml')).sort() : []
+describe.skipIf(!existsSync(LINTER))("Woodpecker's linter cases (../shared/woodpecker-corpus/linter-cases)", () => {
+  const cases = existsSync(LINTER)
+    ? readdirSync(LINTER)
+        .filter((f) => f.endsWith('.yaml'))
+        .sort()
+    : []
 
   it.each(cases)('%s', (name) => {
     const file = join(LINTER, name)
@@ -64,8 +80,16 @@ describe.skipIf(!existsSync(LINTER))('Woodpecker\'s linter cases (../shared/wood
     const errors = validateTarget(file, LINTER, {}, {}).issues.filter((i) => i.severity === 'error')
     // Trust levels and Docker-only options are outside wpk8s's scope: any answer but a crash is fine there.
     if (/^# scope:/m.test(text)) return
-    if (expectation[1] === 'valid') expect(errors.map((e) => `${e.path}: ${e.message}`)).toEqual(DELIBERATE[name] ? [expect.stringMatching(DELIBERATE[name])] : [])
-    else expect(errors.map((e) => e.path).some((p) => new RegExp(`^(${expectation[2]})`).test(p) || (expectation[2].includes('empty') && p === ''))).toBe(true)
+    if (expectation[1] === 'valid')
+      expect(errors.map((e) => `${e.path}: ${e.message}`)).toEqual(
+        DELIBERATE[name] ? [expect.stringMatching(DELIBERATE[name])] : [],
+      )
+    else
+      expect(
+        errors
+          .map((e) => e.path)
+          .some((p) => new RegExp(`^(${expectation[2]})`).test(p) || (expectation[2].includes('empty') && p === '')),
+      ).toBe(true)
   })
 })
 

@@ -62,7 +62,9 @@ describe('checkExpression', () => {
     const error = catchError(() => checkExpression('A == "x" &&\n  (B == "y"'))
     expect(error.kind).toBe('compile')
     expect([error.line, error.column]).toEqual([2, 12])
-    expect(catchError(() => checkExpression('A = "x"')).message).toMatch(/unexpected `=` \(compare with `==`\) \(column 3\)/)
+    expect(catchError(() => checkExpression('A = "x"')).message).toMatch(
+      /unexpected `=` \(compare with `==`\) \(column 3\)/,
+    )
     expect(catchError(() => checkExpression('A == "\\d"')).message).toMatch(/not a valid escape/)
   })
 
@@ -95,7 +97,9 @@ describe('evaluateExpression', () => {
   it('gives run-time errors with the failing part and unset variables named', () => {
     const error = catchError(() => evaluateExpression('int(CI_PIPELINE_NUMBER) > 1', {}))
     expect(error.kind).toBe('runtime')
-    expect(error.message).toMatch(/^`int\(CI_PIPELINE_NUMBER\)`: "" is not a whole number \(CI_PIPELINE_NUMBER is not set/)
+    expect(error.message).toMatch(
+      /^`int\(CI_PIPELINE_NUMBER\)`: "" is not a whole number \(CI_PIPELINE_NUMBER is not set/,
+    )
     expect(catchError(() => evaluateExpression('True', {})).message).toMatch(/True is not set.*write true/)
   })
 

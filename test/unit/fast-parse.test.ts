@@ -7,7 +7,9 @@ import {parsePipelineText} from '../../src/pipeline/parse.js'
 const ROOT = join(import.meta.dirname, '..', '..')
 const files = [
   // Pipelines only: examples/rbac.yaml is a multi-document Kubernetes manifest, not a pipeline.
-  ...readdirSync(join(ROOT, 'examples')).filter((f) => f !== 'rbac.yaml').map((f) => join(ROOT, 'examples', f)),
+  ...readdirSync(join(ROOT, 'examples'))
+    .filter((f) => f !== 'rbac.yaml')
+    .map((f) => join(ROOT, 'examples', f)),
   ...readdirSync(join(ROOT, 'test', 'fixtures', 'validate')).map((f) => join(ROOT, 'test', 'fixtures', 'validate', f)),
 ]
 

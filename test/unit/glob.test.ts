@@ -1,7 +1,14 @@
 import {describe, expect, it} from 'vitest'
 import {globMatch, globProblem, MAX_ALTERNATIVES} from '../../src/pipeline/glob.js'
 import {ParseProblem, parsePipelineText} from '../../src/pipeline/parse.js'
-import {type ConditionReport, decodeList, decodeMatrix, decodePath, type WhenContext, whenRules} from '../../src/pipeline/when.js'
+import {
+  type ConditionReport,
+  decodeList,
+  decodeMatrix,
+  decodePath,
+  type WhenContext,
+  whenRules,
+} from '../../src/pipeline/when.js'
 import {IssueCollector} from '../../src/validate/issue.js'
 import {checkWhen} from '../../src/validate/when.js'
 import {haveConformance, readTable} from './conformance.js'
@@ -13,12 +20,25 @@ import {haveConformance, readTable} from './conformance.js'
 const DELIBERATE_DIFFERENCES: Record<string, string> = {}
 
 const ctx: WhenContext = {
-  event: 'push', branch: 'main', ref: 'refs/heads/main', tag: '', repo: 'octo/app', platform: 'linux/amd64', instance: 'localhost',
-  cron: '', matrix: {}, changedFiles: [], commitMessage: '', vars: {},
+  event: 'push',
+  branch: 'main',
+  ref: 'refs/heads/main',
+  tag: '',
+  repo: 'octo/app',
+  platform: 'linux/amd64',
+  instance: 'localhost',
+  cron: '',
+  matrix: {},
+  changedFiles: [],
+  commitMessage: '',
+  vars: {},
 }
 
 /** `conf` as the value of `when.<key>` of a step, parsed and validated as wpk8s does with a pipeline. */
-function asPipeline(key: string, conf: string): {when?: Record<string, unknown>; whenAsRun?: Record<string, unknown>; refused: boolean; errors: string[]} {
+function asPipeline(
+  key: string,
+  conf: string,
+): {when?: Record<string, unknown>; whenAsRun?: Record<string, unknown>; refused: boolean; errors: string[]} {
   const text = `steps:\n  s:\n    when:\n      ${key}:\n        ${conf}\n`
   let source
   try {
@@ -27,12 +47,18 @@ function asPipeline(key: string, conf: string): {when?: Record<string, unknown>;
     if (error instanceof ParseProblem) return {refused: true, errors: [error.message]}
     throw error
   }
-  const when = ((source.data as Record<string, Record<string, Record<string, unknown>>>).steps.s.when ?? {}) as Record<string, unknown>
+  const when = ((source.data as Record<string, Record<string, Record<string, unknown>>>).steps.s.when ?? {}) as Record<
+    string,
+    unknown
+  >
   const c = new IssueCollector(source)
   checkWhen(c, ['steps', 's', 'when'], when)
   const errors = c.issues.filter((i) => i.severity === 'error').map((i) => `${i.path}: ${i.message}`)
   // A run reads conditions with numbers as the text written, as Go decodes them into strings (`1.20`).
-  const asRun = parsePipelineText('conf.yml', text, {numbersAsText: true}).data as Record<string, Record<string, Record<string, unknown>>>
+  const asRun = parsePipelineText('conf.yml', text, {numbersAsText: true}).data as Record<
+    string,
+    Record<string, Record<string, unknown>>
+  >
   return {when, whenAsRun: (asRun.steps.s.when ?? {}) as Record<string, unknown>, refused: errors.length > 0, errors}
 }
 
@@ -62,7 +88,10 @@ describe.skipIf(!haveConformance)('doublestar.Match (conformance/doublestar.tsv)
 describe.skipIf(!haveConformance)('constraint.List (conformance/list-constraint.tsv)', () => {
   const rows = haveConformance ? readTable('list-constraint.tsv') : []
   const keys = ['branch', 'ref', 'repo', 'instance', 'platform', 'cron'] as const
-  const keyed = rows.map((row, i) => ({...row, key: keys[i % keys.length]}) as Record<string, string> & {line: string; key: (typeof keys)[number]})
+  const keyed = rows.map(
+    (row, i) =>
+      ({...row, key: keys[i % keys.length]}) as Record<string, string> & {line: string; key: (typeof keys)[number]},
+  )
   it.each(keyed)('line $line: $key $conf ~ $value → $match', (row) => {
     const id = `list-constraint.tsv:${row.line}`
     const parsed = asPipeline(row.key, row.conf)
@@ -75,8 +104,11 @@ describe.skipIf(!haveConformance)('constraint.List (conformance/list-constraint.
     const decoded = decodeList(parsed.when![row.key], report)
     expect(problems).toEqual([])
     const c: WhenContext = {...ctx, event: row.key === 'cron' ? 'cron' : 'push', [row.key]: row.value}
-    expectRow(id, {include: decoded.include, exclude: decoded.exclude, match: whenRules(parsed.when, c)[0].matches},
-      {include: JSON.parse(row.include), exclude: JSON.parse(row.exclude), match: row.match === 'true'})
+    expectRow(
+      id,
+      {include: decoded.include, exclude: decoded.exclude, match: whenRules(parsed.when, c)[0].matches},
+      {include: JSON.parse(row.include), exclude: JSON.parse(row.exclude), match: row.match === 'true'},
+    )
   })
 })
 
@@ -94,10 +126,17 @@ describe.skipIf(!haveConformance)('constraint.Path (conformance/path-constraint.
     const decoded = decodePath(parsed.when!.path, report)
     expect(problems).toEqual([])
     const c: WhenContext = {...ctx, changedFiles: JSON.parse(row.changed_files) as string[], commitMessage: row.message}
-    expectRow(id, {...decoded, run: whenRules(parsed.when, c)[0].matches}, {
-      include: JSON.parse(row.include), exclude: JSON.parse(row.exclude), ignoreMessage: row.ignore_message,
-      onEmpty: row.on_empty !== 'false', run: row.run === 'true',
-    })
+    expectRow(
+      id,
+      {...decoded, run: whenRules(parsed.when, c)[0].matches},
+      {
+        include: JSON.parse(row.include),
+        exclude: JSON.parse(row.exclude),
+        ignoreMessage: row.ignore_message,
+        onEmpty: row.on_empty !== 'false',
+        run: row.run === 'true',
+      },
+    )
   })
 
   it('is consulted only for push and pull request events', () => {
@@ -119,22 +158,39 @@ describe.skipIf(!haveConformance)('constraint.Map: when.matrix (conformance/matr
     for (const error of parsed.errors) expect(error).toMatch(/bad glob pattern|must be a value|must be a map/)
     const decoded = decodeMatrix(parsed.whenAsRun!.matrix)
     const c: WhenContext = {...ctx, matrix: JSON.parse(row.matrix) as Record<string, string>}
-    expectRow(id, {...decoded, match: whenRules(parsed.whenAsRun, c)[0].matches},
-      {include: JSON.parse(row.include), exclude: JSON.parse(row.exclude), match: row.match === 'true'})
+    expectRow(
+      id,
+      {...decoded, match: whenRules(parsed.whenAsRun, c)[0].matches},
+      {include: JSON.parse(row.include), exclude: JSON.parse(row.exclude), match: row.match === 'true'},
+    )
   })
 })
 
 describe('globMatch beyond the tables', () => {
   it.each([
     // doublestar keeps one backtrack point per kind of star and so misses these matches; wpk8s finds them.
-    ['*[!a]*a', '.a/.a', true], ['**/*/**/', 'a/b', true],
+    ['*[!a]*a', '.a/.a', true],
+    ['**/*/**/', 'a/b', true],
     // a brace alternative starts a segment: `**` right after one is a globstar even after other text.
-    ['x{**/,}a', 'xa', true], ['x{**/,}a', 'xb/c/a', true], ['x**/a', 'xb/c/a', false],
+    ['x{**/,}a', 'xa', true],
+    ['x{**/,}a', 'xb/c/a', true],
+    ['x**/a', 'xb/c/a', false],
     // where the name may end: `x/**` and `x/**/` match `x`, `**/*` not the empty name, `a***` not `a`.
-    ['x/**', 'x', true], ['x/**/', 'x', true], ['x/**/', 'x/y', false], ['**/*', '', false], ['a***', 'a', false], ['a/{,}**', 'a/', true],
-    ['*', '', true], ['{,}', '', true], ['/**{,}', '', false],
+    ['x/**', 'x', true],
+    ['x/**/', 'x', true],
+    ['x/**/', 'x/y', false],
+    ['**/*', '', false],
+    ['a***', 'a', false],
+    ['a/{,}**', 'a/', true],
+    ['*', '', true],
+    ['{,}', '', true],
+    ['/**{,}', '', false],
     // dots are ordinary characters; names with `.` and `..` segments; code points, not UTF-16 units.
-    ['*/*', './..', true], ['a/*/b', 'a/../b', true], ['?', '\u{1F600}', true], ['[^a]', '\u{1F600}', true], ['[\u{1F600}-\u{1F64F}]', '\u{1F610}', true],
+    ['*/*', './..', true],
+    ['a/*/b', 'a/../b', true],
+    ['?', '\u{1F600}', true],
+    ['[^a]', '\u{1F600}', true],
+    ['[\u{1F600}-\u{1F64F}]', '\u{1F610}', true],
   ])('%j ~ %j = %s', (pattern, name, expected) => expect(globMatch(pattern, name)).toBe(expected))
 
   it('says why a pattern is bad', () => {
@@ -146,7 +202,8 @@ describe('globMatch beyond the tables', () => {
     expect(globProblem('{a,[b}]}')).toMatch(/first `\}`, even one inside/)
     expect(globProblem('{a,b}'.repeat(9))).toMatch(new RegExp(`more than ${MAX_ALTERNATIVES} patterns`))
     expect(globMatch('{a,b}'.repeat(9), 'a'.repeat(9))).toBe(false)
-    for (const fine of ['main', 'release/**', '**/*.{js,ts}', '[!a-z]?', '\\{literal\\}', '']) expect(globProblem(fine), fine).toBeUndefined()
+    for (const fine of ['main', 'release/**', '**/*.{js,ts}', '[!a-z]?', '\\{literal\\}', ''])
+      expect(globProblem(fine), fine).toBeUndefined()
   })
 
   it('validates a 300-step pipeline worth of patterns quickly', () => {

@@ -11,7 +11,7 @@ function fakeCluster(answers: (boolean | Error)[] = []) {
   const cluster = {
     async beat(): Promise<boolean> {
       beats.push(Date.now())
-      const answer = answers.length > 1 ? answers.shift()! : answers[0] ?? true
+      const answer = answers.length > 1 ? answers.shift()! : (answers[0] ?? true)
       if (answer instanceof Error) throw answer
       return answer
     },
@@ -29,8 +29,16 @@ describe('RunHeartbeat', () => {
   it('is a Lease named after the run, labelled like its objects', () => {
     const plan = {namespace: 'woodpecker', runId: 'k3x9qa-2', workflow: 'Build It'} as RunPlan
     expect(runHeartbeat(plan, 'laptop pid 42')).toEqual({
-      namespace: 'woodpecker', name: 'wp-k3x9qa-2', holder: 'laptop pid 42', durationSeconds: HEARTBEAT_SECONDS,
-      labels: {'app.kubernetes.io/managed-by': 'wpk8s', 'wpk8s.dev/role': 'heartbeat', 'wpk8s.dev/run': 'k3x9qa-2', 'wpk8s.dev/workflow': 'build-it-e4b91a'},
+      namespace: 'woodpecker',
+      name: 'wp-k3x9qa-2',
+      holder: 'laptop pid 42',
+      durationSeconds: HEARTBEAT_SECONDS,
+      labels: {
+        'app.kubernetes.io/managed-by': 'wpk8s',
+        'wpk8s.dev/role': 'heartbeat',
+        'wpk8s.dev/run': 'k3x9qa-2',
+        'wpk8s.dev/workflow': 'build-it-e4b91a',
+      },
     })
   })
 
@@ -91,25 +99,50 @@ describe('RunHeartbeat', () => {
 describe('what clean deletes', () => {
   const now = new Date('2026-12-01T12:00:00Z')
   const at = (secondsAgo: number) => new Date(now.getTime() - secondsAgo * 1000)
-  const obj = (kind: RunObject['kind'], run: string, createdAgo: number, extra: Partial<RunObject> = {}): RunObject => ({
-    kind, namespace: 'ns', name: `wp-${run}-${kind.toLowerCase()}`, created: at(createdAgo), labels: {'wpk8s.dev/run': run}, ...extra,
+  const obj = (
+    kind: RunObject['kind'],
+    run: string,
+    createdAgo: number,
+    extra: Partial<RunObject> = {},
+  ): RunObject => ({
+    kind,
+    namespace: 'ns',
+    name: `wp-${run}-${kind.toLowerCase()}`,
+    created: at(createdAgo),
+    labels: {'wpk8s.dev/run': run},
+    ...extra,
   })
-  const lease = (run: string, renewedAgo: number, createdAgo = 600) => obj('Lease', run, createdAgo, {name: `wp-${run}`, renewed: at(renewedAgo), durationSeconds: 60, holder: 'laptop pid 7'})
+  const lease = (run: string, renewedAgo: number, createdAgo = 600) =>
+    obj('Lease', run, createdAgo, {
+      name: `wp-${run}`,
+      renewed: at(renewedAgo),
+      durationSeconds: 60,
+      holder: 'laptop pid 7',
+    })
   const names = (objects: RunObject[]) => objects.map((o) => `${o.kind}/${o.name}`).sort()
   const policy = {now, olderThanMs: 0, all: false}
 
   it('leaves a run with a fresh heartbeat alone, and deletes one whose heartbeat is stale, Lease included', () => {
-    const objects = [obj('Pod', 'live', 600), obj('PersistentVolumeClaim', 'live', 600), lease('live', 4),
-      obj('Pod', 'dead', 600), obj('Secret', 'dead', 600), lease('dead', 61)]
+    const objects = [
+      obj('Pod', 'live', 600),
+      obj('PersistentVolumeClaim', 'live', 600),
+      lease('live', 4),
+      obj('Pod', 'dead', 600),
+      obj('Secret', 'dead', 600),
+      lease('dead', 61),
+    ]
     const {chosen, kept} = chooseLeftovers(objects, policy)
     expect(names(chosen)).toEqual(['Lease/wp-dead', 'Pod/wp-dead-pod', 'Secret/wp-dead-secret'])
     expect(kept).toEqual([{run: 'live', why: 'alive: heartbeat 4 s ago from laptop pid 7'}])
   })
 
-  it('takes --stale-after over the Lease\'s own duration', () => {
+  it("takes --stale-after over the Lease's own duration", () => {
     const objects = [obj('Pod', 'r', 600), lease('r', 20)]
     expect(chooseLeftovers(objects, policy).chosen).toEqual([])
-    expect(names(chooseLeftovers(objects, {...policy, staleAfterMs: 15_000}).chosen)).toEqual(['Lease/wp-r', 'Pod/wp-r-pod'])
+    expect(names(chooseLeftovers(objects, {...policy, staleAfterMs: 15_000}).chosen)).toEqual([
+      'Lease/wp-r',
+      'Pod/wp-r-pod',
+    ])
   })
 
   it('leaves a run without a heartbeat alone until it is an hour old', () => {
@@ -117,18 +150,30 @@ describe('what clean deletes', () => {
     const old = [obj('Pod', 'o', NO_HEARTBEAT_AGE_MS / 1000), obj('PersistentVolumeClaim', 'o', 10)]
     const {chosen, kept} = chooseLeftovers([...young, ...old], policy)
     expect(names(chosen)).toEqual(['PersistentVolumeClaim/wp-o-persistentvolumeclaim', 'Pod/wp-o-pod'])
-    expect(kept).toEqual([{run: 'y', why: 'no heartbeat and started 12 min ago, so it may still be running (--all deletes it)'}])
+    expect(kept).toEqual([
+      {run: 'y', why: 'no heartbeat and started 12 min ago, so it may still be running (--all deletes it)'},
+    ])
   })
 
   it('deletes everything with --all', () => {
     const objects = [obj('Pod', 'live', 5), lease('live', 1), obj('Secret', 'young', 5)]
-    expect(names(chooseLeftovers(objects, {...policy, all: true}).chosen)).toEqual(['Lease/wp-live', 'Pod/wp-live-pod', 'Secret/wp-young-secret'])
+    expect(names(chooseLeftovers(objects, {...policy, all: true}).chosen)).toEqual([
+      'Lease/wp-live',
+      'Pod/wp-live-pod',
+      'Secret/wp-young-secret',
+    ])
   })
 
   it('applies --older-than to each object, and keeps the Lease of a run it does not take whole', () => {
     const objects = [obj('Pod', 'd', 30), obj('PersistentVolumeClaim', 'd', 7200), lease('d', 300, 7200)]
-    expect(names(chooseLeftovers(objects, {...policy, olderThanMs: parseAge('1h')}).chosen)).toEqual(['PersistentVolumeClaim/wp-d-persistentvolumeclaim'])
-    expect(names(chooseLeftovers(objects, {...policy, olderThanMs: parseAge('10s')}).chosen)).toEqual(['Lease/wp-d', 'PersistentVolumeClaim/wp-d-persistentvolumeclaim', 'Pod/wp-d-pod'])
+    expect(names(chooseLeftovers(objects, {...policy, olderThanMs: parseAge('1h')}).chosen)).toEqual([
+      'PersistentVolumeClaim/wp-d-persistentvolumeclaim',
+    ])
+    expect(names(chooseLeftovers(objects, {...policy, olderThanMs: parseAge('10s')}).chosen)).toEqual([
+      'Lease/wp-d',
+      'PersistentVolumeClaim/wp-d-persistentvolumeclaim',
+      'Pod/wp-d-pod',
+    ])
   })
 
   it('names the flag of a bad duration', () => {

@@ -11,6 +11,10 @@ export function errorsOf(text: string): Issue[] {
 
 /** A pipeline with one step whose backend_options.kubernetes is `options` (YAML, indented by the caller). */
 export function withKubernetes(options: string): string {
-  const indented = options.trim().split('\n').map((l) => `        ${l}`).join('\n')
+  const indented = options
+    .trim()
+    .split('\n')
+    .map((l) => `        ${l}`)
+    .join('\n')
   return `steps:\n  build:\n    image: golang:1.22\n    commands: [go build]\n    backend_options:\n      kubernetes:\n${indented}\n`
 }

@@ -7,28 +7,85 @@ import {onExistingClaim, planRun, selectSteps} from '../../src/compile/plan.js'
 import type {RunMetadata} from '../../src/pipeline/metadata.js'
 import {toWorkflow} from '../../src/pipeline/normalize.js'
 import {parsePipelineText} from '../../src/pipeline/parse.js'
-import {decodeInfo, encodeInfo, findKept, KEPT_ANNOTATIONS, keepAnnotations, keptCheckout, keptMessage, keptRun, listKept, manifestAnnotation, manifestChanges, reuseMetadata} from '../../src/runner/keep.js'
+import {
+  decodeInfo,
+  encodeInfo,
+  findKept,
+  KEPT_ANNOTATIONS,
+  keepAnnotations,
+  keptCheckout,
+  keptMessage,
+  keptRun,
+  listKept,
+  manifestAnnotation,
+  manifestChanges,
+  reuseMetadata,
+} from '../../src/runner/keep.js'
 import {mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {hasPathCondition, nextChanges} from '../../src/runner/watch.js'
 import {join} from 'node:path'
 
 const metadata: RunMetadata = {
-  root: '/src/app', repoOwner: 'o', repoName: 'a', repoUrl: '', sha: 'abc', branch: 'main', ref: 'refs/heads/main',
-  message: 'm', author: 'a', authorEmail: 'a@b', event: 'push', tag: '', changedFiles: [], started: 1700000000,
+  root: '/src/app',
+  repoOwner: 'o',
+  repoName: 'a',
+  repoUrl: '',
+  sha: 'abc',
+  branch: 'main',
+  ref: 'refs/heads/main',
+  message: 'm',
+  author: 'a',
+  authorEmail: 'a@b',
+  event: 'push',
+  tag: '',
+  changedFiles: [],
+  started: 1700000000,
 }
-const text = 'steps:\n  build:\n    image: busybox:1.35\n    commands: [echo hi]\n    environment:\n      TOKEN: {from_secret: token}\n  test:\n    image: busybox:1.35\n    commands: [echo test]\n    depends_on: [build]\n  lint:\n    image: busybox:1.35\n    commands: [echo lint]\n    depends_on: []\n'
-const workflow = toWorkflow('ci', '/src/app/.woodpecker/ci.yml', parsePipelineText('ci.yml', text).data as Record<string, unknown>)
-const plan = (existingClaim?: {claimName: string; secretName?: string}) => planRun({workflow, config: resolveBackendConfig({}, {}).config, metadata, runId: 'r1', arch: 'amd64', extraEnv: {}, secrets: {token: 'x'}, ...(existingClaim ? {existingClaim} : {})})
+const text =
+  'steps:\n  build:\n    image: busybox:1.35\n    commands: [echo hi]\n    environment:\n      TOKEN: {from_secret: token}\n  test:\n    image: busybox:1.35\n    commands: [echo test]\n    depends_on: [build]\n  lint:\n    image: busybox:1.35\n    commands: [echo lint]\n    depends_on: []\n'
+const workflow = toWorkflow(
+  'ci',
+  '/src/app/.woodpecker/ci.yml',
+  parsePipelineText('ci.yml', text).data as Record<string, unknown>,
+)
+const plan = (existingClaim?: {claimName: string; secretName?: string}) =>
+  planRun({
+    workflow,
+    config: resolveBackendConfig({}, {}).config,
+    metadata,
+    runId: 'r1',
+    arch: 'amd64',
+    extraEnv: {},
+    secrets: {token: 'x'},
+    ...(existingClaim ? {existingClaim} : {}),
+  })
 
-function claim(runId: string, annotations: Record<string, string>, created = '2026-01-01T00:00:00Z'): V1PersistentVolumeClaim {
-  return {metadata: {name: `wp-${runId}-workspace`, namespace: 'ns', creationTimestamp: new Date(created), labels: {'app.kubernetes.io/managed-by': 'wpk8s', 'wpk8s.dev/kept': runId}, annotations}, spec: {resources: {requests: {storage: '10G'}}}}
+function claim(
+  runId: string,
+  annotations: Record<string, string>,
+  created = '2026-01-01T00:00:00Z',
+): V1PersistentVolumeClaim {
+  return {
+    metadata: {
+      name: `wp-${runId}-workspace`,
+      namespace: 'ns',
+      creationTimestamp: new Date(created),
+      labels: {'app.kubernetes.io/managed-by': 'wpk8s', 'wpk8s.dev/kept': runId},
+      annotations,
+    },
+    spec: {resources: {requests: {storage: '10G'}}},
+  }
 }
 
 describe('--step on a kept workspace', () => {
   it('runs just the named steps, not what they depend on (their outputs are in the workspace)', () => {
     const only = selectSteps(plan(), ['test'], {dependencies: false})
-    expect(only.steps.map((s) => `${s.name}:${s.skip ?? 'run'}`)).toEqual(['build:not selected (--step)', 'test:run', 'lint:not selected (--step)'])
+    expect(only.steps.map((s) => `${s.name}:${s.skip ?? 'run'}`)).toEqual([
+      'build:not selected (--step)',
+      'test:run',
+      'lint:not selected (--step)',
+    ])
     const withDeps = selectSteps(plan(), ['test'])
     expect(withDeps.steps.filter((s) => !s.skip).map((s) => s.name)).toEqual(['build', 'test'])
   })
@@ -38,7 +95,9 @@ describe('--step on a kept workspace', () => {
     expect(reused.reusedClaim).toBe(true)
     expect(reused.pvc.metadata!.name).toBe('wp-k0-workspace')
     for (const pod of [reused.helperPod, ...reused.steps.map((s) => s.pod)]) {
-      expect(pod.spec!.volumes!.filter((v) => v.persistentVolumeClaim).map((v) => v.persistentVolumeClaim!.claimName)).toEqual(['wp-k0-workspace'])
+      expect(
+        pod.spec!.volumes!.filter((v) => v.persistentVolumeClaim).map((v) => v.persistentVolumeClaim!.claimName),
+      ).toEqual(['wp-k0-workspace'])
     }
   })
 
@@ -46,12 +105,14 @@ describe('--step on a kept workspace', () => {
     const p = plan({claimName: 'wp-k0-workspace', secretName: 'wp-k0-secrets'})
     const build = p.steps[0].pod.spec!
     expect(build.volumes!.find((v) => v.name === 'workspace')!.persistentVolumeClaim!.claimName).toBe('wp-k0-workspace')
-    expect(build.containers[0].env!.find((e) => e.name === 'TOKEN')!.valueFrom!.secretKeyRef!.name).toBe('wp-k0-secrets')
+    expect(build.containers[0].env!.find((e) => e.name === 'TOKEN')!.valueFrom!.secretKeyRef!.name).toBe(
+      'wp-k0-secrets',
+    )
   })
 })
 
 describe('kept workspaces', () => {
-  it('remember the pipeline, the workflow, the CI_* values and each step\'s pod', () => {
+  it("remember the pipeline, the workflow, the CI_* values and each step's pod", () => {
     const annotations = keepAnnotations(plan(), workflow, metadata)
     expect(annotations[KEPT_ANNOTATIONS.pipeline]).toBe('.woodpecker/ci.yml')
     expect(annotations[KEPT_ANNOTATIONS.workflow]).toBe(workflow.title)
@@ -64,33 +125,67 @@ describe('kept workspaces', () => {
 
   it('are read from their claims, the most recently used first; last and a run id find one, an unknown id says what there is', async () => {
     const info = encodeInfo({metadata, pods: {}})
-    const claims = [claim('old', {[KEPT_ANNOTATIONS.lastUsed]: '2026-01-01T01:00:00Z', [KEPT_ANNOTATIONS.info]: info}), claim('new', {[KEPT_ANNOTATIONS.lastUsed]: '2026-01-02T00:00:00Z', [KEPT_ANNOTATIONS.result]: 'failure'})]
-    const lister = {listClaims: async (_ns: string, selector: string) => (selector.includes('wpk8s.dev/kept') ? claims : [])}
+    const claims = [
+      claim('old', {[KEPT_ANNOTATIONS.lastUsed]: '2026-01-01T01:00:00Z', [KEPT_ANNOTATIONS.info]: info}),
+      claim('new', {[KEPT_ANNOTATIONS.lastUsed]: '2026-01-02T00:00:00Z', [KEPT_ANNOTATIONS.result]: 'failure'}),
+    ]
+    const lister = {
+      listClaims: async (_ns: string, selector: string) => (selector.includes('wpk8s.dev/kept') ? claims : []),
+    }
     expect((await listKept(lister, 'ns')).map((r) => r.runId)).toEqual(['new', 'old'])
     expect((await findKept(lister, 'ns', 'last')).runId).toBe('new')
     expect((await findKept(lister, 'ns', 'old')).info?.metadata.sha).toBe('abc')
     await expect(findKept(lister, 'ns', 'nope')).rejects.toThrow(/no kept workspace nope in namespace ns/)
-    await expect(findKept({listClaims: async () => []}, 'ns', 'last')).rejects.toThrow(/no kept workspace in namespace ns/)
+    await expect(findKept({listClaims: async () => []}, 'ns', 'last')).rejects.toThrow(
+      /no kept workspace in namespace ns/,
+    )
     expect(keptRun({metadata: {name: 'x', labels: {}}})).toBeUndefined()
   })
 
-  it('keep the kept run\'s CI_* values while the checkout is on the same commit', () => {
-    const kept = keptRun(claim('k', {[KEPT_ANNOTATIONS.info]: encodeInfo({metadata: {...metadata, started: 1}, pods: {}})}))!
+  it("keep the kept run's CI_* values while the checkout is on the same commit", () => {
+    const kept = keptRun(
+      claim('k', {[KEPT_ANNOTATIONS.info]: encodeInfo({metadata: {...metadata, started: 1}, pods: {}})}),
+    )!
     expect(reuseMetadata(kept, {...metadata, started: 2}).started).toBe(1)
     expect(reuseMetadata(kept, {...metadata, sha: 'def', started: 2}).started).toBe(2)
   })
 
   it('are listed as a table, and clean --kept chooses by last use and run id', () => {
     const now = new Date('2026-01-02T00:00:00Z')
-    const runs = [keptRun(claim('aa', {[KEPT_ANNOTATIONS.lastUsed]: '2026-01-01T23:59:00Z', [KEPT_ANNOTATIONS.pipeline]: '.woodpecker.yml', [KEPT_ANNOTATIONS.result]: 'success'}))!, keptRun(claim('bb', {}))!]
+    const runs = [
+      keptRun(
+        claim('aa', {
+          [KEPT_ANNOTATIONS.lastUsed]: '2026-01-01T23:59:00Z',
+          [KEPT_ANNOTATIONS.pipeline]: '.woodpecker.yml',
+          [KEPT_ANNOTATIONS.result]: 'success',
+        }),
+      )!,
+      keptRun(claim('bb', {}))!,
+    ]
     const table = formatRuns(runs, 'ns', now).split('\n')
     expect(table[0]).toMatch(/^RUN\s+AGE\s+LAST USED\s+SIZE\s+PIPELINE\s+WORKFLOW\s+LAST RESULT$/)
     expect(table[1]).toMatch(/^aa\s+24h\s+60s\s+10G\s+\.woodpecker\.yml\s+success$/)
     expect(formatRuns([], 'ns', now)).toMatch(/no kept workspaces/)
     expect(age(now, new Date('2025-12-20T00:00:00Z'))).toBe('13d')
-    const objects = ['aa', 'bb'].flatMap((id) => [{kind: 'PersistentVolumeClaim' as const, namespace: 'ns', name: `wp-${id}-workspace`, labels: {'wpk8s.dev/kept': id}}, {kind: 'Secret' as const, namespace: 'ns', name: `wp-${id}-secrets`, labels: {'wpk8s.dev/kept': id}}])
-    expect(keptToDelete(runs, objects, now, 0, []).map((o) => o.name)).toEqual(['wp-aa-workspace', 'wp-aa-secrets', 'wp-bb-workspace', 'wp-bb-secrets'])
-    expect(keptToDelete(runs, objects, now, 3_600_000, []).map((o) => o.name)).toEqual(['wp-bb-workspace', 'wp-bb-secrets'])
+    const objects = ['aa', 'bb'].flatMap((id) => [
+      {
+        kind: 'PersistentVolumeClaim' as const,
+        namespace: 'ns',
+        name: `wp-${id}-workspace`,
+        labels: {'wpk8s.dev/kept': id},
+      },
+      {kind: 'Secret' as const, namespace: 'ns', name: `wp-${id}-secrets`, labels: {'wpk8s.dev/kept': id}},
+    ])
+    expect(keptToDelete(runs, objects, now, 0, []).map((o) => o.name)).toEqual([
+      'wp-aa-workspace',
+      'wp-aa-secrets',
+      'wp-bb-workspace',
+      'wp-bb-secrets',
+    ])
+    expect(keptToDelete(runs, objects, now, 3_600_000, []).map((o) => o.name)).toEqual([
+      'wp-bb-workspace',
+      'wp-bb-secrets',
+    ])
     expect(keptToDelete(runs, objects, now, 0, ['aa']).map((o) => o.name)).toEqual(['wp-aa-workspace', 'wp-aa-secrets'])
     expect(() => keptToDelete(runs, objects, now, 0, ['zz'])).toThrow(/--run zz: no such kept workspace/)
     expect(keptMessage('aa', 'woodpecker', false)).toContain('wpk8s exec --reuse aa [--step NAME]')
@@ -99,9 +194,27 @@ describe('kept workspaces', () => {
 
 describe('incremental shipping onto a kept workspace', () => {
   it('ships what is new or changed (with the folders above it) and deletes what is gone, deepest first', () => {
-    const entry = (name: string, type: 'file' | 'directory' = 'file') => ({name, type, mode: 0o644, size: 1, mtime: new Date(0)})
-    const entries = [entry('a.txt'), entry('src', 'directory'), entry('src/lib', 'directory'), entry('src/lib/new.ts'), entry('same.txt')]
-    const now = {'a.txt': 'f:644:1:new', src: 'd', 'src/lib': 'd', 'src/lib/new.ts': 'f:644:1:x', 'same.txt': 'f:644:1:s'}
+    const entry = (name: string, type: 'file' | 'directory' = 'file') => ({
+      name,
+      type,
+      mode: 0o644,
+      size: 1,
+      mtime: new Date(0),
+    })
+    const entries = [
+      entry('a.txt'),
+      entry('src', 'directory'),
+      entry('src/lib', 'directory'),
+      entry('src/lib/new.ts'),
+      entry('same.txt'),
+    ]
+    const now = {
+      'a.txt': 'f:644:1:new',
+      src: 'd',
+      'src/lib': 'd',
+      'src/lib/new.ts': 'f:644:1:x',
+      'same.txt': 'f:644:1:s',
+    }
     const before = {'a.txt': 'f:644:1:old', src: 'd', 'same.txt': 'f:644:1:s', old: 'd', 'old/x.txt': 'f:644:1:y'}
     const changes = manifestChanges(entries, now, before)
     expect(changes.entries.map((e) => e.name)).toEqual(['a.txt', 'src', 'src/lib', 'src/lib/new.ts'])

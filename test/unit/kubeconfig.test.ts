@@ -27,7 +27,11 @@ function kubeconfig(text: string, name = 'config'): string {
 
 /** loadKubeConfig with nothing from this machine: no KUBECONFIG, no home kubeconfig, no pod. */
 function load(target: {kubeconfig?: string; context?: string}, env: NodeJS.ProcessEnv = {}) {
-  return loadKubeConfig(target, {env: {PATH: process.env.PATH, ...env}, home: join(dir, 'no-home'), serviceAccountDir: join(dir, 'no-sa')})
+  return loadKubeConfig(target, {
+    env: {PATH: process.env.PATH, ...env},
+    home: join(dir, 'no-home'),
+    serviceAccountDir: join(dir, 'no-sa'),
+  })
 }
 
 function loadError(target: {kubeconfig?: string; context?: string}, env: NodeJS.ProcessEnv = {}): ClusterError {
@@ -69,7 +73,9 @@ contexts: [{name: second-ctx, context: {cluster: shared, user: u, namespace: fro
 
   it('uses --kubeconfig over KUBECONFIG, and ~/.kube/config when neither is set', () => {
     const file = kubeconfig(simple('https://flag.example'))
-    expect(load({kubeconfig: file}, {KUBECONFIG: join(dir, 'missing')}).getCurrentCluster()?.server).toBe('https://flag.example')
+    expect(load({kubeconfig: file}, {KUBECONFIG: join(dir, 'missing')}).getCurrentCluster()?.server).toBe(
+      'https://flag.example',
+    )
     const home = join(dir, 'home')
     mkdirSync(join(home, '.kube'), {recursive: true})
     writeFileSync(join(home, '.kube', 'config'), simple('https://home.example'))
@@ -78,12 +84,18 @@ contexts: [{name: second-ctx, context: {cluster: shared, user: u, namespace: fro
   })
 
   it('says what is missing when there is no kubeconfig at all', () => {
-    expect(loadError({}).message).toMatch(/^no kubeconfig: KUBECONFIG is not set, .*no-home\/.kube\/config does not exist, and this is not a pod/)
-    expect(loadError({}, {KUBECONFIG: join(dir, 'a')}).message).toBe(`no kubeconfig: KUBECONFIG names ${join(dir, 'a')}, which does not exist`)
-    expect(loadError({}, {KUBECONFIG: `${join(dir, 'a')}:${join(dir, 'b')}`}).message).toMatch(/none of the files KUBECONFIG names exists/)
+    expect(loadError({}).message).toMatch(
+      /^no kubeconfig: KUBECONFIG is not set, .*no-home\/.kube\/config does not exist, and this is not a pod/,
+    )
+    expect(loadError({}, {KUBECONFIG: join(dir, 'a')}).message).toBe(
+      `no kubeconfig: KUBECONFIG names ${join(dir, 'a')}, which does not exist`,
+    )
+    expect(loadError({}, {KUBECONFIG: `${join(dir, 'a')}:${join(dir, 'b')}`}).message).toMatch(
+      /none of the files KUBECONFIG names exists/,
+    )
   })
 
-  it('resolves relative file references against the kubeconfig\'s folder', () => {
+  it("resolves relative file references against the kubeconfig's folder", () => {
     const file = kubeconfig(`clusters: [{name: c, cluster: {server: 'https://x', certificate-authority: ca.pem}}]
 users: [{name: u, user: {client-certificate: certs/me.pem, client-key: certs/me-key.pem}}]
 contexts: [{name: ctx, context: {cluster: c, user: u}}]
@@ -91,7 +103,8 @@ current-context: ctx
 `)
     const folder = join(file, '..')
     mkdirSync(join(folder, 'certs'))
-    for (const f of ['ca.pem', 'certs/me.pem', 'certs/me-key.pem']) writeFileSync(join(folder, f), '-----BEGIN CERTIFICATE-----\n')
+    for (const f of ['ca.pem', 'certs/me.pem', 'certs/me-key.pem'])
+      writeFileSync(join(folder, f), '-----BEGIN CERTIFICATE-----\n')
     const kc = load({kubeconfig: file})
     expect(kc.getCurrentCluster()?.caFile).toBe(join(folder, 'ca.pem'))
     expect(kc.getCurrentUser()?.certFile).toBe(join(folder, 'certs/me.pem'))
@@ -116,8 +129,11 @@ describe('a kubeconfig that is broken: one line naming the file, never its conte
     return error
   }
 
-  it('is not YAML (the parser\'s excerpt with the token is left out)', () => {
-    check(`users:\n- name: u\n  user:\n    token: ${FAKE_TOKEN}\n   broken: [\n`, /is not valid YAML: .* \(line \d+, column \d+\)$/)
+  it("is not YAML (the parser's excerpt with the token is left out)", () => {
+    check(
+      `users:\n- name: u\n  user:\n    token: ${FAKE_TOKEN}\n   broken: [\n`,
+      /is not valid YAML: .* \(line \d+, column \d+\)$/,
+    )
     check(`users:\n- name: u\n  user: {token: "${FAKE_TOKEN}`, /is not valid YAML/)
     check(`users:\n- name: u\n  user:\n    token: *${FAKE_TOKEN}\n`, /is not valid YAML: unidentified alias \(line 4/)
     check(`users:\n- name: u\n  user:\n    token: !${FAKE_TOKEN} x\n`, /is not valid YAML: unknown tag/)
@@ -130,13 +146,24 @@ describe('a kubeconfig that is broken: one line naming the file, never its conte
     check(`users: {token: ${FAKE_TOKEN}}\n`, /: users must be a list, not a mapping$/)
     check(`users: [{user: {token: ${FAKE_TOKEN}}}]\n`, /: users\[0\] has no name$/)
     check(`users: [{name: u, user: {token: [${FAKE_TOKEN}]}}]\n`, /: user `u`: token must be a string, not a list$/)
-    check(`clusters: [{name: c, cluster: {server: https://x, insecure-skip-tls-verify: "${FAKE_TOKEN}"}}]\n`, /cluster `c`: insecure-skip-tls-verify must be true or false, not a string$/)
-    check(`users: [{name: u, user: {exec: {command: x, apiVersion: client.authentication.k8s.io/v1, args: [1]}}}]\n`, /user `u`: exec: args\[0\] must be a string, not a number$/)
-    check(`users: [{name: u, user: {exec: {command: x}}}]\n`, /user `u`: exec: apiVersion must be client.authentication.k8s.io\/v1 or v1beta1$/)
+    check(
+      `clusters: [{name: c, cluster: {server: https://x, insecure-skip-tls-verify: "${FAKE_TOKEN}"}}]\n`,
+      /cluster `c`: insecure-skip-tls-verify must be true or false, not a string$/,
+    )
+    check(
+      `users: [{name: u, user: {exec: {command: x, apiVersion: client.authentication.k8s.io/v1, args: [1]}}}]\n`,
+      /user `u`: exec: args\[0\] must be a string, not a number$/,
+    )
+    check(
+      `users: [{name: u, user: {exec: {command: x}}}]\n`,
+      /user `u`: exec: apiVersion must be client.authentication.k8s.io\/v1 or v1beta1$/,
+    )
   })
 
   it('cannot be read', () => {
-    expect(loadError({kubeconfig: join(dir, 'nope')}).message).toBe(`kubeconfig ${join(dir, 'nope')} cannot be read: it does not exist`)
+    expect(loadError({kubeconfig: join(dir, 'nope')}).message).toBe(
+      `kubeconfig ${join(dir, 'nope')} cannot be read: it does not exist`,
+    )
     expect(loadError({kubeconfig: dir}).message).toBe(`kubeconfig ${dir} cannot be read: it is a folder`)
   })
 
@@ -144,21 +171,49 @@ describe('a kubeconfig that is broken: one line naming the file, never its conte
     const base = 'clusters: [{name: c, cluster: {server: "https://x"}}]\nusers: [{name: u, user: {token: t}}]\n'
     check(`${base}contexts: [{name: ctx, context: {cluster: c}}]\n`, /sets no current context$/)
     check(`${base}current-context: gone\n`, /the current context `gone` of kubeconfig .* is not defined there$/)
-    check(`${base}contexts: [{name: ctx, context: {cluster: other, user: u}}]\ncurrent-context: ctx\n`, /context `ctx` names cluster `other`, which kubeconfig .* does not define$/)
-    check(`${base}contexts: [{name: ctx, context: {cluster: c, user: nobody}}]\ncurrent-context: ctx\n`, /context `ctx` names user `nobody`, which/)
-    check(`clusters: [{name: c, cluster: {}}]\ncontexts: [{name: ctx, context: {cluster: c}}]\ncurrent-context: ctx\n`, /cluster `c` has no server$/)
-    check(`clusters: [{name: c, cluster: {server: "ftp://x"}}]\ncontexts: [{name: ctx, context: {cluster: c}}]\ncurrent-context: ctx\n`, /cluster `c`: server must be an https:\/\/ \(or http:\/\/\) URL$/)
-    check(`clusters: [{name: c, cluster: {server: "https://x", certificate-authority: nope.pem}}]\ncontexts: [{name: ctx, context: {cluster: c}}]\ncurrent-context: ctx\n`, /cluster `c`: certificate-authority .*nope.pem cannot be read: it does not exist$/)
-    check(`clusters: [{name: c, cluster: {server: "https://x", certificate-authority-data: "${FAKE_TOKEN}"}}]\ncontexts: [{name: ctx, context: {cluster: c}}]\ncurrent-context: ctx\n`, /certificate-authority-data is not base64-encoded PEM data$/)
-    check(`${base.replace('token: t', 'token-file: gone.txt')}contexts: [{name: ctx, context: {cluster: c, user: u}}]\ncurrent-context: ctx\n`, /user `u`: token-file .*gone.txt cannot be read: it does not exist$/)
-    const error = loadError({kubeconfig: kubeconfig(`${base}contexts: [{name: a, context: {cluster: c}}, {name: b, context: {cluster: c}}]\ncurrent-context: a\n`), context: 'zzz'})
+    check(
+      `${base}contexts: [{name: ctx, context: {cluster: other, user: u}}]\ncurrent-context: ctx\n`,
+      /context `ctx` names cluster `other`, which kubeconfig .* does not define$/,
+    )
+    check(
+      `${base}contexts: [{name: ctx, context: {cluster: c, user: nobody}}]\ncurrent-context: ctx\n`,
+      /context `ctx` names user `nobody`, which/,
+    )
+    check(
+      `clusters: [{name: c, cluster: {}}]\ncontexts: [{name: ctx, context: {cluster: c}}]\ncurrent-context: ctx\n`,
+      /cluster `c` has no server$/,
+    )
+    check(
+      `clusters: [{name: c, cluster: {server: "ftp://x"}}]\ncontexts: [{name: ctx, context: {cluster: c}}]\ncurrent-context: ctx\n`,
+      /cluster `c`: server must be an https:\/\/ \(or http:\/\/\) URL$/,
+    )
+    check(
+      `clusters: [{name: c, cluster: {server: "https://x", certificate-authority: nope.pem}}]\ncontexts: [{name: ctx, context: {cluster: c}}]\ncurrent-context: ctx\n`,
+      /cluster `c`: certificate-authority .*nope.pem cannot be read: it does not exist$/,
+    )
+    check(
+      `clusters: [{name: c, cluster: {server: "https://x", certificate-authority-data: "${FAKE_TOKEN}"}}]\ncontexts: [{name: ctx, context: {cluster: c}}]\ncurrent-context: ctx\n`,
+      /certificate-authority-data is not base64-encoded PEM data$/,
+    )
+    check(
+      `${base.replace('token: t', 'token-file: gone.txt')}contexts: [{name: ctx, context: {cluster: c, user: u}}]\ncurrent-context: ctx\n`,
+      /user `u`: token-file .*gone.txt cannot be read: it does not exist$/,
+    )
+    const error = loadError({
+      kubeconfig: kubeconfig(
+        `${base}contexts: [{name: a, context: {cluster: c}}, {name: b, context: {cluster: c}}]\ncurrent-context: a\n`,
+      ),
+      context: 'zzz',
+    })
     expect(error.message).toMatch(/^no context `zzz` in kubeconfig /)
     expect(error.hint).toBe('contexts: a, b')
   })
 
   it('names a context namespace that cannot be a namespace', () => {
     const kc = load({kubeconfig: kubeconfig(simple('https://x').replace('namespace: team-a', 'namespace: Team_A'))})
-    expect(() => contextNamespace(kc)).toThrow(/the namespace of kubeconfig context `ctx` is not a valid namespace name/)
+    expect(() => contextNamespace(kc)).toThrow(
+      /the namespace of kubeconfig context `ctx` is not a valid namespace name/,
+    )
   })
 })
 
@@ -173,18 +228,26 @@ describe('proxies as kubectl picks them from the environment', () => {
     expect(pick('http://api.example:8001', {HTTP_PROXY: proxy})).toBe(proxy)
     expect(pick('https://api.example', {HTTPS_PROXY: 'proxy.corp:3128'})).toBe(proxy)
     expect(pick('https://api.example', {HTTPS_PROXY: 'socks5://127.0.0.1:1080'})).toBe('socks5://127.0.0.1:1080')
-    expect(() => pick('https://api.example', {HTTPS_PROXY: 'ftp://user:secret@proxy'})).toThrow(/^HTTPS_PROXY: unsupported proxy scheme ftp/)
+    expect(() => pick('https://api.example', {HTTPS_PROXY: 'ftp://user:secret@proxy'})).toThrow(
+      /^HTTPS_PROXY: unsupported proxy scheme ftp/,
+    )
   })
 
   it('never proxies localhost or loopback addresses', () => {
-    for (const server of ['https://localhost:6443', 'https://127.0.0.1:6443', 'https://127.1.2.3', 'https://[::1]:6443']) {
+    for (const server of [
+      'https://localhost:6443',
+      'https://127.0.0.1:6443',
+      'https://127.1.2.3',
+      'https://[::1]:6443',
+    ]) {
       expect(pick(server, {HTTPS_PROXY: proxy})).toBeUndefined()
     }
     expect(pick('https://10.0.0.1:6443', {HTTPS_PROXY: proxy})).toBe(proxy)
   })
 
   it('honours NO_PROXY as Go does: *, domains with subdomains, .subdomains only, IPs, CIDRs, ports', () => {
-    const bypassed = (server: string, noProxy: string) => pick(server, {HTTPS_PROXY: proxy, NO_PROXY: noProxy}) === undefined
+    const bypassed = (server: string, noProxy: string) =>
+      pick(server, {HTTPS_PROXY: proxy, NO_PROXY: noProxy}) === undefined
     expect(bypassed('https://api.example', '*')).toBe(true)
     expect(bypassed('https://api.example', 'example')).toBe(true)
     expect(bypassed('https://api.example', 'api.example')).toBe(true)
@@ -207,32 +270,60 @@ describe('proxies as kubectl picks them from the environment', () => {
     expect(pick('https://api.example', {HTTPS_PROXY: proxy, no_proxy: 'example'})).toBeUndefined()
   })
 
-  it('takes the kubeconfig\'s proxy-url over the environment, even for loopback', () => {
-    const kc = load({kubeconfig: kubeconfig(simple('https://127.0.0.1:6443').replace("server: 'https://127.0.0.1:6443'", "server: 'https://127.0.0.1:6443', proxy-url: 'socks5://127.0.0.1:1080'"))}, {HTTPS_PROXY: proxy})
+  it("takes the kubeconfig's proxy-url over the environment, even for loopback", () => {
+    const kc = load(
+      {
+        kubeconfig: kubeconfig(
+          simple('https://127.0.0.1:6443').replace(
+            "server: 'https://127.0.0.1:6443'",
+            "server: 'https://127.0.0.1:6443', proxy-url: 'socks5://127.0.0.1:1080'",
+          ),
+        ),
+      },
+      {HTTPS_PROXY: proxy},
+    )
     expect(kc.getCurrentCluster()?.proxyUrl).toBe('socks5://127.0.0.1:1080')
-    expect(load({kubeconfig: kubeconfig(simple('https://api.example'))}, {HTTPS_PROXY: proxy, NO_PROXY: '.other'}).getCurrentCluster()?.proxyUrl).toBe(proxy)
+    expect(
+      load(
+        {kubeconfig: kubeconfig(simple('https://api.example'))},
+        {HTTPS_PROXY: proxy, NO_PROXY: '.other'},
+      ).getCurrentCluster()?.proxyUrl,
+    ).toBe(proxy)
   })
 })
 
-describe('in a pod: the ServiceAccount\'s configuration', () => {
-  it('is used when there is no kubeconfig, with the pod\'s namespace as the context\'s', async () => {
+describe("in a pod: the ServiceAccount's configuration", () => {
+  it("is used when there is no kubeconfig, with the pod's namespace as the context's", async () => {
     const sa = join(dir, 'sa')
     mkdirSync(sa)
     writeFileSync(join(sa, 'token'), 'pod-token')
     writeFileSync(join(sa, 'namespace'), 'ci-runners\n')
-    const kc = loadKubeConfig({}, {env: {KUBERNETES_SERVICE_HOST: 'fd00::1', KUBERNETES_SERVICE_PORT: '443'}, home: join(dir, 'no-home'), serviceAccountDir: sa})
+    const kc = loadKubeConfig(
+      {},
+      {
+        env: {KUBERNETES_SERVICE_HOST: 'fd00::1', KUBERNETES_SERVICE_PORT: '443'},
+        home: join(dir, 'no-home'),
+        serviceAccountDir: sa,
+      },
+    )
     expect(kc.getCurrentCluster()?.server).toBe('https://[fd00::1]:443')
     expect(contextNamespace(kc)).toBe('ci-runners')
     const opts: https.RequestOptions = {}
     await kc.applyToHTTPSOptions(opts)
     expect((opts.headers as Record<string, string>).Authorization).toBe('Bearer pod-token')
     // Not a pod: the variables are missing.
-    expect(() => loadKubeConfig({}, {env: {}, home: join(dir, 'no-home'), serviceAccountDir: sa})).toThrow(/no kubeconfig/)
+    expect(() => loadKubeConfig({}, {env: {}, home: join(dir, 'no-home'), serviceAccountDir: sa})).toThrow(
+      /no kubeconfig/,
+    )
   })
 })
 
 /** A tiny API server answering every request with an empty NodeList, recording the Authorization headers. */
-function fakeApi(tls?: {key: string; cert: string; ca: string}): Promise<{port: number; auth: string[]; clientCerts: string[]; close: () => void}> {
+function fakeApi(tls?: {
+  key: string
+  cert: string
+  ca: string
+}): Promise<{port: number; auth: string[]; clientCerts: string[]; close: () => void}> {
   const auth: string[] = []
   const clientCerts: string[] = []
   const handler: http.RequestListener = (req, res) => {
@@ -242,10 +333,19 @@ function fakeApi(tls?: {key: string; cert: string; ca: string}): Promise<{port: 
     res.setHeader('content-type', 'application/json')
     res.end(JSON.stringify({kind: 'NodeList', apiVersion: 'v1', metadata: {}, items: []}))
   }
-  const server = tls ? https.createServer({...tls, requestCert: true, rejectUnauthorized: false}, handler) : http.createServer(handler)
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({
-    port: (server.address() as net.AddressInfo).port, auth, clientCerts, close: () => server.close(),
-  })))
+  const server = tls
+    ? https.createServer({...tls, requestCert: true, rejectUnauthorized: false}, handler)
+    : http.createServer(handler)
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () =>
+      resolve({
+        port: (server.address() as net.AddressInfo).port,
+        auth,
+        clientCerts,
+        close: () => server.close(),
+      }),
+    ),
+  )
 }
 
 /** A CONNECT proxy that sends every tunnel to 127.0.0.1 (so names that do not resolve work through it only). */
@@ -264,13 +364,18 @@ function connectProxy(): Promise<{url: string; seen: string[]; close: () => void
     upstream.on('error', () => socket.destroy())
     socket.on('error', () => upstream.destroy())
   })
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({
-    url: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`, seen,
-    close: () => {
-      for (const s of sockets) s.destroy()
-      server.close()
-    },
-  })))
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () =>
+      resolve({
+        url: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`,
+        seen,
+        close: () => {
+          for (const s of sockets) s.destroy()
+          server.close()
+        },
+      }),
+    ),
+  )
 }
 
 describe('logging in, against a local fake API server', () => {
@@ -294,15 +399,20 @@ describe('logging in, against a local fake API server', () => {
   /** An exec plugin script; it counts its runs in `<script>.count` and keeps KUBERNETES_EXEC_INFO in `<script>.info`. */
   function plugin(body: string): string {
     const script = join(dir, `plugin-${++counter}.sh`)
-    writeFileSync(script, `#!/bin/sh\necho run >> "$0.count"\nprintf '%s' "$KUBERNETES_EXEC_INFO" > "$0.info"\n${body}\n`)
+    writeFileSync(
+      script,
+      `#!/bin/sh\necho run >> "$0.count"\nprintf '%s' "$KUBERNETES_EXEC_INFO" > "$0.info"\n${body}\n`,
+    )
     chmodSync(script, 0o755)
     return script
   }
   const runs = (script: string) => readFileSync(`${script}.count`, 'utf8').split('\n').filter(Boolean).length
-  const execUser = (command: string, extra = '') => `exec: {apiVersion: client.authentication.k8s.io/v1, command: '${command}', interactiveMode: Never${extra}}`
-  const credential = (status: string) => `echo '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":${status}}'`
+  const execUser = (command: string, extra = '') =>
+    `exec: {apiVersion: client.authentication.k8s.io/v1, command: '${command}', interactiveMode: Never${extra}}`
+  const credential = (status: string) =>
+    `echo '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":${status}}'`
 
-  it('sends a bearer token, and a token-file\'s token without its newline', async () => {
+  it("sends a bearer token, and a token-file's token without its newline", async () => {
     await listNodes(load({kubeconfig: kubeconfig(simple(server(), 'token: plain-token'))}))
     expect(lastAuth()).toBe('Bearer plain-token')
     const file = kubeconfig(simple(server(), 'token-file: token.txt'))
@@ -313,14 +423,20 @@ describe('logging in, against a local fake API server', () => {
 
   it('runs an exec plugin once for many requests, with its env and KUBERNETES_EXEC_INFO', async () => {
     const script = plugin(`test "$TEAM" = blue || exit 9\n${credential('{"token":"plugin-token"}')}`)
-    const kc = load({kubeconfig: kubeconfig(simple(server(), execUser(script, ', env: [{name: TEAM, value: blue}], provideClusterInfo: true')))})
+    const kc = load({
+      kubeconfig: kubeconfig(
+        simple(server(), execUser(script, ', env: [{name: TEAM, value: blue}], provideClusterInfo: true')),
+      ),
+    })
     await authenticate(kc)
     await Promise.all([listNodes(kc), listNodes(kc), listNodes(kc)])
     await listNodes(kc)
     expect(api.auth.slice(-4)).toEqual(Array(4).fill('Bearer plugin-token'))
     expect(runs(script)).toBe(1)
     expect(JSON.parse(readFileSync(`${script}.info`, 'utf8'))).toEqual({
-      apiVersion: 'client.authentication.k8s.io/v1', kind: 'ExecCredential', spec: {interactive: false, cluster: {server: server()}},
+      apiVersion: 'client.authentication.k8s.io/v1',
+      kind: 'ExecCredential',
+      spec: {interactive: false, cluster: {server: server()}},
     })
   })
 
@@ -332,7 +448,7 @@ describe('logging in, against a local fake API server', () => {
     expect(runs(script)).toBe(2)
   })
 
-  it('resolves a plugin command with a path separator against the kubeconfig\'s folder', async () => {
+  it("resolves a plugin command with a path separator against the kubeconfig's folder", async () => {
     const file = kubeconfig(simple(server(), execUser('./bin/login')))
     mkdirSync(join(file, '..', 'bin'))
     writeFileSync(join(file, '..', 'bin', 'login'), `#!/bin/sh\n${credential('{"token":"relative"}')}\n`)
@@ -342,30 +458,71 @@ describe('logging in, against a local fake API server', () => {
   })
 
   it('reports a plugin that is missing, fails or prints something else in one line, without its output', async () => {
-    const missing = await failure(load({kubeconfig: kubeconfig(simple(server(), execUser('wpk8s-no-such-plugin', ', installHint: "install it with: brew install thing\\nmore"')))}))
+    const missing = await failure(
+      load({
+        kubeconfig: kubeconfig(
+          simple(
+            server(),
+            execUser('wpk8s-no-such-plugin', ', installHint: "install it with: brew install thing\\nmore"'),
+          ),
+        ),
+      }),
+    )
     expect(missing.message).toMatch(/^kubeconfig .*: user `u`: exec plugin `wpk8s-no-such-plugin` was not found$/)
     expect(missing.hint).toBe('install it with: brew install thing')
     // authenticate() logs in before anything else, so a run never starts with a login that fails.
-    await expect(authenticate(load({kubeconfig: kubeconfig(simple(server(), execUser('wpk8s-no-such-plugin')))}))).rejects.toThrow(/exec plugin `wpk8s-no-such-plugin` was not found$/)
-    const failing = await failure(load({kubeconfig: kubeconfig(simple(server(), execUser(plugin('echo; echo "  Unable to locate credentials  " >&2; echo second line >&2; exit 3'))))}))
-    expect(failing.message).toMatch(/: user `u`: exec plugin `.*plugin-\d+\.sh` failed \(exit code 3\): Unable to locate credentials$/)
+    await expect(
+      authenticate(load({kubeconfig: kubeconfig(simple(server(), execUser('wpk8s-no-such-plugin')))})),
+    ).rejects.toThrow(/exec plugin `wpk8s-no-such-plugin` was not found$/)
+    const failing = await failure(
+      load({
+        kubeconfig: kubeconfig(
+          simple(
+            server(),
+            execUser(plugin('echo; echo "  Unable to locate credentials  " >&2; echo second line >&2; exit 3')),
+          ),
+        ),
+      }),
+    )
+    expect(failing.message).toMatch(
+      /: user `u`: exec plugin `.*plugin-\d+\.sh` failed \(exit code 3\): Unable to locate credentials$/,
+    )
     const silent = await failure(load({kubeconfig: kubeconfig(simple(server(), execUser(plugin('exit 1'))))}))
     expect(silent.message).toMatch(/failed \(exit code 1\), printing nothing on stderr$/)
-    const garbage = await failure(load({kubeconfig: kubeconfig(simple(server(), execUser(plugin(`echo "token ${FAKE_TOKEN}"`))))}))
+    const garbage = await failure(
+      load({kubeconfig: kubeconfig(simple(server(), execUser(plugin(`echo "token ${FAKE_TOKEN}"`))))}),
+    )
     expect(garbage.message).toMatch(/printed no ExecCredential: its output is not JSON$/)
     expect(garbage.message).not.toContain(FAKE_TOKEN)
     const empty = await failure(load({kubeconfig: kubeconfig(simple(server(), execUser(plugin(credential('{}')))))}))
     expect(empty.message).toMatch(/printed an ExecCredential without a token or client certificate$/)
-    const version = await failure(load({kubeconfig: kubeconfig(simple(server(), execUser(plugin(credential('{"token":"x"}').replace('/v1"', '/v1beta1"')))))}))
-    expect(version.message).toMatch(/answered with client.authentication.k8s.io\/v1beta1, but its kubeconfig asks for client.authentication.k8s.io\/v1$/)
-    const always = await failure(load({kubeconfig: kubeconfig(simple(server(), execUser(plugin(credential('{"token":"x"}'))).replace('Never', 'Always')))}))
+    const version = await failure(
+      load({
+        kubeconfig: kubeconfig(
+          simple(server(), execUser(plugin(credential('{"token":"x"}').replace('/v1"', '/v1beta1"')))),
+        ),
+      }),
+    )
+    expect(version.message).toMatch(
+      /answered with client.authentication.k8s.io\/v1beta1, but its kubeconfig asks for client.authentication.k8s.io\/v1$/,
+    )
+    const always = await failure(
+      load({
+        kubeconfig: kubeconfig(
+          simple(server(), execUser(plugin(credential('{"token":"x"}'))).replace('Never', 'Always')),
+        ),
+      }),
+    )
     expect(always.message).toMatch(/needs a terminal \(interactiveMode: Always\), and standard input is not one$/)
   })
 
   it('goes through HTTP_PROXY, to a name only the proxy knows', async () => {
     const proxy = await connectProxy()
     try {
-      const kc = load({kubeconfig: kubeconfig(simple(`http://api.wpk8s.invalid:${api.port}`, 'token: via-proxy'))}, {HTTP_PROXY: proxy.url})
+      const kc = load(
+        {kubeconfig: kubeconfig(simple(`http://api.wpk8s.invalid:${api.port}`, 'token: via-proxy'))},
+        {HTTP_PROXY: proxy.url},
+      )
       await listNodes(kc)
       expect(lastAuth()).toBe('Bearer via-proxy')
       expect(proxy.seen).toContain(`api.wpk8s.invalid:${api.port}`)
@@ -384,34 +541,102 @@ describe('client certificates, against a local TLS server', () => {
 
   beforeAll(async () => {
     mkdirSync(pki)
-    openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-subj', '/CN=test-ca', '-days', '2')
+    openssl(
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      'ca.key',
+      '-out',
+      'ca.crt',
+      '-subj',
+      '/CN=test-ca',
+      '-days',
+      '2',
+    )
     writeFileSync(join(pki, 'san.ext'), 'subjectAltName=IP:127.0.0.1\n')
-    for (const [name, extra] of [['server', ['-extfile', 'san.ext']], ['alice', []]] as const) {
-      openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`)
-      openssl('x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${name}.crt`, '-days', '2', ...extra)
+    for (const [name, extra] of [
+      ['server', ['-extfile', 'san.ext']],
+      ['alice', []],
+    ] as const) {
+      openssl(
+        'req',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-keyout',
+        `${name}.key`,
+        '-out',
+        `${name}.csr`,
+        '-subj',
+        `/CN=${name}`,
+      )
+      openssl(
+        'x509',
+        '-req',
+        '-in',
+        `${name}.csr`,
+        '-CA',
+        'ca.crt',
+        '-CAkey',
+        'ca.key',
+        '-CAcreateserial',
+        '-out',
+        `${name}.crt`,
+        '-days',
+        '2',
+        ...extra,
+      )
     }
     api = await fakeApi({key: pem('server.key'), cert: pem('server.crt'), ca: pem('ca.crt')})
   }, 60_000)
   afterAll(() => api?.close())
 
-  const config = (user: string, ca = `certificate-authority: ${join(pki, 'ca.crt')}`) => `clusters: [{name: c, cluster: {server: 'https://127.0.0.1:${api.port}', ${ca}}}]
+  const config = (
+    user: string,
+    ca = `certificate-authority: ${join(pki, 'ca.crt')}`,
+  ) => `clusters: [{name: c, cluster: {server: 'https://127.0.0.1:${api.port}', ${ca}}}]
 users: [{name: u, user: {${user}}}]
 contexts: [{name: ctx, context: {cluster: c, user: u}}]
 current-context: ctx
 `
 
   it('presents client-certificate and client-key files, or their -data', async () => {
-    await load({kubeconfig: kubeconfig(config(`client-certificate: ${join(pki, 'alice.crt')}, client-key: ${join(pki, 'alice.key')}`))}).makeApiClient(CoreV1Api).listNode()
-    await load({kubeconfig: kubeconfig(config(`client-certificate-data: ${b64('alice.crt')}, client-key-data: ${b64('alice.key')}`, `certificate-authority-data: ${b64('ca.crt')}`))}).makeApiClient(CoreV1Api).listNode()
+    await load({
+      kubeconfig: kubeconfig(
+        config(`client-certificate: ${join(pki, 'alice.crt')}, client-key: ${join(pki, 'alice.key')}`),
+      ),
+    })
+      .makeApiClient(CoreV1Api)
+      .listNode()
+    await load({
+      kubeconfig: kubeconfig(
+        config(
+          `client-certificate-data: ${b64('alice.crt')}, client-key-data: ${b64('alice.key')}`,
+          `certificate-authority-data: ${b64('ca.crt')}`,
+        ),
+      ),
+    })
+      .makeApiClient(CoreV1Api)
+      .listNode()
     expect(api.clientCerts).toEqual(['alice', 'alice'])
   })
 
   it('presents a client certificate an exec plugin prints', async () => {
     const status = JSON.stringify({clientCertificateData: pem('alice.crt'), clientKeyData: pem('alice.key')})
     const script = join(pki, 'cert-plugin.sh')
-    writeFileSync(script, `#!/bin/sh\ncat <<'EOF'\n${JSON.stringify({apiVersion: 'client.authentication.k8s.io/v1beta1', kind: 'ExecCredential', status: JSON.parse(status)})}\nEOF\n`)
+    writeFileSync(
+      script,
+      `#!/bin/sh\ncat <<'EOF'\n${JSON.stringify({apiVersion: 'client.authentication.k8s.io/v1beta1', kind: 'ExecCredential', status: JSON.parse(status)})}\nEOF\n`,
+    )
     chmodSync(script, 0o755)
-    await load({kubeconfig: kubeconfig(config(`exec: {apiVersion: client.authentication.k8s.io/v1beta1, command: '${script}'}`))}).makeApiClient(CoreV1Api).listNode()
+    await load({
+      kubeconfig: kubeconfig(config(`exec: {apiVersion: client.authentication.k8s.io/v1beta1, command: '${script}'}`)),
+    })
+      .makeApiClient(CoreV1Api)
+      .listNode()
     expect(api.clientCerts.at(-1)).toBe('alice')
     expect(api.auth.at(-1)).toBe('')
   })

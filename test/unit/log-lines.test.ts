@@ -16,15 +16,22 @@ describe('LogCursor', () => {
   it('resumes after a broken stream without losing or repeating lines, even with equal timestamps', () => {
     const out: string[] = []
     const cursor = new LogCursor((l) => out.push(l))
-    cursor.push(line('2026-01-01T00:00:01.5Z', 'a') + line('2026-01-01T00:00:02.25Z', 'b') + line('2026-01-01T00:00:02.25Z', 'c'))
+    cursor.push(
+      line('2026-01-01T00:00:01.5Z', 'a') + line('2026-01-01T00:00:02.25Z', 'b') + line('2026-01-01T00:00:02.25Z', 'c'),
+    )
     expect(cursor.resumeFrom).toBe('2026-01-01T00:00:02Z')
     cursor.restart()
     // The server resends from the whole second: b and c again, then new lines.
-    cursor.push(line('2026-01-01T00:00:02.25Z', 'b') + line('2026-01-01T00:00:02.25Z', 'c') + line('2026-01-01T00:00:02.25Z', 'd') + line('2026-01-01T00:00:03Z', 'e'))
+    cursor.push(
+      line('2026-01-01T00:00:02.25Z', 'b') +
+        line('2026-01-01T00:00:02.25Z', 'c') +
+        line('2026-01-01T00:00:02.25Z', 'd') +
+        line('2026-01-01T00:00:03Z', 'e'),
+    )
     expect(out).toEqual(['a', 'b', 'c', 'd', 'e'])
   })
 
-  it('drops text that is not a log line (the API server\'s own error messages)', () => {
+  it("drops text that is not a log line (the API server's own error messages)", () => {
     const out: string[] = []
     const cursor = new LogCursor((l) => out.push(l))
     cursor.push('error: code = NotFound desc = container not found\n')

@@ -4,7 +4,10 @@ import {substitute} from '../../src/pipeline/substitute.js'
 
 describe('parsePipelineText', () => {
   it('records the line and column of values and keys', () => {
-    const {map, data} = parsePipelineText('p.yml', 'steps:\n  build:\n    image: golang\n    commands:\n      - go build\n')
+    const {map, data} = parsePipelineText(
+      'p.yml',
+      'steps:\n  build:\n    image: golang\n    commands:\n      - go build\n',
+    )
     expect(data).toEqual({steps: {build: {image: 'golang', commands: ['go build']}}})
     expect(map.valueAt(['steps', 'build', 'image'])).toEqual({line: 3, col: 12})
     expect(map.keyAt(['steps', 'build', 'image'])).toEqual({line: 3, col: 5})
@@ -49,7 +52,8 @@ describe('parsePipelineText', () => {
     const deep = 'a: ' + '['.repeat(200) + ']'.repeat(200)
     expect(() => parsePipelineText('p.yml', deep)).toThrow(/nested deeper/)
     let bomb = 'a: &a [x, x, x, x, x, x, x, x, x, x]\n'
-    for (let i = 0; i < 8; i++) bomb += `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [*${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}]\n`
+    for (let i = 0; i < 8; i++)
+      bomb += `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [*${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}]\n`
     expect(() => parsePipelineText('p.yml', bomb)).toThrow(/too large/)
   })
 })
@@ -65,7 +69,9 @@ describe('substitute', () => {
     const vars = {V: 'Hello-World', E: ''}
     expect(substitute('${N=dflt} ${E:-empty} ${V:+alt} ${E:+alt}', vars).text).toBe('dflt empty Hello-World alt')
     expect(substitute('${E-kept}', vars).error).toBeDefined() // only the forms with a colon exist
-    expect(substitute('${V^^} ${V,,} ${V#Hello-} ${V%-World} ${V:0:5} ${V/o/0} ${V//o/0}', vars).text).toBe('HELLO-WORLD hello-world World Hello Hello Hell0-World Hell0-W0rld')
+    expect(substitute('${V^^} ${V,,} ${V#Hello-} ${V%-World} ${V:0:5} ${V/o/0} ${V//o/0}', vars).text).toBe(
+      'HELLO-WORLD hello-world World Hello Hello Hell0-World Hell0-W0rld',
+    )
   })
 
   it('can keep undefined references as written', () => {

@@ -14,10 +14,18 @@ describe('secrets', () => {
   })
 
   it('reads dotenv and YAML files, with --secret over them', () => {
-    expect(parseDotenv('# comment\nexport A=1\nB="two words"\nC=\'x=y\'\n\nbad line\n')).toEqual({A: '1', B: 'two words', C: 'x=y'})
+    expect(parseDotenv('# comment\nexport A=1\nB="two words"\nC=\'x=y\'\n\nbad line\n')).toEqual({
+      A: '1',
+      B: 'two words',
+      C: 'x=y',
+    })
     const dir = mkdtempSync(join(tmpdir(), 'wpk8s-secrets-'))
     writeFileSync(join(dir, 's.yml'), 'token: abc\nport: 5432\n')
-    expect(loadSecrets(join(dir, 's.yml'), ['token=override', 'other=a=b'])).toEqual({token: 'override', port: '5432', other: 'a=b'})
+    expect(loadSecrets(join(dir, 's.yml'), ['token=override', 'other=a=b'])).toEqual({
+      token: 'override',
+      port: '5432',
+      other: 'a=b',
+    })
     expect(() => loadSecrets(undefined, ['novalue'])).toThrow(/expected name=value/)
     expect(() => loadSecrets(join(dir, 'missing.yml'), [])).toThrow(/cannot be read/)
   })
@@ -38,7 +46,10 @@ describe('native Kubernetes secrets (backend_options.kubernetes.secrets)', () =>
       {name: 'PASSWORD', valueFrom: {secretKeyRef: {name: 'db', key: 'password'}}},
       {name: 'DB_USER', valueFrom: {secretKeyRef: {name: 'db', key: 'user'}}},
     ])
-    expect(parts.volumes).toEqual([{name: 'secret-0', secret: {secretName: 'aws'}}, {name: 'secret-1', secret: {secretName: 'certs'}}])
+    expect(parts.volumes).toEqual([
+      {name: 'secret-0', secret: {secretName: 'aws'}},
+      {name: 'secret-1', secret: {secretName: 'certs'}},
+    ])
     expect(parts.mounts).toEqual([
       {name: 'secret-0', mountPath: '/root/.aws/credentials', readOnly: true, subPath: 'credentials'},
       {name: 'secret-0', mountPath: '/root/.aws/config', readOnly: true, subPath: 'config'},

@@ -11,16 +11,42 @@ import {toWorkflow} from '../../src/pipeline/normalize.js'
 import {parsePipelineText} from '../../src/pipeline/parse.js'
 import type {RunEvent} from '../../src/runner/events.js'
 import {assignPortForwards, parsePortForward, PortForwards} from '../../src/runner/port-forward.js'
-import {applyServiceFlags, logTail, parseServiceProbe, serviceFailure, withServiceProbes} from '../../src/runner/services.js'
+import {
+  applyServiceFlags,
+  logTail,
+  parseServiceProbe,
+  serviceFailure,
+  withServiceProbes,
+} from '../../src/runner/services.js'
 
 const metadata: RunMetadata = {
-  root: '/src/app', repoOwner: 'o', repoName: 'a', repoUrl: '', sha: 'abc', branch: 'main', ref: 'refs/heads/main',
-  message: 'm', author: 'a', authorEmail: 'a@b', event: 'push', tag: '', changedFiles: [], started: 1700000000,
+  root: '/src/app',
+  repoOwner: 'o',
+  repoName: 'a',
+  repoUrl: '',
+  sha: 'abc',
+  branch: 'main',
+  ref: 'refs/heads/main',
+  message: 'm',
+  author: 'a',
+  authorEmail: 'a@b',
+  event: 'push',
+  tag: '',
+  changedFiles: [],
+  started: 1700000000,
 }
 
 function plan(text: string, runId = 'r1', helperImage?: string) {
   const workflow = toWorkflow('ci', 'p.yml', parsePipelineText('p.yml', text).data as Record<string, unknown>)
-  return planRun({workflow, config: resolveBackendConfig({}, {}).config, metadata, runId, arch: 'amd64', extraEnv: {}, ...(helperImage ? {helperImage} : {})})
+  return planRun({
+    workflow,
+    config: resolveBackendConfig({}, {}).config,
+    metadata,
+    runId,
+    arch: 'amd64',
+    extraEnv: {},
+    ...(helperImage ? {helperImage} : {}),
+  })
 }
 
 const PIPELINE = `services:
@@ -51,17 +77,33 @@ describe('readiness probes of services and detached steps', () => {
   it('probes the first TCP port on the step container and each further one on a small container of its own', () => {
     const containers = pod('db').spec!.containers
     expect(containers.map((c) => c.name)).toEqual(['step', 'wpk8s-port-9187'])
-    expect(containers[0].readinessProbe).toEqual({tcpSocket: {port: 5432}, periodSeconds: 1, timeoutSeconds: 1, successThreshold: 1, failureThreshold: 3})
+    expect(containers[0].readinessProbe).toEqual({
+      tcpSocket: {port: 5432},
+      periodSeconds: 1,
+      timeoutSeconds: 1,
+      successThreshold: 1,
+      failureThreshold: 3,
+    })
     expect(containers[1]).toMatchObject({
       image: 'registry.example.com/tools/busybox:1.36',
       readinessProbe: {tcpSocket: {port: 9187}},
-      securityContext: {runAsUser: 65534, runAsNonRoot: true, allowPrivilegeEscalation: false, capabilities: {drop: ['ALL']}},
+      securityContext: {
+        runAsUser: 65534,
+        runAsNonRoot: true,
+        allowPrivilegeEscalation: false,
+        capabilities: {drop: ['ALL']},
+      },
       resources: {limits: {memory: '16Mi'}},
     })
     // It ends at once when the pod is deleted.
     expect(containers[1].command!.join(' ')).toMatch(/trap "exit 0" TERM/)
     // The declared ports stay as they were, UDP included.
-    expect(containers[0].ports).toEqual([{containerPort: 5432, protocol: 'TCP'}, {containerPort: 9187, protocol: 'TCP'}, {containerPort: 5432, protocol: 'TCP'}, {containerPort: 53, protocol: 'UDP'}])
+    expect(containers[0].ports).toEqual([
+      {containerPort: 5432, protocol: 'TCP'},
+      {containerPort: 9187, protocol: 'TCP'},
+      {containerPort: 5432, protocol: 'TCP'},
+      {containerPort: 53, protocol: 'UDP'},
+    ])
     expect(describeReadiness(pod('db'))).toBe('tcp 5432, tcp 9187')
   })
 
@@ -78,7 +120,11 @@ describe('readiness probes of services and detached steps', () => {
   })
 
   it('keeps the probing containers when the pod gets its start-time values or waits at a gate', () => {
-    const started = podAtStart(pod('db'), {pipelineStatus: 'success', startedAt: 1, hostAliases: [{hostnames: ['x'], ip: '10.0.0.1'}]})
+    const started = podAtStart(pod('db'), {
+      pipelineStatus: 'success',
+      startedAt: 1,
+      hostAliases: [{hostnames: ['x'], ip: '10.0.0.1'}],
+    })
     expect(started.spec!.containers.map((c) => c.name)).toEqual(['step', 'wpk8s-port-9187'])
     expect(started.spec!.containers[0].env!.find((e) => e.name === 'CI_STEP_STARTED')!.value).toBe('1')
     expect(gatedPod(pod('db')).spec!.containers.map((c) => c.name)).toEqual(['step', 'wpk8s-port-9187'])
@@ -87,23 +133,46 @@ describe('readiness probes of services and detached steps', () => {
 
 describe('--service-probe', () => {
   it('reads tcp, http, exec and none', () => {
-    expect(parseServiceProbe('db=tcp:5433')).toEqual({service: 'db', probe: {tcpSocket: {port: 5433}, periodSeconds: 1, timeoutSeconds: 1, successThreshold: 1, failureThreshold: 3}})
-    expect(parseServiceProbe('web=http:8080/healthz?full=1').probe!.httpGet).toEqual({port: 8080, path: '/healthz?full=1'})
+    expect(parseServiceProbe('db=tcp:5433')).toEqual({
+      service: 'db',
+      probe: {tcpSocket: {port: 5433}, periodSeconds: 1, timeoutSeconds: 1, successThreshold: 1, failureThreshold: 3},
+    })
+    expect(parseServiceProbe('web=http:8080/healthz?full=1').probe!.httpGet).toEqual({
+      port: 8080,
+      path: '/healthz?full=1',
+    })
     expect(parseServiceProbe('web=http:8080').probe!.httpGet).toEqual({port: 8080, path: '/'})
-    expect(parseServiceProbe('db=exec:pg_isready -U postgres').probe).toMatchObject({exec: {command: ['/bin/sh', '-c', 'pg_isready -U postgres']}, timeoutSeconds: 5})
+    expect(parseServiceProbe('db=exec:pg_isready -U postgres').probe).toMatchObject({
+      exec: {command: ['/bin/sh', '-c', 'pg_isready -U postgres']},
+      timeoutSeconds: 5,
+    })
     expect(parseServiceProbe('db=none')).toEqual({service: 'db'})
   })
 
   it('refuses anything else, with the forms it takes', () => {
-    for (const bad of ['db', '=tcp:1', 'db=tcp:0', 'db=tcp:70000', 'db=udp:53', 'db=exec:', 'db=http:x', 'db=pg_isready']) {
+    for (const bad of [
+      'db',
+      '=tcp:1',
+      'db=tcp:0',
+      'db=tcp:70000',
+      'db=udp:53',
+      'db=exec:',
+      'db=http:x',
+      'db=pg_isready',
+    ]) {
       expect(() => parseServiceProbe(bad), bad).toThrow(UsageError)
     }
-    expect(() => parseServiceProbe('db=pg_isready')).toThrow(/NAME=tcp:PORT, NAME=http:PORT\/PATH, NAME=exec:COMMAND or NAME=none/)
+    expect(() => parseServiceProbe('db=pg_isready')).toThrow(
+      /NAME=tcp:PORT, NAME=http:PORT\/PATH, NAME=exec:COMMAND or NAME=none/,
+    )
   })
 
-  it('replaces the ports\' probes of that service only, dropping its probing containers; none waits for nothing', () => {
+  it("replaces the ports' probes of that service only, dropping its probing containers; none waits for nothing", () => {
     const p = plan(PIPELINE)
-    const [changed] = withServiceProbes([p], [parseServiceProbe('db=exec:pg_isready'), parseServiceProbe('server=none')])
+    const [changed] = withServiceProbes(
+      [p],
+      [parseServiceProbe('db=exec:pg_isready'), parseServiceProbe('server=none')],
+    )
     const db = changed.services.find((s) => s.name === 'db')!.pod
     expect(db.spec!.containers.map((c) => c.name)).toEqual(['step'])
     expect(describeReadiness(db)).toBe('exec pg_isready')
@@ -116,7 +185,9 @@ describe('--service-probe', () => {
   })
 
   it('refuses a name that is no service or detached step, naming those there are', () => {
-    expect(() => withServiceProbes([plan(PIPELINE)], [parseServiceProbe('build=none')])).toThrow(/no service or detached step is called build/)
+    expect(() => withServiceProbes([plan(PIPELINE)], [parseServiceProbe('build=none')])).toThrow(
+      /no service or detached step is called build/,
+    )
     const thrown = (() => {
       try {
         withServiceProbes([plan(PIPELINE)], [parseServiceProbe('nope=none')])
@@ -128,7 +199,7 @@ describe('--service-probe', () => {
   })
 })
 
-describe('exec\'s service flags', () => {
+describe("exec's service flags", () => {
   const runs = () => [{plan: plan(PIPELINE)}]
 
   it('applies --cache-size to the cache claims and --service-timeout to the options', () => {
@@ -140,29 +211,44 @@ describe('exec\'s service flags', () => {
   })
 
   it('refuses a bad size, a probe given twice, a local port given twice', () => {
-    expect(() => applyServiceFlags(runs(), {'cache-size': '12x'})).toThrow(/--cache-size 12x: not a Kubernetes quantity/)
+    expect(() => applyServiceFlags(runs(), {'cache-size': '12x'})).toThrow(
+      /--cache-size 12x: not a Kubernetes quantity/,
+    )
     expect(() => applyServiceFlags(runs(), {'cache-size': '0'})).toThrow(UsageError)
     expect(() => applyServiceFlags(runs(), {'service-probe': ['db=none', 'db=tcp:1']})).toThrow(/given twice/)
-    expect(() => applyServiceFlags(runs(), {'port-forward': ['db:5432:7000', 'server:8080:7000']})).toThrow(/local port 7000 is given twice/)
+    expect(() => applyServiceFlags(runs(), {'port-forward': ['db:5432:7000', 'server:8080:7000']})).toThrow(
+      /local port 7000 is given twice/,
+    )
     // Any free port, twice, is fine.
-    expect(applyServiceFlags(runs(), {'port-forward': ['db:5432:0', 'server:8080:0']}).options.portForwards).toHaveLength(2)
+    expect(
+      applyServiceFlags(runs(), {'port-forward': ['db:5432:0', 'server:8080:0']}).options.portForwards,
+    ).toHaveLength(2)
   })
 })
 
 describe('--port-forward', () => {
-  it('reads SERVICE:PORT[:LOCAL]; the local port is the service\'s unless given', () => {
+  it("reads SERVICE:PORT[:LOCAL]; the local port is the service's unless given", () => {
     expect(parsePortForward('db:5432')).toEqual({service: 'db', port: 5432, local: 5432})
     expect(parsePortForward('web:80:8080')).toEqual({service: 'web', port: 80, local: 8080})
     expect(parsePortForward('web:80:0')).toEqual({service: 'web', port: 80, local: 0})
-    for (const bad of ['db', 'db:', ':80', 'db:0', 'db:65536', 'db:80:65536', 'db:80:x', 'a:b:80']) expect(() => parsePortForward(bad), bad).toThrow(UsageError)
+    for (const bad of ['db', 'db:', ':80', 'db:0', 'db:65536', 'db:80:65536', 'db:80:x', 'a:b:80'])
+      expect(() => parsePortForward(bad), bad).toThrow(UsageError)
   })
 
   it('assigns each to the workflow that has the service, and refuses names no workflow or several have', () => {
     const one = plan(PIPELINE, 'r1-1')
     const two = plan('services:\n  cache:\n    image: redis\nsteps:\n  a: {image: x}\n', 'r1-2')
-    expect(assignPortForwards([parsePortForward('cache:6379'), parsePortForward('server:8080')], [one, two]).map((f) => f.runId)).toEqual(['r1-2', 'r1-1'])
-    expect(() => assignPortForwards([parsePortForward('build:9000')], [one, two])).toThrow(/no service or detached step is called build/)
-    expect(() => assignPortForwards([parsePortForward('db:5432')], [one, plan(PIPELINE, 'r1-3')])).toThrow(/2 workflows have a service called db/)
+    expect(
+      assignPortForwards([parsePortForward('cache:6379'), parsePortForward('server:8080')], [one, two]).map(
+        (f) => f.runId,
+      ),
+    ).toEqual(['r1-2', 'r1-1'])
+    expect(() => assignPortForwards([parsePortForward('build:9000')], [one, two])).toThrow(
+      /no service or detached step is called build/,
+    )
+    expect(() => assignPortForwards([parsePortForward('db:5432')], [one, plan(PIPELINE, 'r1-3')])).toThrow(
+      /2 workflows have a service called db/,
+    )
   })
 
   /** Forwards by echoing what it receives, prefixed with the pod and port it was asked for. */
@@ -193,7 +279,10 @@ describe('--port-forward', () => {
     const events: RunEvent[] = []
     const p = plan(PIPELINE)
     const forwards = new PortForwards(echoCluster(calls), 'ns', (e) => events.push(e))
-    await forwards.listen(p, [{...parsePortForward('db:5432:0'), runId: 'r1'}, {...parsePortForward('server:8080:0'), runId: 'other-run'}])
+    await forwards.listen(p, [
+      {...parsePortForward('db:5432:0'), runId: 'r1'},
+      {...parsePortForward('server:8080:0'), runId: 'other-run'},
+    ])
     // Only this run's request is bound: no event until the service is ready.
     expect(events).toEqual([])
     const port = Number((forwards as unknown as {listeners: {address: string}[]}).listeners[0].address.split(':')[1])
@@ -203,7 +292,9 @@ describe('--port-forward', () => {
     forwards.attach(p.services[0], 'wp-r1-db')
     expect(await early).toBe('wp-r1-db:5432 hello')
     expect(await request(port, 'again')).toBe('wp-r1-db:5432 again')
-    expect(events).toEqual([{type: 'port-forward', step: 'db', port: 5432, address: `127.0.0.1:${port}`, url: `http://127.0.0.1:${port}`}])
+    expect(events).toEqual([
+      {type: 'port-forward', step: 'db', port: 5432, address: `127.0.0.1:${port}`, url: `http://127.0.0.1:${port}`},
+    ])
     forwards.close()
     await expect(request(port, 'closed')).rejects.toThrow(/ECONNREFUSED/)
   })
@@ -213,7 +304,9 @@ describe('--port-forward', () => {
     await new Promise((r) => busy.once('listening', r))
     const taken = (busy.address() as net.AddressInfo).port
     const forwards = new PortForwards(echoCluster([]), 'ns', () => {})
-    await expect(forwards.listen(plan(PIPELINE), [parsePortForward(`db:5432:${taken}`)])).rejects.toThrow(new RegExp(`cannot listen on 127.0.0.1:${taken}: EADDRINUSE`))
+    await expect(forwards.listen(plan(PIPELINE), [parsePortForward(`db:5432:${taken}`)])).rejects.toThrow(
+      new RegExp(`cannot listen on 127.0.0.1:${taken}: EADDRINUSE`),
+    )
     busy.close()
     forwards.close()
   })
@@ -221,9 +314,20 @@ describe('--port-forward', () => {
 
 describe('a service that is not ready', () => {
   it('is reported with what the kubelet says and its last log lines', () => {
-    expect(serviceFailure('db', 'was not ready within 10 s (--service-timeout)', 'tcp 5432', ['Unhealthy: Readiness probe failed: dial tcp 10.0.0.7:5432: connect: connection refused'], ['starting', 'still starting']))
-      .toBe('service db was not ready within 10 s (--service-timeout) (checked: tcp 5432): Unhealthy: Readiness probe failed: dial tcp 10.0.0.7:5432: connect: connection refused\n  last log lines of db:\n  | starting\n  | still starting')
-    expect(serviceFailure('db', 'ended before it was ready (exit code 1)', 'tcp 5432', [], [])).toBe('service db ended before it was ready (exit code 1) (checked: tcp 5432)\n  (no log lines from db)')
+    expect(
+      serviceFailure(
+        'db',
+        'was not ready within 10 s (--service-timeout)',
+        'tcp 5432',
+        ['Unhealthy: Readiness probe failed: dial tcp 10.0.0.7:5432: connect: connection refused'],
+        ['starting', 'still starting'],
+      ),
+    ).toBe(
+      'service db was not ready within 10 s (--service-timeout) (checked: tcp 5432): Unhealthy: Readiness probe failed: dial tcp 10.0.0.7:5432: connect: connection refused\n  last log lines of db:\n  | starting\n  | still starting',
+    )
+    expect(serviceFailure('db', 'ended before it was ready (exit code 1)', 'tcp 5432', [], [])).toBe(
+      'service db ended before it was ready (exit code 1) (checked: tcp 5432)\n  (no log lines from db)',
+    )
   })
 
   it('keeps only the last lines of its log', () => {
@@ -240,7 +344,14 @@ describe('plain output of services, forwards and caches', () => {
     const {emit} = plainRenderer((text) => (out += text), false)
     emit({type: 'service-ready', step: 'db', durationMs: 4210, probe: 'tcp 5432, tcp 9187'})
     emit({type: 'port-forward', step: 'db', port: 5432, address: '127.0.0.1:40001', url: 'http://127.0.0.1:40001'})
-    emit({type: 'port-forward', step: 'db', port: 5432, address: '127.0.0.1:40001', url: 'http://127.0.0.1:40001', error: 'connection refused'})
+    emit({
+      type: 'port-forward',
+      step: 'db',
+      port: 5432,
+      address: '127.0.0.1:40001',
+      url: 'http://127.0.0.1:40001',
+      error: 'connection refused',
+    })
     emit({type: 'cache', claim: 'gocache', status: 'created', size: '1Gi'})
     emit({type: 'cache', claim: 'gocache', status: 'found'})
     expect(out.split('\n')).toEqual([

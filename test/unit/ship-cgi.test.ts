@@ -20,7 +20,12 @@ describe('the upload CGI', () => {
   const tar = execFileSync('tar', ['-c', '-f', '-', '-C', folder, 'a.txt'])
 
   const post = (token: string | undefined) => {
-    const env: NodeJS.ProcessEnv = {PATH: process.env.PATH, CONTENT_LENGTH: String(tar.length), QUERY_STRING: uploadPath(false).split('?')[1], REQUEST_METHOD: 'POST'}
+    const env: NodeJS.ProcessEnv = {
+      PATH: process.env.PATH,
+      CONTENT_LENGTH: String(tar.length),
+      QUERY_STRING: uploadPath(false).split('?')[1],
+      REQUEST_METHOD: 'POST',
+    }
     if (token !== undefined) env[`HTTP_${TOKEN_HEADER.toUpperCase().replaceAll('-', '_')}`] = token
     const answer = spawnSync('sh', [script], {input: tar, env}).stdout.toString()
     return answer.replace(/^Content-Type: text\/plain\r\n\r\n/, '')

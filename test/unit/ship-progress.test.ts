@@ -17,8 +17,12 @@ describe('formatBytes and formatProgress', () => {
   })
 
   it('gives bytes sent, the total, the share, the rate and the time left', () => {
-    expect(formatProgress({sent: 120 * MiB, total: 300 * MiB, bytesPerSecond: 60 * MiB})).toBe('120.0 MiB of 300.0 MiB (40%), 60.0 MiB/s, 3 s left')
-    expect(formatProgress({sent: 300 * MiB, total: 300 * MiB, bytesPerSecond: 60 * MiB})).toBe('300.0 MiB of 300.0 MiB (100%), 60.0 MiB/s')
+    expect(formatProgress({sent: 120 * MiB, total: 300 * MiB, bytesPerSecond: 60 * MiB})).toBe(
+      '120.0 MiB of 300.0 MiB (40%), 60.0 MiB/s, 3 s left',
+    )
+    expect(formatProgress({sent: 300 * MiB, total: 300 * MiB, bytesPerSecond: 60 * MiB})).toBe(
+      '300.0 MiB of 300.0 MiB (100%), 60.0 MiB/s',
+    )
     expect(formatProgress({sent: 0, total: 5 * MiB, bytesPerSecond: 0})).toBe('0 B of 5.0 MiB (0%), 0 B/s')
   })
 })
@@ -34,15 +38,24 @@ describe('ShipProgress', () => {
     let clock = 0
     const events: RunEvent[] = []
     const total = 40 * MiB
-    const progress = new ShipProgress(total, (e) => events.push(e), () => clock)
+    const progress = new ShipProgress(
+      total,
+      (e) => events.push(e),
+      () => clock,
+    )
     const chunks = Array.from({length: 40}, () => Buffer.alloc(MiB))
     // 1 MiB every 100 ms: 10 MiB/s.
-    const stream = progress.track(Readable.from((async function* () {
-      for (const chunk of chunks) {
-        clock += 100
-        yield chunk
-      }
-    })(), {objectMode: false}))
+    const stream = progress.track(
+      Readable.from(
+        (async function* () {
+          for (const chunk of chunks) {
+            clock += 100
+            yield chunk
+          }
+        })(),
+        {objectMode: false},
+      ),
+    )
     expect(await drain(stream)).toBe(total)
     progress.finish()
     const sent = events.map((e) => (e.type === 'progress' ? e : undefined)!)
@@ -56,7 +69,11 @@ describe('ShipProgress', () => {
   it('starts again from zero when an attempt opens the archive anew', async () => {
     let clock = 0
     const events: RunEvent[] = []
-    const progress = new ShipProgress(8 * MiB, (e) => events.push(e), () => (clock += 300))
+    const progress = new ShipProgress(
+      8 * MiB,
+      (e) => events.push(e),
+      () => (clock += 300),
+    )
     await drain(progress.track(Readable.from([Buffer.alloc(4 * MiB), Buffer.alloc(4 * MiB)], {objectMode: false})))
     await drain(progress.track(Readable.from([Buffer.alloc(4 * MiB)], {objectMode: false})))
     const sent = events.map((e) => (e.type === 'progress' ? e.sent : -1))
@@ -74,12 +91,23 @@ describe('ShipProgress', () => {
 })
 
 describe('progress in the plain and JSON output', () => {
-  const progress = (sent: number, workflow?: string): RunEvent => ({type: 'progress', phase: 'ship', sent, total: 300 * MiB, bytesPerSecond: 50 * MiB, ...(workflow ? {workflow} : {})})
+  const progress = (sent: number, workflow?: string): RunEvent => ({
+    type: 'progress',
+    phase: 'ship',
+    sent,
+    total: 300 * MiB,
+    bytesPerSecond: 50 * MiB,
+    ...(workflow ? {workflow} : {}),
+  })
 
   it('prints at most one line every few seconds, none at the end (the shipped line says it)', () => {
     let clock = 0
     const out: string[] = []
-    const renderer = plainRenderer((t) => out.push(t), false, () => clock)
+    const renderer = plainRenderer(
+      (t) => out.push(t),
+      false,
+      () => clock,
+    )
     renderer.emit({type: 'phase', phase: 'ship', status: 'start'})
     for (let ms = 250; ms <= 7_000; ms += 250) {
       clock = ms
@@ -97,14 +125,28 @@ describe('progress in the plain and JSON output', () => {
   it('names the workflow when there are several, and gives --json every event', () => {
     let clock = 0
     const out: string[] = []
-    const renderer = plainRenderer((t) => out.push(t), false, () => clock)
+    const renderer = plainRenderer(
+      (t) => out.push(t),
+      false,
+      () => clock,
+    )
     renderer.emit({type: 'pipeline-start', workflows: ['a', 'b']})
     renderer.emit({type: 'phase', phase: 'ship', status: 'start', workflow: 'a'})
     clock = 5000
     renderer.emit(progress(10 * MiB, 'a'))
     expect(out.at(-1)).toMatch(/^\[a\] shipping the checkout: 10\.0 MiB of 300\.0 MiB/)
     const json: string[] = []
-    jsonRenderer((t) => json.push(t), () => new Date(0)).emit(progress(10 * MiB))
-    expect(JSON.parse(json[0])).toEqual({time: '1970-01-01T00:00:00.000Z', type: 'progress', phase: 'ship', sent: 10 * MiB, total: 300 * MiB, bytesPerSecond: 50 * MiB})
+    jsonRenderer(
+      (t) => json.push(t),
+      () => new Date(0),
+    ).emit(progress(10 * MiB))
+    expect(JSON.parse(json[0])).toEqual({
+      time: '1970-01-01T00:00:00.000Z',
+      type: 'progress',
+      phase: 'ship',
+      sent: 10 * MiB,
+      total: 300 * MiB,
+      bytesPerSecond: 50 * MiB,
+    })
   })
 })

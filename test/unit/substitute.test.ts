@@ -14,7 +14,16 @@ describe.skipIf(!haveConformance)('substitute: envsubst.tsv (what Woodpecker gav
     expect(rows.length).toBeGreaterThanOrEqual(523)
   })
 
-  it.each(rows.map(({line, template, env, result, error}) => ({name: `line ${line}: ${JSON.stringify(template).slice(0, 60)}`, line, template, env, result, error})))('$name', (row) => {
+  it.each(
+    rows.map(({line, template, env, result, error}) => ({
+      name: `line ${line}: ${JSON.stringify(template).slice(0, 60)}`,
+      line,
+      template,
+      env,
+      result,
+      error,
+    })),
+  )('$name', (row) => {
     const result = substitute(row.template, JSON.parse(row.env) as Record<string, string>)
     // The error text is informative only (and a panic there is any error): compare that one happened.
     const got = result.error ? {error: true} : {error: false, text: result.text}
@@ -29,11 +38,19 @@ describe('substitute', () => {
     const r = substitute('a: ${X}\nb: ${Y^^} ${X} ${Z:-d} ${W:+w} ${#V}\n', {})
     expect(r.text).toBe('a: \nb:   d w 0\n')
     expect(r.undefinedNames).toEqual(['X', 'Y', 'V'])
-    expect(r.undefinedReferences).toEqual([{name: 'X', offset: 3}, {name: 'Y', offset: 11}, {name: 'X', offset: 18}, {name: 'V', offset: 39}])
+    expect(r.undefinedReferences).toEqual([
+      {name: 'X', offset: 3},
+      {name: 'Y', offset: 11},
+      {name: 'X', offset: 18},
+      {name: 'V', offset: 39},
+    ])
   })
 
   it('treats a defined empty value as defined, and never looks at inherited object properties', () => {
-    expect(substitute('${E}|${constructor}|${toString:-d}', {E: ''})).toMatchObject({text: '||d', undefinedNames: ['constructor']})
+    expect(substitute('${E}|${constructor}|${toString:-d}', {E: ''})).toMatchObject({
+      text: '||d',
+      undefinedNames: ['constructor'],
+    })
   })
 
   it('reports a name used inside a default, whose value the default would give', () => {
@@ -42,7 +59,9 @@ describe('substitute', () => {
 
   it('keeps undefined references as written with keepUndefined, operators included', () => {
     const vars = {A: 'abc'}
-    expect(substitute('${A} ${B} ${B^^} ${B:0:8} ${B:-dflt} $${C}', vars, true).text).toBe('abc ${B} ${B^^} ${B:0:8} dflt ${C}')
+    expect(substitute('${A} ${B} ${B^^} ${B:0:8} ${B:-dflt} $${C}', vars, true).text).toBe(
+      'abc ${B} ${B^^} ${B:0:8} dflt ${C}',
+    )
     expect(substitute('${B:-${C}}', vars, true).text).toBe('${C}')
     expect(substitute('${A/b/${C}}', vars, true).text).toBe('a${C}c')
     expect(substitute('${B}', vars, false).text).toBe('')
@@ -59,7 +78,10 @@ describe('substitute', () => {
 
   it('points at the innermost ${ that fails, and at the outer one when only it is left open', () => {
     expect(substitute('x ${A:-${B', {}).error?.offset).toBe(7)
-    expect(substitute('x ${A:-${B}', {}).error).toMatchObject({offset: 2, message: expect.stringMatching(/never closed/)})
+    expect(substitute('x ${A:-${B}', {}).error).toMatchObject({
+      offset: 2,
+      message: expect.stringMatching(/never closed/),
+    })
     expect(substitute('${A} ${B', {}).error?.offset).toBe(5)
   })
 
@@ -77,7 +99,13 @@ describe('substitute', () => {
   })
 
   it('is linear on a large file', () => {
-    const text = 'steps:\n' + Array.from({length: 3000}, (_, i) => `  s${i}:\n    image: golang:\${GO:-1.22}\n    commands: [echo $\${HOME} \${CI_COMMIT_SHA:0:8} "a\\\\b"]\n`).join('')
+    const text =
+      'steps:\n' +
+      Array.from(
+        {length: 3000},
+        (_, i) =>
+          `  s${i}:\n    image: golang:\${GO:-1.22}\n    commands: [echo $\${HOME} \${CI_COMMIT_SHA:0:8} "a\\\\b"]\n`,
+      ).join('')
     const started = performance.now()
     const r = substitute(text, {CI_COMMIT_SHA: '0123456789'})
     expect(performance.now() - started).toBeLessThan(500)
@@ -89,14 +117,26 @@ describe('validate: substitution', () => {
   it('reports a substitution error as one error at the line and column of its ${', () => {
     const issues = issuesOf('steps:\n  a:\n    image: x\n    commands: echo ${A-B}\n')
     expect(issues).toHaveLength(1)
-    expect(issues[0]).toMatchObject({severity: 'error', file: 'test.yml', line: 4, col: 20, message: expect.stringMatching(/\$\{A-B\}/)})
+    expect(issues[0]).toMatchObject({
+      severity: 'error',
+      file: 'test.yml',
+      line: 4,
+      col: 20,
+      message: expect.stringMatching(/\$\{A-B\}/),
+    })
   })
 
   it('warns about an undefined name at the reference itself', () => {
-    const text = 'steps:\n  a:\n    image: x\n    # TAG is set by the matrix\n    commands:\n      - echo $${TAG}\n      - echo "${TAG}"\n'
+    const text =
+      'steps:\n  a:\n    image: x\n    # TAG is set by the matrix\n    commands:\n      - echo $${TAG}\n      - echo "${TAG}"\n'
     const issues = issuesOf(text)
     expect(issues).toHaveLength(1)
-    expect(issues[0]).toMatchObject({severity: 'warning', line: 7, col: 15, message: expect.stringMatching(/\$\{TAG\}.*not defined/)})
+    expect(issues[0]).toMatchObject({
+      severity: 'warning',
+      line: 7,
+      col: 15,
+      message: expect.stringMatching(/\$\{TAG\}.*not defined/),
+    })
   })
 
   it('warns once per name, at the first reference', () => {
@@ -105,7 +145,11 @@ describe('validate: substitution', () => {
   })
 
   it('never warns for variables Woodpecker defines, CI included', () => {
-    expect(issuesOf('steps:\n  a:\n    image: x:${CI_COMMIT_SHA:0:8}\n    commands: echo ${CI} ${CI_PIPELINE_NUMBER} ${CI_REPO,,}\n')).toEqual([])
+    expect(
+      issuesOf(
+        'steps:\n  a:\n    image: x:${CI_COMMIT_SHA:0:8}\n    commands: echo ${CI} ${CI_PIPELINE_NUMBER} ${CI_REPO,,}\n',
+      ),
+    ).toEqual([])
   })
 
   it('warns about a misspelt CI_ name, with a suggestion', () => {
@@ -115,8 +159,13 @@ describe('validate: substitution', () => {
   })
 
   it('warns that run-time variables are empty at substitution, and that $$ defers them to the shell', () => {
-    const issues = issuesOf('steps:\n  a:\n    image: x\n    commands: cd ${CI_WORKSPACE} && echo ${CI_STEP_NAME} $${CI_WORKSPACE}\n')
-    expect(issues.map((i) => [i.severity, i.line, i.col])).toEqual([['warning', 4, 18], ['warning', 4, 42]])
+    const issues = issuesOf(
+      'steps:\n  a:\n    image: x\n    commands: cd ${CI_WORKSPACE} && echo ${CI_STEP_NAME} $${CI_WORKSPACE}\n',
+    )
+    expect(issues.map((i) => [i.severity, i.line, i.col])).toEqual([
+      ['warning', 4, 18],
+      ['warning', 4, 42],
+    ])
     expect(issues[0].message).toMatch(/only inside a running step/)
     expect(issues[0].hint).toMatch(/\$\$\{CI_WORKSPACE\}/)
   })
@@ -132,7 +181,15 @@ describe('validate: substitution', () => {
   })
 
   it('warns for a run as well, where the undefined value becomes empty', () => {
-    const {issues} = checkWorkflowText({name: 'test', file: 'test.yml', text: 'steps:\n  a:\n    image: x\n    commands: echo ${TAG} ${CI_COMMIT_TAG}\n'}, {}, true)
+    const {issues} = checkWorkflowText(
+      {
+        name: 'test',
+        file: 'test.yml',
+        text: 'steps:\n  a:\n    image: x\n    commands: echo ${TAG} ${CI_COMMIT_TAG}\n',
+      },
+      {},
+      true,
+    )
     expect(issues).toEqual([expect.objectContaining({severity: 'warning', line: 4, col: 20})])
   })
 })

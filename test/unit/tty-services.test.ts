@@ -2,7 +2,16 @@ import {afterEach, beforeEach, describe, expect, it, vi} from 'vitest'
 import {CollapsedLog, ttyRenderer} from '../../src/render/tty.js'
 import type {RunEvent} from '../../src/runner/events.js'
 
-const runStart: RunEvent = {type: 'run-start', runId: 'r1', namespace: 'ns', workflow: 'build', server: 'https://k8s', steps: ['build', 'worker'], services: ['db'], dependsOn: {}}
+const runStart: RunEvent = {
+  type: 'run-start',
+  runId: 'r1',
+  namespace: 'ns',
+  workflow: 'build',
+  server: 'https://k8s',
+  steps: ['build', 'worker'],
+  services: ['db'],
+  dependsOn: {},
+}
 const log = (step: string, line: string): RunEvent => ({type: 'log', step, line})
 
 /** A renderer at 40 columns without colour, keeping 5 lines per service; what it writes outside the live list. */
@@ -26,7 +35,10 @@ describe('service logs collapsed under their task', () => {
     expect(collapsedLog.subtitle()).toBe('line 1\nline 2')
     for (let i = 3; i <= 45; i++) collapsedLog.push(`line ${i}`)
     expect(collapsedLog.subtitle()).toBe('+ 42 earlier lines\nline 43\nline 44\nline 45')
-    expect(collapsedLog.expanded()).toEqual({earlier: 40, lines: ['line 41', 'line 42', 'line 43', 'line 44', 'line 45']})
+    expect(collapsedLog.expanded()).toEqual({
+      earlier: 40,
+      lines: ['line 41', 'line 42', 'line 43', 'line 44', 'line 45'],
+    })
     collapsedLog.push('x'.repeat(80))
     for (const line of collapsedLog.subtitle(3, 32).split('\n')) expect([...line].length).toBeLessThanOrEqual(32)
   })
@@ -49,16 +61,34 @@ describe('service logs collapsed under their task', () => {
     const {renderer, out} = setup()
     for (let i = 1; i <= 8; i++) renderer.emit(log('db', `db line ${i}`))
     expect(out()).not.toContain('db line')
-    renderer.emit({type: 'step-end', step: 'db', status: 'failure', exitCode: 1, durationMs: 2000, reason: 'exited before ready: db line 8'})
+    renderer.emit({
+      type: 'step-end',
+      step: 'db',
+      status: 'failure',
+      exitCode: 1,
+      durationMs: 2000,
+      reason: 'exited before ready: db line 8',
+    })
     const lines = out().split('\n')
     const first = lines.findIndex((l) => l.includes('[db]'))
-    expect(lines.slice(first, first + 6)).toEqual(['[db] + 3 earlier lines (not kept)', '[db] db line 4', '[db] db line 5', '[db] db line 6', '[db] db line 7', '[db] db line 8'])
+    expect(lines.slice(first, first + 6)).toEqual([
+      '[db] + 3 earlier lines (not kept)',
+      '[db] db line 4',
+      '[db] db line 5',
+      '[db] db line 6',
+      '[db] db line 7',
+      '[db] db line 8',
+    ])
     renderer.emit({type: 'step-end', step: 'build', status: 'skipped', durationMs: 0})
     renderer.emit({type: 'step-end', step: 'worker', status: 'skipped', durationMs: 0})
     renderer.emit({type: 'run-end', status: 'error', exitCode: 3, durationMs: 3000, error: 'service db failed'})
     await renderer.close()
     // Printed once, not again at the run's end.
-    expect(out().split('\n').filter((l) => l === '[db] db line 8')).toHaveLength(1)
+    expect(
+      out()
+        .split('\n')
+        .filter((l) => l === '[db] db line 8'),
+    ).toHaveLength(1)
   })
 
   it('a detached step is collapsed too; a run ending in error prints every collapsed log', async () => {

@@ -8,7 +8,14 @@ import type {StepResult} from '../../src/runner/events.js'
 const plain = new Chalk({level: 0})
 const colour = new Chalk({level: 1})
 const at = 100_000
-const view = (v: Partial<StepView>): StepView => ({name: 'build', service: false, dependsOn: [], phase: 'waiting', since: at, ...v})
+const view = (v: Partial<StepView>): StepView => ({
+  name: 'build',
+  service: false,
+  dependsOn: [],
+  phase: 'waiting',
+  since: at,
+  ...v,
+})
 // eslint-disable-next-line no-control-regex
 const visible = (s: string) => [...s.replace(/\u001B\[[0-9;]*m/g, '')].length
 
@@ -23,14 +30,30 @@ describe('step titles per state', () => {
     expect(stepTitle(view({phase: 'starting'}), at + 2400, plain)).toBe('build  starting 2s: scheduling, pulling')
     expect(stepTitle(view({phase: 'running'}), at + 12_900, plain)).toBe('build  running 12s')
     expect(stepTitle(view({phase: 'running'}), at + 65_000, plain)).toBe('build  running 1m05s')
-    expect(stepTitle(view({name: 'db', service: true, phase: 'running', ready: 'ready after 1.2s'}), at + 3000, plain)).toBe('db (service)  running 3s, ready after 1.2s')
+    expect(
+      stepTitle(view({name: 'db', service: true, phase: 'running', ready: 'ready after 1.2s'}), at + 3000, plain),
+    ).toBe('db (service)  running 3s, ready after 1.2s')
   })
   it('done: status, exit code, duration; skipped with its reason; an ignored failure says so', () => {
-    expect(stepTitle(view({phase: 'done', result: {name: 'build', status: 'success', exitCode: 0, durationMs: 3210}}), at, plain)).toBe('build  success, exit 0, 3.2s')
-    expect(stepTitle(view({phase: 'done', result: {name: 'build', status: 'skipped', durationMs: 0, reason: 'when: event is push'}}), at, plain)).toBe('build  skipped: when: event is push')
+    expect(
+      stepTitle(
+        view({phase: 'done', result: {name: 'build', status: 'success', exitCode: 0, durationMs: 3210}}),
+        at,
+        plain,
+      ),
+    ).toBe('build  success, exit 0, 3.2s')
+    expect(
+      stepTitle(
+        view({phase: 'done', result: {name: 'build', status: 'skipped', durationMs: 0, reason: 'when: event is push'}}),
+        at,
+        plain,
+      ),
+    ).toBe('build  skipped: when: event is push')
     const failed: StepResult = {name: 'build', status: 'failure', exitCode: 1, durationMs: 2000}
     expect(stepTitle(view({phase: 'done', result: failed}), at, plain)).toBe('build  failure, exit 1, 2.0s')
-    expect(stepTitle(view({phase: 'done', result: failed, ignored: true}), at, plain)).toBe('build  failure ignored, exit 1, 2.0s')
+    expect(stepTitle(view({phase: 'done', result: failed, ignored: true}), at, plain)).toBe(
+      'build  failure ignored, exit 1, 2.0s',
+    )
   })
   it('every state has its own icon; only running spins', () => {
     const icons = [
@@ -43,7 +66,9 @@ describe('step titles per state', () => {
     ]
     expect(icons).toEqual(['·', '◌', '⠙', '✔', '✖', '↷'])
     const failed = {name: 'b', status: 'failure', durationMs: 1} as const
-    expect(stepIcon(view({phase: 'done', result: failed, ignored: true}), colour)).not.toBe(stepIcon(view({phase: 'done', result: failed}), colour))
+    expect(stepIcon(view({phase: 'done', result: failed, ignored: true}), colour)).not.toBe(
+      stepIcon(view({phase: 'done', result: failed}), colour),
+    )
   })
   it('colours only with a coloured chalk', () => {
     expect(stepTitle(view({phase: 'running'}), at, colour)).toContain('\u001B[')
@@ -122,9 +147,15 @@ describe('colour and renderer choice', () => {
 
 describe('alignment', () => {
   it('pads names to a common width, as far as the line allows', () => {
-    expect(stepTitle(view({name: 'db', service: true, phase: 'running'}), at, plain, Infinity, new Set(), 14)).toBe('db (service)    running 0s')
-    expect(stepTitle(view({name: 'lint', phase: 'running'}), at, plain, Infinity, new Set(), 14)).toBe('lint            running 0s')
-    expect(visible(stepTitle(view({name: 'lint', phase: 'running'}), at, plain, 16, new Set(), 14))).toBeLessThanOrEqual(16)
+    expect(stepTitle(view({name: 'db', service: true, phase: 'running'}), at, plain, Infinity, new Set(), 14)).toBe(
+      'db (service)    running 0s',
+    )
+    expect(stepTitle(view({name: 'lint', phase: 'running'}), at, plain, Infinity, new Set(), 14)).toBe(
+      'lint            running 0s',
+    )
+    expect(
+      visible(stepTitle(view({name: 'lint', phase: 'running'}), at, plain, 16, new Set(), 14)),
+    ).toBeLessThanOrEqual(16)
   })
 })
 
@@ -145,12 +176,19 @@ describe('summary at 40 columns', () => {
 })
 
 describe('done steps at 40 columns (34 for the title)', () => {
-  const done = (name: string, result: Omit<StepResult, 'name'>, ignored = false) => stepTitle(view({name, phase: 'done', result: {name, ...result}, ignored}), at, plain, 34, new Set(), 12)
+  const done = (name: string, result: Omit<StepResult, 'name'>, ignored = false) =>
+    stepTitle(view({name, phase: 'done', result: {name, ...result}, ignored}), at, plain, 34, new Set(), 12)
   it('keeps the outcome and the duration, shortening the name and the words', () => {
-    expect(done('build-the-release-artifacts-for-every-platform', {status: 'success', exitCode: 0, durationMs: 3900})).toBe('build-the-…  success, exit 0, 3.9s')
-    expect(done('flaky', {status: 'failure', exitCode: 3, durationMs: 3300}, true)).toBe('flaky        ignored, exit 3, 3.3s')
+    expect(
+      done('build-the-release-artifacts-for-every-platform', {status: 'success', exitCode: 0, durationMs: 3900}),
+    ).toBe('build-the-…  success, exit 0, 3.9s')
+    expect(done('flaky', {status: 'failure', exitCode: 3, durationMs: 3300}, true)).toBe(
+      'flaky        ignored, exit 3, 3.3s',
+    )
     expect(done('lint', {status: 'success', exitCode: 0, durationMs: 6600})).toBe('lint         success, exit 0, 6.6s')
-    expect(done('db (service)', {status: 'success', durationMs: 16_800, reason: 'stopped at the end'})).toBe('db (service)  success, 16.8s: sto…')
+    expect(done('db (service)', {status: 'success', durationMs: 16_800, reason: 'stopped at the end'})).toBe(
+      'db (service)  success, 16.8s: sto…',
+    )
   })
 })
 
@@ -159,7 +197,13 @@ describe('lines above the task list', () => {
     const {ttyRenderer} = await import('../../src/render/tty.js')
     let out = ''
     const renderer = ttyRenderer((text) => (out += text), {env: {NO_COLOR: '1'}, columns: () => 100})
-    renderer.emit({type: 'port-forward', step: 'db', port: 5432, address: '127.0.0.1:5432', url: 'http://127.0.0.1:5432'})
+    renderer.emit({
+      type: 'port-forward',
+      step: 'db',
+      port: 5432,
+      address: '127.0.0.1:5432',
+      url: 'http://127.0.0.1:5432',
+    })
     renderer.emit({type: 'cache', claim: 'gocache', status: 'created', size: '1Gi'} as never)
     expect(out).toContain('[db] port 5432 forwarded to http://127.0.0.1:5432')
     expect(out).toMatch(/cache volume gocache created \(1Gi\)/)

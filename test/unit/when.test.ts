@@ -5,8 +5,17 @@ import {decide, isLocal, type WhenContext, whenRules} from '../../src/pipeline/w
 import {errorsOf, issuesOf} from './helpers.js'
 
 const ctx: WhenContext = {
-  event: 'push', branch: 'feature/login', ref: 'refs/heads/feature/login', tag: '', repo: 'octo/app', platform: 'linux/amd64',
-  instance: 'localhost', cron: '', matrix: {GO: '1.22'}, changedFiles: ['src/login.go', 'docs/readme.md'], commitMessage: 'Add login',
+  event: 'push',
+  branch: 'feature/login',
+  ref: 'refs/heads/feature/login',
+  tag: '',
+  repo: 'octo/app',
+  platform: 'linux/amd64',
+  instance: 'localhost',
+  cron: '',
+  matrix: {GO: '1.22'},
+  changedFiles: ['src/login.go', 'docs/readme.md'],
+  commitMessage: 'Add login',
   vars: {CI_COMMIT_BRANCH: 'feature/login', CI_PIPELINE_EVENT: 'push', CI_REPO: 'octo/app'},
 }
 
@@ -14,28 +23,57 @@ const runs = (when: unknown, status: 'success' | 'failure' = 'success', c = ctx)
 
 describe('globMatch', () => {
   it.each([
-    ['main', 'main', true], ['feature/*', 'feature/login', true], ['feature/*', 'feature/a/b', false], ['feature/**', 'feature/a/b', true],
-    ['**/*.go', 'src/login.go', true], ['**/*.go', 'login.go', true], ['*.md', 'docs/readme.md', false], ['{main,dev}', 'dev', true],
-    ['release-?', 'release-1', true], ['v[0-9]*', 'v1.2', true], ['refs/tags/v**', 'refs/tags/v1.2.3', true], ['refs/tags/v**', 'refs/tags/v1/2', false],
-    ['docs/**', 'docs', true], ['*', '.env', true], ['{a}', 'a', true], ['[!a]', '/', true], ['[[:alpha:]]', 'a', false], ['+(a|b)', 'a', false],
-    ['Main', 'main', false], ['a[', 'a[', false], ['\\*', '*', true],
+    ['main', 'main', true],
+    ['feature/*', 'feature/login', true],
+    ['feature/*', 'feature/a/b', false],
+    ['feature/**', 'feature/a/b', true],
+    ['**/*.go', 'src/login.go', true],
+    ['**/*.go', 'login.go', true],
+    ['*.md', 'docs/readme.md', false],
+    ['{main,dev}', 'dev', true],
+    ['release-?', 'release-1', true],
+    ['v[0-9]*', 'v1.2', true],
+    ['refs/tags/v**', 'refs/tags/v1.2.3', true],
+    ['refs/tags/v**', 'refs/tags/v1/2', false],
+    ['docs/**', 'docs', true],
+    ['*', '.env', true],
+    ['{a}', 'a', true],
+    ['[!a]', '/', true],
+    ['[[:alpha:]]', 'a', false],
+    ['+(a|b)', 'a', false],
+    ['Main', 'main', false],
+    ['a[', 'a[', false],
+    ['\\*', '*', true],
   ])('%s ~ %s = %s', (pattern, value, expected) => expect(globMatch(pattern, value)).toBe(expected))
 })
 
 describe('evaluate expressions', () => {
   it.each([
-    ['CI_PIPELINE_EVENT == "push"', true], ['CI_PIPELINE_EVENT == "push" && CI_REPO == "octo/app"', true],
-    ['CI_PIPELINE_EVENT != "push" || CI_REPO == "x"', false], ['!(CI_PIPELINE_EVENT == "tag")', true],
-    ['CI_COMMIT_BRANCH startsWith "feature/"', true], ['CI_COMMIT_BRANCH endsWith "x"', false], ['CI_COMMIT_BRANCH contains "log"', true],
-    ['CI_PIPELINE_EVENT in ["push", "tag"]', true], ['CI_PIPELINE_EVENT not in ["push"]', false], ['CI_COMMIT_BRANCH matches "^feat"', true],
-    ['UNSET == ""', true], ['1 < 2 and not false', true],
+    ['CI_PIPELINE_EVENT == "push"', true],
+    ['CI_PIPELINE_EVENT == "push" && CI_REPO == "octo/app"', true],
+    ['CI_PIPELINE_EVENT != "push" || CI_REPO == "x"', false],
+    ['!(CI_PIPELINE_EVENT == "tag")', true],
+    ['CI_COMMIT_BRANCH startsWith "feature/"', true],
+    ['CI_COMMIT_BRANCH endsWith "x"', false],
+    ['CI_COMMIT_BRANCH contains "log"', true],
+    ['CI_PIPELINE_EVENT in ["push", "tag"]', true],
+    ['CI_PIPELINE_EVENT not in ["push"]', false],
+    ['CI_COMMIT_BRANCH matches "^feat"', true],
+    ['UNSET == ""', true],
+    ['1 < 2 and not false', true],
     // Woodpecker's env is a map of strings: an unset variable is "" (never nil) and absent from $env.
-    ['UNSET != nil', true], ['"UNSET" in $env', false], ['"CI_REPO" in $env', true], ['(UNSET ?? "x") == ""', true],
+    ['UNSET != nil', true],
+    ['"UNSET" in $env', false],
+    ['"CI_REPO" in $env', true],
+    ['(UNSET ?? "x") == ""', true],
   ])('%s → %s', (expression, expected) => expect(evaluateExpression(expression, ctx.vars)).toBe(expected))
 
-  it.each(['CI_X ==', '(a == "b"', 'a == "b")', '', 'a # b', '[1, 2', 'a = "b"', '"push"'])('rejects %j', (expression) => {
-    expect(() => checkExpression(expression)).toThrow(expect.objectContaining({kind: 'compile'}))
-  })
+  it.each(['CI_X ==', '(a == "b"', 'a == "b")', '', 'a # b', '[1, 2', 'a = "b"', '"push"'])(
+    'rejects %j',
+    (expression) => {
+      expect(() => checkExpression(expression)).toThrow(expect.objectContaining({kind: 'compile'}))
+    },
+  )
 
   it('rejects type errors of defined variables (strings) when compiling, of unset ones when running', () => {
     expect(() => evaluateExpression('CI_REPO == true', ctx.vars)).toThrow(expect.objectContaining({kind: 'compile'}))
@@ -45,7 +83,9 @@ describe('evaluate expressions', () => {
   })
 
   it('is checked by validate', () => {
-    expect(errorsOf('steps:\n  a:\n    image: x\n    when: {evaluate: "CI_X == (1"}\n')[0].message).toMatch(/invalid expression/)
+    expect(errorsOf('steps:\n  a:\n    image: x\n    when: {evaluate: "CI_X == (1"}\n')[0].message).toMatch(
+      /invalid expression/,
+    )
   })
 })
 
@@ -63,8 +103,11 @@ describe('when', () => {
 
   it('matches event, branch, ref, repo, platform, matrix and evaluate, with a reason when not', () => {
     expect(runs({event: 'push', branch: 'feature/*'}).run).toBe(true)
-    expect(runs({event: [ 'tag', 'release']})).toEqual({run: false, reason: 'when: event is push, not tag or release'})
-    expect(runs({branch: {include: 'feature/**', exclude: 'feature/login'}})).toEqual({run: false, reason: 'when: branch feature/login is excluded'})
+    expect(runs({event: ['tag', 'release']})).toEqual({run: false, reason: 'when: event is push, not tag or release'})
+    expect(runs({branch: {include: 'feature/**', exclude: 'feature/login'}})).toEqual({
+      run: false,
+      reason: 'when: branch feature/login is excluded',
+    })
     expect(runs({ref: 'refs/heads/feature/*'}).run).toBe(true)
     expect(runs({repo: 'octo/*', platform: 'linux/*'}).run).toBe(true)
     expect(runs({matrix: {GO: '1.21'}})).toEqual({run: false, reason: 'when: matrix GO is 1.22, not 1.21'})
@@ -87,9 +130,14 @@ describe('when', () => {
 
   it('skips a path exclude only when every changed file is excluded; ignore_message is a case-insensitive substring', () => {
     expect(runs({path: {exclude: '**/*.md'}}).run).toBe(true)
-    expect(runs({path: {exclude: ['**/*.md', 'src/**']}})).toEqual({run: false, reason: 'when: path: every changed file is excluded'})
+    expect(runs({path: {exclude: ['**/*.md', 'src/**']}})).toEqual({
+      run: false,
+      reason: 'when: path: every changed file is excluded',
+    })
     expect(runs({path: {include: 'web/**', ignore_message: 'ADD LOGIN'}}).run).toBe(true)
-    expect(runs({path: {include: 'web/**', ignore_message: 'İ'}}, 'success', {...ctx, commitMessage: 'i'}).run).toBe(true)
+    expect(runs({path: {include: 'web/**', ignore_message: 'İ'}}, 'success', {...ctx, commitMessage: 'i'}).run).toBe(
+      true,
+    )
     expect(runs({path: ['']}).run).toBe(false)
   })
 
@@ -100,7 +148,10 @@ describe('when', () => {
     expect(runs({branch: 'main'}, 'success', tag).run).toBe(true)
     expect(runs({branch: 'main'}, 'success', {...ctx, event: 'release'}).run).toBe(false)
     expect(runs({cron: 'nightly'}).run).toBe(true)
-    expect(runs({cron: 'nightly'}, 'success', {...ctx, event: 'cron', cron: 'weekly'})).toEqual({run: false, reason: 'when: cron is weekly, not nightly'})
+    expect(runs({cron: 'nightly'}, 'success', {...ctx, event: 'cron', cron: 'weekly'})).toEqual({
+      run: false,
+      reason: 'when: cron is weekly, not nightly',
+    })
     expect(runs({cron: 'night*'}, 'success', {...ctx, event: 'cron', cron: 'nightly'}).run).toBe(true)
     expect(runs({instance: 'ci.example.com'}).run).toBe(false)
     expect(runs({repo: {exclude: 'octo/*'}})).toEqual({run: false, reason: 'when: repo octo/app is excluded'})
@@ -131,43 +182,81 @@ describe('when', () => {
 })
 
 describe('validate when', () => {
-  const step = (when: string) => `steps:\n  a:\n    image: x\n    commands: [x]\n    when:\n${when.replace(/^/gm, '      ')}\n`
+  const step = (when: string) =>
+    `steps:\n  a:\n    image: x\n    commands: [x]\n    when:\n${when.replace(/^/gm, '      ')}\n`
   const whenIssues = (when: string) => issuesOf(step(when)).filter((i) => i.path.includes('when'))
 
   it('refuses event as an include/exclude map (Woodpecker 3), with the list to write instead', () => {
     const [issue] = whenIssues('event:\n  exclude: [cron, manual]')
-    expect(issue).toMatchObject({severity: 'error', line: 7, path: 'steps.a.when.event', message: expect.stringMatching(/no longer takes `include`\/`exclude`/)})
-    expect(issue.hint).toBe('list the events: `event: [push, pull_request, pull_request_closed, pull_request_metadata, tag, release, deployment]`')
+    expect(issue).toMatchObject({
+      severity: 'error',
+      line: 7,
+      path: 'steps.a.when.event',
+      message: expect.stringMatching(/no longer takes `include`\/`exclude`/),
+    })
+    expect(issue.hint).toBe(
+      'list the events: `event: [push, pull_request, pull_request_closed, pull_request_metadata, tag, release, deployment]`',
+    )
     expect(whenIssues('event: {include: [push, tag], exclude: tag}')[0].hint).toBe('list the events: `event: [push]`')
   })
 
   it('accepts local, and wants a boolean there', () => {
     expect(whenIssues('local: false')).toEqual([])
-    expect(whenIssues('local: maybe')[0]).toMatchObject({severity: 'error', path: 'steps.a.when.local', message: 'must be true or false'})
+    expect(whenIssues('local: maybe')[0]).toMatchObject({
+      severity: 'error',
+      path: 'steps.a.when.local',
+      message: 'must be true or false',
+    })
   })
 
   it('reports a bad glob at its line and field path', () => {
-    const issues = whenIssues('branch: [main, "release/[0-9"]\npath:\n  include: docs/**\n  exclude: ["{a,b"]\nmatrix: {GO: "1.[2"}\nref: {include: \'refs/tags/v\\\'}')
+    const issues = whenIssues(
+      'branch: [main, "release/[0-9"]\npath:\n  include: docs/**\n  exclude: ["{a,b"]\nmatrix: {GO: "1.[2"}\nref: {include: \'refs/tags/v\\\'}',
+    )
     expect(issues.map((i) => [i.path, i.line, i.severity])).toEqual([
-      ['steps.a.when.branch[1]', 6, 'error'], ['steps.a.when.path.exclude[0]', 9, 'error'], ['steps.a.when.matrix.GO', 10, 'error'], ['steps.a.when.ref.include', 11, 'error'],
+      ['steps.a.when.branch[1]', 6, 'error'],
+      ['steps.a.when.path.exclude[0]', 9, 'error'],
+      ['steps.a.when.matrix.GO', 10, 'error'],
+      ['steps.a.when.ref.include', 11, 'error'],
     ])
-    expect(issues[0].message).toBe('bad glob pattern: the `[` at character 9 is never closed (write `\\[` for a literal bracket)')
+    expect(issues[0].message).toBe(
+      'bad glob pattern: the `[` at character 9 is never closed (write `\\[` for a literal bracket)',
+    )
   })
 
   it('refuses what Woodpecker cannot read: numbers in a list, a map as ignore_message, a word as on_empty', () => {
-    expect(whenIssues('branch: [main, 1]')[0]).toMatchObject({path: 'steps.a.when.branch[1]', message: 'list items must be strings', hint: "quote it: '1'"})
-    expect(whenIssues('path: {ignore_message: [x]}')[0]).toMatchObject({path: 'steps.a.when.path.ignore_message', message: 'must be a string'})
-    expect(whenIssues('path: {on_empty: maybe}')[0]).toMatchObject({path: 'steps.a.when.path.on_empty', message: 'must be true or false'})
+    expect(whenIssues('branch: [main, 1]')[0]).toMatchObject({
+      path: 'steps.a.when.branch[1]',
+      message: 'list items must be strings',
+      hint: "quote it: '1'",
+    })
+    expect(whenIssues('path: {ignore_message: [x]}')[0]).toMatchObject({
+      path: 'steps.a.when.path.ignore_message',
+      message: 'must be a string',
+    })
+    expect(whenIssues('path: {on_empty: maybe}')[0]).toMatchObject({
+      path: 'steps.a.when.path.on_empty',
+      message: 'must be true or false',
+    })
     expect(whenIssues('branch: 123\npath: {on_empty: no, include: "*.md"}')).toEqual([])
   })
 
   it('refuses when.tag and when.environment with what to use instead', () => {
-    expect(whenIssues('tag: v*')[0]).toMatchObject({severity: 'error', path: 'steps.a.when.tag', hint: expect.stringMatching(/ref: refs\/tags\//)})
+    expect(whenIssues('tag: v*')[0]).toMatchObject({
+      severity: 'error',
+      path: 'steps.a.when.tag',
+      hint: expect.stringMatching(/ref: refs\/tags\//),
+    })
     expect(whenIssues('environment: production')[0].hint).toMatch(/CI_PIPELINE_DEPLOY_TARGET/)
   })
 
-  it('warns that Woodpecker ignores matrix and local in a workflow\'s when', () => {
-    const issues = issuesOf('when: {matrix: {GO: "1.*"}, local: false}\nsteps:\n  a:\n    image: x\n    commands: [x]\n').filter((i) => i.path.startsWith('when'))
-    expect(issues.map((i) => [i.severity, i.path])).toEqual([['warning', 'when.matrix'], ['warning', 'when.local']])
+  it("warns that Woodpecker ignores matrix and local in a workflow's when", () => {
+    const issues = issuesOf(
+      'when: {matrix: {GO: "1.*"}, local: false}\nsteps:\n  a:\n    image: x\n    commands: [x]\n',
+    ).filter((i) => i.path.startsWith('when'))
+    expect(issues.map((i) => [i.severity, i.path])).toEqual([
+      ['warning', 'when.matrix'],
+      ['warning', 'when.local'],
+    ])
   })
 })

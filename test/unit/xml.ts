@@ -16,7 +16,10 @@ const FORBIDDEN = /[^\t\n\r\x20-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/u
 
 export function parseXml(source: string): XmlElement {
   const bad = FORBIDDEN.exec(source)
-  if (bad) throw new Error(`character U+${bad[0].codePointAt(0)!.toString(16).padStart(4, '0')} is not allowed in XML at ${bad.index}`)
+  if (bad)
+    throw new Error(
+      `character U+${bad[0].codePointAt(0)!.toString(16).padStart(4, '0')} is not allowed in XML at ${bad.index}`,
+    )
   let i = 0
   const fail = (message: string): never => {
     throw new Error(`${message} at offset ${i}: ${JSON.stringify(source.slice(i, i + 40))}`)
@@ -69,7 +72,7 @@ export function parseXml(source: string): XmlElement {
         i += attr.length
         if (source[i] !== '=') fail('attribute without value')
         const quote = source[i + 1]
-        if (quote !== '"' && quote !== '\'') fail('attribute value without quotes')
+        if (quote !== '"' && quote !== "'") fail('attribute value without quotes')
         const end = source.indexOf(quote, i + 2)
         if (end < 0) fail('unterminated attribute value')
         const raw = source.slice(i + 2, end)
@@ -97,7 +100,7 @@ export function parseXml(source: string): XmlElement {
 function decode(text: string, fail: (message: string) => never): string {
   return text.replace(/&([^;&]*);?/g, (all, ref: string) => {
     if (!all.endsWith(';')) fail(`bare & in ${JSON.stringify(all)}`)
-    const named: Record<string, string> = {amp: '&', lt: '<', gt: '>', quot: '"', apos: '\''}
+    const named: Record<string, string> = {amp: '&', lt: '<', gt: '>', quot: '"', apos: "'"}
     if (ref in named) return named[ref]
     const m = /^#(?:x([0-9a-fA-F]+)|([0-9]+))$/.exec(ref)
     if (!m) fail(`unknown reference &${ref};`)

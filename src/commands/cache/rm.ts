@@ -13,18 +13,30 @@ Exit codes: 0 done, 2 usage error (such as a name that is no cache), 3 cluster e
   static override args = {name: Args.string({description: 'cache to delete (several may be given)', required: false})}
   static override flags = {
     all: Flags.boolean({summary: 'Delete every cache volume of the namespace.'}),
-    namespace: Flags.string({char: 'n', summary: `Namespace of the caches (env ${ENV.namespace}, default woodpecker).`}),
+    namespace: Flags.string({
+      char: 'n',
+      summary: `Namespace of the caches (env ${ENV.namespace}, default woodpecker).`,
+    }),
     context: Flags.string({summary: 'Kubeconfig context to use.'}),
     kubeconfig: Flags.string({summary: 'Kubeconfig file.'}),
-    'use-context-namespace': Flags.boolean({summary: `Use the kubeconfig context's namespace when neither --namespace nor ${ENV.namespace} names one.`}),
+    'use-context-namespace': Flags.boolean({
+      summary: `Use the kubeconfig context's namespace when neither --namespace nor ${ENV.namespace} names one.`,
+    }),
   }
 
   async run(): Promise<void> {
     const {argv, flags} = await this.parse(CacheRm)
     const {cacheNamespace, runCacheRm} = await import('../../app/cache.js')
     const namespace = cacheNamespace(flags.namespace)
-    const lines = await runCacheRm({namespace, names: argv as string[], all: flags.all, context: flags.context, kubeconfig: flags.kubeconfig,
-      useContextNamespace: flags['use-context-namespace'] && flags.namespace === undefined && !process.env[ENV.namespace]})
+    const lines = await runCacheRm({
+      namespace,
+      names: argv as string[],
+      all: flags.all,
+      context: flags.context,
+      kubeconfig: flags.kubeconfig,
+      useContextNamespace:
+        flags['use-context-namespace'] && flags.namespace === undefined && !process.env[ENV.namespace],
+    })
     process.stdout.write(`${lines.join('\n')}\n`)
   }
 }

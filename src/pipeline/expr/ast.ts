@@ -35,16 +35,30 @@ export type NodeOf<T extends Node['type']> = Extract<Node, {type: T}>
 /** The children of a node, in evaluation order. */
 export function children(node: Node): Node[] {
   switch (node.type) {
-    case 'unary': case 'chain': case 'predicate': return [node.node]
-    case 'binary': return [node.left, node.right]
-    case 'member': return [node.node, node.property]
-    case 'slice': return [node.node, ...(node.from ? [node.from] : []), ...(node.to ? [node.to] : [])]
-    case 'call': return [node.callee, ...node.args]
-    case 'builtin': return node.args
-    case 'let': return [node.value, node.expr]
-    case 'sequence': case 'array': return node.nodes
-    case 'conditional': return [node.cond, node.exp1, node.exp2]
-    case 'map': return node.pairs.flatMap((p) => [p.key, p.value])
-    default: return []
+    case 'unary':
+    case 'chain':
+    case 'predicate':
+      return [node.node]
+    case 'binary':
+      return [node.left, node.right]
+    case 'member':
+      return [node.node, node.property]
+    case 'slice':
+      return [node.node, ...(node.from ? [node.from] : []), ...(node.to ? [node.to] : [])]
+    case 'call':
+      return [node.callee, ...node.args]
+    case 'builtin':
+      return node.args
+    case 'let':
+      return [node.value, node.expr]
+    case 'sequence':
+    case 'array':
+      return node.nodes
+    case 'conditional':
+      return [node.cond, node.exp1, node.exp2]
+    case 'map':
+      return node.pairs.flatMap((p) => [p.key, p.value])
+    default:
+      return []
   }
 }

@@ -3,8 +3,38 @@
  * runs): for each, the compile-time check of its arguments and the run-time implementation.
  */
 import * as go from './go.js'
-import {ANY, ARRAY_ANY, assignable, BOOL, describeNature, DURATION, elemOf, FLOAT, INT, isNumber as isNumberNature, isUnknown, type Nature, sliceOf, STRING, TIME} from './natures.js'
-import {describe, equal as equalValues, format, fromJSON, GoDuration, GoMap, GoTime, isNumber, less, RuntimeFailure, toJSON, typeName, type Value} from './values.js'
+import {
+  ANY,
+  ARRAY_ANY,
+  assignable,
+  BOOL,
+  describeNature,
+  DURATION,
+  elemOf,
+  FLOAT,
+  INT,
+  isNumber as isNumberNature,
+  isUnknown,
+  type Nature,
+  sliceOf,
+  STRING,
+  TIME,
+} from './natures.js'
+import {
+  describe,
+  equal as equalValues,
+  format,
+  fromJSON,
+  GoDuration,
+  GoMap,
+  GoTime,
+  isNumber,
+  less,
+  RuntimeFailure,
+  toJSON,
+  typeName,
+  type Value,
+} from './values.js'
 
 /** A problem with a builtin's arguments found while checking. */
 export class ArgumentProblem extends Error {}
@@ -31,12 +61,15 @@ function overloads(name: string, ...signatures: Signature[]): (args: Nature[]) =
     }
     if (problems.length > 0) throw new ArgumentProblem(problems.at(-1)!)
     const counts = [...new Set(signatures.map(([params]) => params.length))].sort()
-    throw new ArgumentProblem(`${name} takes ${counts.join(' or ')} argument${counts.at(-1) === 1 ? '' : 's'}, not ${args.length}`)
+    throw new ArgumentProblem(
+      `${name} takes ${counts.join(' or ')} argument${counts.at(-1) === 1 ? '' : 's'}, not ${args.length}`,
+    )
   }
 }
 
 function argumentProblem(name: string, params: Nature[], args: Nature[]): string {
-  if (args.length !== params.length) return `${name} takes ${params.length} argument${params.length === 1 ? '' : 's'}, not ${args.length}`
+  if (args.length !== params.length)
+    return `${name} takes ${params.length} argument${params.length === 1 ? '' : 's'}, not ${args.length}`
   for (let i = 0; i < args.length; i++) {
     const [arg, param] = [args[i], params[i]]
     if (param.k === 'float' && arg.k === 'int') continue
@@ -44,15 +77,18 @@ function argumentProblem(name: string, params: Nature[], args: Nature[]): string
       if (param.k === 'any') continue
       return `${name} cannot take nil as ${ordinal(i, args.length)}argument (it needs ${describeNature(param)})`
     }
-    if (!assignable(arg, param) && !isUnknown(arg)) return `${name} needs ${describeNature(param)} as ${ordinal(i, args.length)}argument, not ${describeNature(arg)}`
+    if (!assignable(arg, param) && !isUnknown(arg))
+      return `${name} needs ${describeNature(param)} as ${ordinal(i, args.length)}argument, not ${describeNature(arg)}`
   }
   return ''
 }
 
-const ordinal = (i: number, count: number): string => (count === 1 ? '' : `${['first', 'second', 'third', 'fourth'][i] ?? `argument ${i + 1}`} `)
+const ordinal = (i: number, count: number): string =>
+  count === 1 ? '' : `${['first', 'second', 'third', 'fourth'][i] ?? `argument ${i + 1}`} `
 
 function count(name: string, args: unknown[], expected: number): void {
-  if (args.length !== expected) throw new ArgumentProblem(`${name} takes ${expected} argument${expected === 1 ? '' : 's'}, not ${args.length}`)
+  if (args.length !== expected)
+    throw new ArgumentProblem(`${name} takes ${expected} argument${expected === 1 ? '' : 's'}, not ${args.length}`)
 }
 
 // ---- run-time argument helpers (Go would panic on a wrong dynamic type)
@@ -118,7 +154,8 @@ const goRound = (f: number): number => (f < 0 ? -Math.round(-f) : Math.round(f))
 function validateRound(name: string): (args: Nature[]) => Nature {
   return (args) => {
     count(name, args, 1)
-    if (!isNumberNature(args[0]) && !isUnknown(args[0])) throw new ArgumentProblem(`${name} needs a number, not ${describeNature(args[0])}`)
+    if (!isNumberNature(args[0]) && !isUnknown(args[0]))
+      throw new ArgumentProblem(`${name} needs a number, not ${describeNature(args[0])}`)
     return FLOAT
   }
 }
@@ -128,7 +165,8 @@ function validateAggregate(name: string): (args: Nature[]) => Nature {
     if (args.length === 0) throw new ArgumentProblem(`${name} needs at least one argument`)
     for (const arg of args) {
       if (isUnknown(arg) || arg.k === 'array') return ANY
-      if (!isNumberNature(arg)) throw new ArgumentProblem(`${name} needs numbers or lists of numbers, not ${describeNature(arg)}`)
+      if (!isNumberNature(arg))
+        throw new ArgumentProblem(`${name} needs numbers or lists of numbers, not ${describeNature(arg)}`)
     }
     return args[0]
   }
@@ -146,10 +184,15 @@ function numbers(name: string, args: Value[], depth = 0): (bigint | number)[] {
   return out
 }
 
-function validateOneCollection(name: string, result: (arg: Nature) => Nature, accepts: (arg: Nature) => boolean): (args: Nature[]) => Nature {
+function validateOneCollection(
+  name: string,
+  result: (arg: Nature) => Nature,
+  accepts: (arg: Nature) => boolean,
+): (args: Nature[]) => Nature {
   return (args) => {
     count(name, args, 1)
-    if (!isUnknown(args[0]) && !accepts(args[0])) throw new ArgumentProblem(`${name} cannot take ${describeNature(args[0])}`)
+    if (!isUnknown(args[0]) && !accepts(args[0]))
+      throw new ArgumentProblem(`${name} cannot take ${describeNature(args[0])}`)
     return isUnknown(args[0]) ? resultForUnknown(result, args[0]) : result(args[0])
   }
 }
@@ -266,7 +309,10 @@ const BUILTINS: Record<string, Builtin> = {
   string: {check: overloads('string', [[ANY], S]), run: ([v]) => format(v)},
   trim: {
     check: overloads('trim', [[S], S], [[S, S], S]),
-    run: (args) => (args.length === 1 ? go.trimSpace(str('trim', args[0])) : go.trimCutset(str('trim', args[0]), str('trim', args[1]))),
+    run: (args) =>
+      args.length === 1
+        ? go.trimSpace(str('trim', args[0]))
+        : go.trimCutset(str('trim', args[0]), str('trim', args[1])),
   },
   trimPrefix: {
     check: overloads('trimPrefix', [[S, S], S], [[S], S]),
@@ -286,15 +332,23 @@ const BUILTINS: Record<string, Builtin> = {
   lower: {check: overloads('lower', [[S], S]), run: ([s]) => go.toLower(str('lower', s))},
   split: {
     check: overloads('split', [[S, S], LIST_STRING], [[S, S, INT], LIST_STRING]),
-    run: ([s, sep, n]) => go.split(str('split', s), str('split', sep), n === undefined ? -1 : Number(int('split', n)), false),
+    run: ([s, sep, n]) =>
+      go.split(str('split', s), str('split', sep), n === undefined ? -1 : Number(int('split', n)), false),
   },
   splitAfter: {
     check: overloads('splitAfter', [[S, S], LIST_STRING], [[S, S, INT], LIST_STRING]),
-    run: ([s, sep, n]) => go.split(str('splitAfter', s), str('splitAfter', sep), n === undefined ? -1 : Number(int('splitAfter', n)), true),
+    run: ([s, sep, n]) =>
+      go.split(str('splitAfter', s), str('splitAfter', sep), n === undefined ? -1 : Number(int('splitAfter', n)), true),
   },
   replace: {
     check: overloads('replace', [[S, S, S, INT], S], [[S, S, S], S]),
-    run: ([s, old, rep, n]) => go.replace(str('replace', s), str('replace', old), str('replace', rep), n === undefined ? -1 : Number(int('replace', n))),
+    run: ([s, old, rep, n]) =>
+      go.replace(
+        str('replace', s),
+        str('replace', old),
+        str('replace', rep),
+        n === undefined ? -1 : Number(int('replace', n)),
+      ),
   },
   repeat: {
     check: overloads('repeat', [[S, INT], S]),
@@ -302,18 +356,34 @@ const BUILTINS: Record<string, Builtin> = {
       const times = int('repeat', n)
       if (times < 0n) throw new RuntimeFailure(`repeat needs a count of 0 or more, not ${times}`)
       const text = str('repeat', s)
-      if (times > BigInt(MEMORY_BUDGET) || text.length * Number(times) > MEMORY_BUDGET * 10) throw new RuntimeFailure('repeat: the result would be too large')
+      if (times > BigInt(MEMORY_BUDGET) || text.length * Number(times) > MEMORY_BUDGET * 10)
+        throw new RuntimeFailure('repeat: the result would be too large')
       return text.repeat(Number(times))
     },
   },
   join: {
     check: overloads('join', [[LIST_STRING, S], S], [[ARRAY_ANY, S], S], [[ARRAY_ANY], S], [[LIST_STRING], S]),
-    run: ([values, glue = '']) => list('join', values).map((v) => str('join', v)).join(str('join', glue)),
+    run: ([values, glue = '']) =>
+      list('join', values)
+        .map((v) => str('join', v))
+        .join(str('join', glue)),
   },
-  indexOf: {check: overloads('indexOf', [[S, S], INT]), run: ([s, sub]) => BigInt(go.indexOf(str('indexOf', s), str('indexOf', sub)))},
-  lastIndexOf: {check: overloads('lastIndexOf', [[S, S], INT]), run: ([s, sub]) => BigInt(go.lastIndexOf(str('lastIndexOf', s), str('lastIndexOf', sub)))},
-  hasPrefix: {check: overloads('hasPrefix', [[S, S], BOOL]), run: ([s, p]) => str('hasPrefix', s).startsWith(str('hasPrefix', p))},
-  hasSuffix: {check: overloads('hasSuffix', [[S, S], BOOL]), run: ([s, p]) => str('hasSuffix', s).endsWith(str('hasSuffix', p))},
+  indexOf: {
+    check: overloads('indexOf', [[S, S], INT]),
+    run: ([s, sub]) => BigInt(go.indexOf(str('indexOf', s), str('indexOf', sub))),
+  },
+  lastIndexOf: {
+    check: overloads('lastIndexOf', [[S, S], INT]),
+    run: ([s, sub]) => BigInt(go.lastIndexOf(str('lastIndexOf', s), str('lastIndexOf', sub))),
+  },
+  hasPrefix: {
+    check: overloads('hasPrefix', [[S, S], BOOL]),
+    run: ([s, p]) => str('hasPrefix', s).startsWith(str('hasPrefix', p)),
+  },
+  hasSuffix: {
+    check: overloads('hasSuffix', [[S, S], BOOL]),
+    run: ([s, p]) => str('hasSuffix', s).endsWith(str('hasSuffix', p)),
+  },
   max: {
     check: validateAggregate('max'),
     run: (args) => numbers('max', args).reduce<Value>((best, v) => (best === null || less(best, v) ? v : best), null),
@@ -332,7 +402,9 @@ const BUILTINS: Record<string, Builtin> = {
   median: {
     check: validateAggregate('median'),
     run: (args) => {
-      const values = numbers('median', args).map(Number).sort((a, b) => a - b)
+      const values = numbers('median', args)
+        .map(Number)
+        .sort((a, b) => a - b)
       const n = values.length
       if (n === 0) return 0
       return n % 2 === 1 ? values[(n - 1) / 2] : (values[n / 2 - 1] + values[n / 2]) / 2
@@ -386,8 +458,10 @@ const BUILTINS: Record<string, Builtin> = {
   take: {
     check: (args) => {
       count('take', args, 2)
-      if (!isUnknown(args[0]) && args[0].k !== 'array') throw new ArgumentProblem(`take cannot take from ${describeNature(args[0])}`)
-      if (!isUnknown(args[1]) && args[1].k !== 'int') throw new ArgumentProblem(`take needs an integer count, not ${describeNature(args[1])}`)
+      if (!isUnknown(args[0]) && args[0].k !== 'array')
+        throw new ArgumentProblem(`take cannot take from ${describeNature(args[0])}`)
+      if (!isUnknown(args[1]) && args[1].k !== 'int')
+        throw new ArgumentProblem(`take needs an integer count, not ${describeNature(args[1])}`)
       return isUnknown(args[0]) ? ANY : args[0]
     },
     run: ([v, n]) => {
@@ -396,21 +470,34 @@ const BUILTINS: Record<string, Builtin> = {
       return k > BigInt(values.length) ? values : values.slice(0, Number(k < 0n ? 0n : k))
     },
   },
-  keys: {check: validateOneCollection('keys', () => ARRAY_ANY, isMap), run: ([m]) => [...map('keys', m).entries.keys()]},
-  values: {check: validateOneCollection('values', () => ARRAY_ANY, isMap), run: ([m]) => [...map('values', m).entries.values()]},
-  toPairs: {check: validateOneCollection('toPairs', () => ARRAY_ANY, isMap), run: ([m]) => [...map('toPairs', m).entries].map(([k, v]) => [k, v])},
+  keys: {
+    check: validateOneCollection('keys', () => ARRAY_ANY, isMap),
+    run: ([m]) => [...map('keys', m).entries.keys()],
+  },
+  values: {
+    check: validateOneCollection('values', () => ARRAY_ANY, isMap),
+    run: ([m]) => [...map('values', m).entries.values()],
+  },
+  toPairs: {
+    check: validateOneCollection('toPairs', () => ARRAY_ANY, isMap),
+    run: ([m]) => [...map('toPairs', m).entries].map(([k, v]) => [k, v]),
+  },
   fromPairs: {
     check: validateOneCollection('fromPairs', () => ({k: 'map', key: ANY, elem: ANY, go: 'map[any]any'}), isList),
     run: ([pairs]) => {
       const out = new Map<Value, Value>()
       for (const pair of list('fromPairs', pairs)) {
-        if (!Array.isArray(pair) || pair.length !== 2) throw new RuntimeFailure(`fromPairs needs pairs [key, value], not ${format(pair)}`)
+        if (!Array.isArray(pair) || pair.length !== 2)
+          throw new RuntimeFailure(`fromPairs needs pairs [key, value], not ${format(pair)}`)
         out.set(pair[0], pair[1])
       }
       return new GoMap('pairs', out)
     },
   },
-  reverse: {check: validateOneCollection('reverse', () => ARRAY_ANY, isList), run: ([v]) => [...list('reverse', v)].reverse()},
+  reverse: {
+    check: validateOneCollection('reverse', () => ARRAY_ANY, isList),
+    run: ([v]) => [...list('reverse', v)].reverse(),
+  },
   uniq: {
     check: validateOneCollection('uniq', () => ARRAY_ANY, isList),
     run: ([v]) => {
@@ -422,19 +509,32 @@ const BUILTINS: Record<string, Builtin> = {
   concat: {
     check: (args) => {
       if (args.length === 0) throw new ArgumentProblem('concat needs at least one argument')
-      for (const a of args) if (!isUnknown(a) && a.k !== 'array') throw new ArgumentProblem(`concat needs lists, not ${describeNature(a)}`)
+      for (const a of args)
+        if (!isUnknown(a) && a.k !== 'array') throw new ArgumentProblem(`concat needs lists, not ${describeNature(a)}`)
       return ARRAY_ANY
     },
     run: (args) => args.flatMap((a) => list('concat', a)),
   },
-  flatten: {check: validateOneCollection('flatten', () => ARRAY_ANY, isList), run: ([v]) => flatten(list('flatten', v))},
+  flatten: {
+    check: validateOneCollection('flatten', () => ARRAY_ANY, isList),
+    run: ([v]) => flatten(list('flatten', v)),
+  },
   sort: {
-    check: overloads('sort',
-      [[ARRAY_ANY, S], ARRAY_ANY], [[sliceOf('int'), S], ARRAY_ANY], [[sliceOf('float'), S], ARRAY_ANY], [[LIST_STRING, S], ARRAY_ANY],
-      [[ARRAY_ANY], ARRAY_ANY], [[sliceOf('float')], ARRAY_ANY], [[LIST_STRING], ARRAY_ANY], [[sliceOf('int')], ARRAY_ANY]),
+    check: overloads(
+      'sort',
+      [[ARRAY_ANY, S], ARRAY_ANY],
+      [[sliceOf('int'), S], ARRAY_ANY],
+      [[sliceOf('float'), S], ARRAY_ANY],
+      [[LIST_STRING, S], ARRAY_ANY],
+      [[ARRAY_ANY], ARRAY_ANY],
+      [[sliceOf('float')], ARRAY_ANY],
+      [[LIST_STRING], ARRAY_ANY],
+      [[sliceOf('int')], ARRAY_ANY],
+    ),
     run: ([v, order = 'asc']) => {
       const o = str('sort', order)
-      if (o !== 'asc' && o !== 'desc') throw new RuntimeFailure(`sort order must be "asc" or "desc", not ${JSON.stringify(o)}`)
+      if (o !== 'asc' && o !== 'desc')
+        throw new RuntimeFailure(`sort order must be "asc" or "desc", not ${JSON.stringify(o)}`)
       return sortValues(list('sort', v), o === 'desc')
     },
   },

@@ -10,7 +10,19 @@ import {goPow} from './fold.js'
 import {byteAt, byteLength, sliceBytes, wrapInt} from './go.js'
 import {PREDICATE_BUILTINS} from './parser.js'
 import {compileRegex} from './regex.js'
-import {describe, equal, format, GoDuration, GoFunc, GoMap, GoTime, isNumber, less, RuntimeFailure, type Value} from './values.js'
+import {
+  describe,
+  equal,
+  format,
+  GoDuration,
+  GoFunc,
+  GoMap,
+  GoTime,
+  isNumber,
+  less,
+  RuntimeFailure,
+  type Value,
+} from './values.js'
 
 /** A run-time failure with the part of the expression where it happened. */
 export class EvaluationFailure extends Error {}
@@ -47,7 +59,13 @@ export class Evaluator {
     if (node.type === 'call') return ''
     const unset = new Set<string>()
     for (const n of [node, ...directChildren(node)]) {
-      if (n.type === 'ident' && n.name !== '$env' && !Object.hasOwn(this.env, n.name) && !this.lets.some((l) => l.name === n.name)) unset.add(n.name)
+      if (
+        n.type === 'ident' &&
+        n.name !== '$env' &&
+        !Object.hasOwn(this.env, n.name) &&
+        !this.lets.some((l) => l.name === n.name)
+      )
+        unset.add(n.name)
     }
     if (unset.size === 0) return ''
     const names = [...unset]
@@ -58,12 +76,21 @@ export class Evaluator {
 
   evaluate(node: Node): Value {
     switch (node.type) {
-      case 'nil': return null
-      case 'bool': case 'int': case 'float': case 'string': return node.value
-      case 'constant': return Array.isArray(node.value) ? [...node.value] : node.value
-      case 'ident': return this.identifier(node.name)
-      case 'unary': return this.unary(node)
-      case 'binary': return this.binary(node)
+      case 'nil':
+        return null
+      case 'bool':
+      case 'int':
+      case 'float':
+      case 'string':
+        return node.value
+      case 'constant':
+        return Array.isArray(node.value) ? [...node.value] : node.value
+      case 'ident':
+        return this.identifier(node.name)
+      case 'unary':
+        return this.unary(node)
+      case 'binary':
+        return this.binary(node)
       case 'chain':
         try {
           return this.evaluate(node.node)
@@ -71,15 +98,22 @@ export class Evaluator {
           if (error instanceof NilChain) return null
           throw error
         }
-      case 'member': return this.member(node)
-      case 'slice': return this.slice(node)
+      case 'member':
+        return this.member(node)
+      case 'slice':
+        return this.slice(node)
       case 'call': {
         for (const arg of node.args) this.evaluate(arg)
         const callee = this.evaluate(node.callee)
-        return this.fail(node, `${describe(callee)} cannot be called like a function${callee === '' && node.callee.type === 'ident' ? ` (there is no function ${node.callee.name})` : ''}`)
+        return this.fail(
+          node,
+          `${describe(callee)} cannot be called like a function${callee === '' && node.callee.type === 'ident' ? ` (there is no function ${node.callee.name})` : ''}`,
+        )
       }
-      case 'builtin': return PREDICATE_BUILTINS.has(node.name) ? this.predicate(node) : this.builtin(node)
-      case 'predicate': return this.evaluate(node.node)
+      case 'builtin':
+        return PREDICATE_BUILTINS.has(node.name) ? this.predicate(node) : this.builtin(node)
+      case 'predicate':
+        return this.evaluate(node.node)
       case 'pointer': {
         const scope = this.scopes.at(-1)
         if (!scope) return this.fail(node, '`#` is only available inside a predicate')
@@ -105,7 +139,8 @@ export class Evaluator {
         if (typeof c !== 'boolean') return this.fail(node.cond, `a condition must be true or false, not ${describe(c)}`)
         return this.evaluate(c ? node.exp1 : node.exp2)
       }
-      case 'array': return node.nodes.map((n) => this.evaluate(n))
+      case 'array':
+        return node.nodes.map((n) => this.evaluate(n))
       case 'map': {
         const entries = new Map<Value, Value>()
         for (const pair of node.pairs) {
@@ -142,7 +177,8 @@ export class Evaluator {
     const op = node.op
     if (op === '&&' || op === 'and' || op === '||' || op === 'or') {
       const l = this.evaluate(node.left)
-      if (typeof l !== 'boolean') return this.fail(node, `\`${op}\` needs true or false on its left, not ${describe(l)}`)
+      if (typeof l !== 'boolean')
+        return this.fail(node, `\`${op}\` needs true or false on its left, not ${describe(l)}`)
       const and = op === '&&' || op === 'and'
       if (and ? !l : l) return l
       return this.evaluate(node.right)
@@ -154,19 +190,38 @@ export class Evaluator {
     const l = this.evaluate(node.left)
     const r = this.evaluate(node.right)
     switch (op) {
-      case '==': return equal(l, r)
-      case '!=': return !equal(l, r)
-      case '<': case '>': case '<=': case '>=': return this.compare(node, l, r)
-      case '+': case '-': case '*': case '/': case '%': case '**': case '^': return this.arithmetic(node, l, r)
-      case 'in': return this.contains(node, r, l)
+      case '==':
+        return equal(l, r)
+      case '!=':
+        return !equal(l, r)
+      case '<':
+      case '>':
+      case '<=':
+      case '>=':
+        return this.compare(node, l, r)
+      case '+':
+      case '-':
+      case '*':
+      case '/':
+      case '%':
+      case '**':
+      case '^':
+        return this.arithmetic(node, l, r)
+      case 'in':
+        return this.contains(node, r, l)
       case 'matches': {
-        if (typeof l !== 'string' || typeof r !== 'string') return this.fail(node, `\`matches\` needs strings on both sides, not ${describe(l)} and ${describe(r)}`)
+        if (typeof l !== 'string' || typeof r !== 'string')
+          return this.fail(node, `\`matches\` needs strings on both sides, not ${describe(l)} and ${describe(r)}`)
         const re = compileRegex(r)
-        if (typeof re === 'string') return this.fail(node, `${JSON.stringify(r)} is not a valid regular expression: ${re}`)
+        if (typeof re === 'string')
+          return this.fail(node, `${JSON.stringify(r)} is not a valid regular expression: ${re}`)
         return re.test(l)
       }
-      case 'contains': case 'startsWith': case 'endsWith':
-        if (typeof l !== 'string' || typeof r !== 'string') return this.fail(node, `\`${op}\` needs strings on both sides, not ${describe(l)} and ${describe(r)}`)
+      case 'contains':
+      case 'startsWith':
+      case 'endsWith':
+        if (typeof l !== 'string' || typeof r !== 'string')
+          return this.fail(node, `\`${op}\` needs strings on both sides, not ${describe(l)} and ${describe(r)}`)
         return op === 'contains' ? l.includes(r) : op === 'startsWith' ? l.startsWith(r) : l.endsWith(r)
       case '..': {
         const [from, to] = [this.toInt(node, l), this.toInt(node, r)]
@@ -193,7 +248,8 @@ export class Evaluator {
     if (lt === undefined) return this.fail(node, `cannot compare ${describe(l)} with ${describe(r)} using \`${op}\``)
     if (op === '<' || op === '>') return lt
     // <= and >=: not greater; NaN compares false either way.
-    if (typeof a === 'number' || typeof b === 'number') return op === '<=' ? Number(l) <= Number(r) : Number(l) >= Number(r)
+    if (typeof a === 'number' || typeof b === 'number')
+      return op === '<=' ? Number(l) <= Number(r) : Number(l) >= Number(r)
     return !lt
   }
 
@@ -202,23 +258,30 @@ export class Evaluator {
     if (isNumber(l) && isNumber(r)) {
       const ints = typeof l === 'bigint' && typeof r === 'bigint'
       switch (op) {
-        case '+': return ints ? wrapInt(l + r) : Number(l) + Number(r)
-        case '-': return ints ? wrapInt(l - r) : Number(l) - Number(r)
-        case '*': return ints ? wrapInt(l * r) : Number(l) * Number(r)
-        case '/': return Number(l) / Number(r)
+        case '+':
+          return ints ? wrapInt(l + r) : Number(l) + Number(r)
+        case '-':
+          return ints ? wrapInt(l - r) : Number(l) - Number(r)
+        case '*':
+          return ints ? wrapInt(l * r) : Number(l) * Number(r)
+        case '/':
+          return Number(l) / Number(r)
         case '%':
           if (!ints) break
           if (r === 0n) return this.fail(node, 'division by zero')
           return l % r
-        default: return goPow(Number(l), Number(r))
+        default:
+          return goPow(Number(l), Number(r))
       }
     }
     if (op === '+' && typeof l === 'string' && typeof r === 'string') return l + r
-    if (l instanceof GoDuration && r instanceof GoDuration && (op === '+' || op === '-')) return new GoDuration(op === '+' ? l.ns + r.ns : l.ns - r.ns)
+    if (l instanceof GoDuration && r instanceof GoDuration && (op === '+' || op === '-'))
+      return new GoDuration(op === '+' ? l.ns + r.ns : l.ns - r.ns)
     if (op === '+' && l instanceof GoTime && r instanceof GoDuration) return new GoTime(l.ms + Number(r.ns) / 1e6)
     if (op === '+' && l instanceof GoDuration && r instanceof GoTime) return new GoTime(r.ms + Number(l.ns) / 1e6)
     if (op === '-' && l instanceof GoTime && r instanceof GoDuration) return new GoTime(l.ms - Number(r.ns) / 1e6)
-    if (op === '-' && l instanceof GoTime && r instanceof GoTime) return new GoDuration(BigInt(Math.round((l.ms - r.ms) * 1e6)))
+    if (op === '-' && l instanceof GoTime && r instanceof GoTime)
+      return new GoDuration(BigInt(Math.round((l.ms - r.ms) * 1e6)))
     if (op === '*' && l instanceof GoDuration && typeof r === 'bigint') return new GoDuration(wrapInt(l.ns * r))
     if (op === '*' && typeof l === 'bigint' && r instanceof GoDuration) return new GoDuration(wrapInt(l * r.ns))
     return this.fail(node, `cannot use \`${op}\` on ${describe(l)} and ${describe(r)}`)
@@ -249,14 +312,16 @@ export class Evaluator {
       return base.entries.has(k) ? base.entries.get(k)! : base.zero
     }
     if (Array.isArray(base) || typeof base === 'string') {
-      if (typeof key !== 'bigint' && typeof key !== 'number') return this.fail(node, `an index must be an integer, not ${describe(key)}`)
+      if (typeof key !== 'bigint' && typeof key !== 'number')
+        return this.fail(node, `an index must be an integer, not ${describe(key)}`)
       const length = typeof base === 'string' ? byteLength(base) : base.length
       let i = Number(typeof key === 'number' ? Math.trunc(key) : key)
       if (i < 0) i += length
       if (i < 0 || i >= length) return this.fail(node, `index ${format(key)} is out of range (length ${length})`)
       return typeof base === 'string' ? BigInt(byteAt(base, i)) : base[i]
     }
-    if (base instanceof GoTime || base instanceof GoDuration) return this.fail(node, 'methods and fields of times and durations are not supported by wpk8s')
+    if (base instanceof GoTime || base instanceof GoDuration)
+      return this.fail(node, 'methods and fields of times and durations are not supported by wpk8s')
     return this.fail(node, `cannot read ${format(key)} of ${describe(base)}`)
   }
 
@@ -308,24 +373,35 @@ export class Evaluator {
     }
     const test = (element: Value, index: number): boolean => {
       const v = run(element, index)
-      if (typeof v !== 'boolean') return this.fail(body ?? node, `the predicate of ${name} must give true or false, not ${describe(v)}`)
+      if (typeof v !== 'boolean')
+        return this.fail(body ?? node, `the predicate of ${name} must give true or false, not ${describe(v)}`)
       return v
     }
     switch (name) {
-      case 'all': return items.every((x, i) => test(x, i))
-      case 'any': return items.some((x, i) => test(x, i))
-      case 'none': return !items.some((x, i) => test(x, i))
-      case 'one': return items.filter((x, i) => test(x, i)).length === 1
-      case 'filter': return items.filter((x, i) => test(x, i))
-      case 'map': return items.map((x, i) => run(x, i))
-      case 'count': return BigInt(items.filter((x, i) => test(x, i)).length)
+      case 'all':
+        return items.every((x, i) => test(x, i))
+      case 'any':
+        return items.some((x, i) => test(x, i))
+      case 'none':
+        return !items.some((x, i) => test(x, i))
+      case 'one':
+        return items.filter((x, i) => test(x, i)).length === 1
+      case 'filter':
+        return items.filter((x, i) => test(x, i))
+      case 'map':
+        return items.map((x, i) => run(x, i))
+      case 'count':
+        return BigInt(items.filter((x, i) => test(x, i)).length)
       case 'find': {
         const i = items.findIndex((x, j) => test(x, j))
         return i < 0 ? null : items[i]
       }
-      case 'findIndex': return BigInt(items.findIndex((x, j) => test(x, j)))
-      case 'findLast': case 'findLastIndex': {
-        for (let i = items.length - 1; i >= 0; i--) if (test(items[i], i)) return name === 'findLast' ? items[i] : BigInt(i)
+      case 'findIndex':
+        return BigInt(items.findIndex((x, j) => test(x, j)))
+      case 'findLast':
+      case 'findLastIndex': {
+        for (let i = items.length - 1; i >= 0; i--)
+          if (test(items[i], i)) return name === 'findLast' ? items[i] : BigInt(i)
         return name === 'findLast' ? null : -1n
       }
       case 'sum': {
@@ -350,7 +426,8 @@ export class Evaluator {
       }
       case 'sortBy': {
         const order = node.args[2] ? this.evaluate(node.args[2]) : 'asc'
-        if (order !== 'asc' && order !== 'desc') return this.fail(node, `the order must be "asc" or "desc", not ${format(order)}`)
+        if (order !== 'asc' && order !== 'desc')
+          return this.fail(node, `the order must be "asc" or "desc", not ${format(order)}`)
         const keyed = items.map((x, i) => ({x, key: run(x, i)}))
         const order_ = (p: {key: Value}, q: {key: Value}): number => {
           const lt = less(p.key, q.key)
@@ -381,11 +458,19 @@ export class Evaluator {
 
 function directChildren(node: Node): Node[] {
   switch (node.type) {
-    case 'unary': case 'chain': return [node.node]
-    case 'binary': return [node.left, node.right]
-    case 'member': return [node.node]
-    case 'builtin': case 'call': return node.type === 'call' ? [node.callee, ...node.args] : node.args
-    case 'conditional': return [node.cond]
-    default: return []
+    case 'unary':
+    case 'chain':
+      return [node.node]
+    case 'binary':
+      return [node.left, node.right]
+    case 'member':
+      return [node.node]
+    case 'builtin':
+    case 'call':
+      return node.type === 'call' ? [node.callee, ...node.args] : node.args
+    case 'conditional':
+      return [node.cond]
+    default:
+      return []
   }
 }

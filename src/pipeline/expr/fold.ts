@@ -33,17 +33,31 @@ function rebuild(node: Node, f: (n: Node) => Node): Node {
   let i = 0
   const take = (): Node => next[i++]
   switch (node.type) {
-    case 'unary': case 'chain': case 'predicate': return {...node, node: take()}
-    case 'binary': return {...node, left: take(), right: take()}
-    case 'member': return {...node, node: take(), property: take()}
-    case 'slice': return {...node, node: take(), from: node.from ? take() : undefined, to: node.to ? take() : undefined}
-    case 'call': return {...node, callee: take(), args: node.args.map(take)}
-    case 'builtin': return {...node, args: node.args.map(take)}
-    case 'let': return {...node, value: take(), expr: take()}
-    case 'sequence': case 'array': return {...node, nodes: node.nodes.map(take)}
-    case 'conditional': return {...node, cond: take(), exp1: take(), exp2: take()}
-    case 'map': return {...node, pairs: node.pairs.map(() => ({key: take(), value: take()}))}
-    default: return node
+    case 'unary':
+    case 'chain':
+    case 'predicate':
+      return {...node, node: take()}
+    case 'binary':
+      return {...node, left: take(), right: take()}
+    case 'member':
+      return {...node, node: take(), property: take()}
+    case 'slice':
+      return {...node, node: take(), from: node.from ? take() : undefined, to: node.to ? take() : undefined}
+    case 'call':
+      return {...node, callee: take(), args: node.args.map(take)}
+    case 'builtin':
+      return {...node, args: node.args.map(take)}
+    case 'let':
+      return {...node, value: take(), expr: take()}
+    case 'sequence':
+    case 'array':
+      return {...node, nodes: node.nodes.map(take)}
+    case 'conditional':
+      return {...node, cond: take(), exp1: take(), exp2: take()}
+    case 'map':
+      return {...node, pairs: node.pairs.map(() => ({key: take(), value: take()}))}
+    default:
+      return node
   }
 }
 
@@ -67,15 +81,24 @@ function foldNode(node: Node, describe: (node: Node) => string): Node {
   const at = {start: node.start, end: node.end, at: node.at}
   if (node.type === 'unary') {
     const n = num(node.node)
-    if (n && node.op === '-') return n.kind === 'int' ? {type: 'int', value: wrapInt(-n.value), ...at} : {type: 'float', value: -n.value, ...at}
-    if (n && node.op === '+') return n.kind === 'int' ? {type: 'int', value: n.value, ...at} : {type: 'float', value: n.value, ...at}
+    if (n && node.op === '-')
+      return n.kind === 'int' ? {type: 'int', value: wrapInt(-n.value), ...at} : {type: 'float', value: -n.value, ...at}
+    if (n && node.op === '+')
+      return n.kind === 'int' ? {type: 'int', value: n.value, ...at} : {type: 'float', value: n.value, ...at}
     const b = boolOf(node.node)
     if (b !== undefined && (node.op === '!' || node.op === 'not')) return {type: 'bool', value: !b, ...at}
     return node
   }
   if (node.type === 'array') {
-    if (node.nodes.length > 0 && node.nodes.every((n) => n.type === 'int' || n.type === 'float' || n.type === 'string' || n.type === 'bool')) {
-      return {type: 'constant', value: node.nodes.map((n) => (n as {value: bigint | number | string | boolean}).value), ...at}
+    if (
+      node.nodes.length > 0 &&
+      node.nodes.every((n) => n.type === 'int' || n.type === 'float' || n.type === 'string' || n.type === 'bool')
+    ) {
+      return {
+        type: 'constant',
+        value: node.nodes.map((n) => (n as {value: bigint | number | string | boolean}).value),
+        ...at,
+      }
     }
     return node
   }
@@ -90,19 +113,35 @@ function foldNode(node: Node, describe: (node: Node) => string): Node {
   }
   switch (op) {
     case '+':
-      if (left.type === 'string' && right.type === 'string') return {type: 'string', value: left.value + right.value, ...at}
-      return arithmetic((x, y) => x + y, (x, y) => x + y)
-    case '-': return arithmetic((x, y) => x - y, (x, y) => x - y)
-    case '*': return arithmetic((x, y) => x * y, (x, y) => x * y)
-    case '/': return a && b ? {type: 'float', value: Number(a.value) / Number(b.value), ...at} : node
+      if (left.type === 'string' && right.type === 'string')
+        return {type: 'string', value: left.value + right.value, ...at}
+      return arithmetic(
+        (x, y) => x + y,
+        (x, y) => x + y,
+      )
+    case '-':
+      return arithmetic(
+        (x, y) => x - y,
+        (x, y) => x - y,
+      )
+    case '*':
+      return arithmetic(
+        (x, y) => x * y,
+        (x, y) => x * y,
+      )
+    case '/':
+      return a && b ? {type: 'float', value: Number(a.value) / Number(b.value), ...at} : node
     case '%':
       if (a?.kind === 'int' && b?.kind === 'int') {
         if (b.value === 0n) throw new CompileFailure(`\`${describe(node)}\`: division by zero`, node.at)
         return {type: 'int', value: a.value % b.value, ...at}
       }
       return node
-    case '**': case '^': return a && b ? {type: 'float', value: goPow(Number(a.value), Number(b.value)), ...at} : node
-    case 'and': case '&&': {
+    case '**':
+    case '^':
+      return a && b ? {type: 'float', value: goPow(Number(a.value), Number(b.value)), ...at} : node
+    case 'and':
+    case '&&': {
       const x = boolOf(left)
       const y = boolOf(right)
       if (x === true) return right
@@ -110,7 +149,8 @@ function foldNode(node: Node, describe: (node: Node) => string): Node {
       if (x === false || y === false) return {type: 'bool', value: false, ...at}
       return node
     }
-    case 'or': case '||': {
+    case 'or':
+    case '||': {
       const x = boolOf(left)
       const y = boolOf(right)
       if (x === false) return right
@@ -120,7 +160,8 @@ function foldNode(node: Node, describe: (node: Node) => string): Node {
     }
     case '==':
       if (a?.kind === 'int' && b?.kind === 'int') return {type: 'bool', value: a.value === b.value, ...at}
-      if (left.type === 'string' && right.type === 'string') return {type: 'bool', value: left.value === right.value, ...at}
+      if (left.type === 'string' && right.type === 'string')
+        return {type: 'bool', value: left.value === right.value, ...at}
       if (left.type === 'bool' && right.type === 'bool') return {type: 'bool', value: left.value === right.value, ...at}
       return node
     default:

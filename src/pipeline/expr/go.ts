@@ -72,7 +72,8 @@ const LOWER_SPECIAL: Record<number, number> = {0x130: 0x69}
 function mapRune(cp: number, upper: boolean): number {
   const special = upper ? UPPER_SPECIAL[cp] : LOWER_SPECIAL[cp]
   if (special !== undefined) return special
-  if (upper && ((cp >= 0x1f80 && cp <= 0x1f87) || (cp >= 0x1f90 && cp <= 0x1f97) || (cp >= 0x1fa0 && cp <= 0x1fa7))) return cp + 8
+  if (upper && ((cp >= 0x1f80 && cp <= 0x1f87) || (cp >= 0x1f90 && cp <= 0x1f97) || (cp >= 0x1fa0 && cp <= 0x1fa7)))
+    return cp + 8
   const ch = String.fromCodePoint(cp)
   const mapped = upper ? ch.toUpperCase() : ch.toLowerCase()
   const first = mapped.codePointAt(0)!
@@ -92,7 +93,15 @@ export const toLower = (s: string): string => mapCase(s, false)
 /** Go's `unicode.IsSpace`. */
 export function isSpace(cp: number): boolean {
   if (cp <= 0xff) return cp === 0x20 || (cp >= 0x09 && cp <= 0x0d) || cp === 0x85 || cp === 0xa0
-  return cp === 0x1680 || (cp >= 0x2000 && cp <= 0x200a) || cp === 0x2028 || cp === 0x2029 || cp === 0x202f || cp === 0x205f || cp === 0x3000
+  return (
+    cp === 0x1680 ||
+    (cp >= 0x2000 && cp <= 0x200a) ||
+    cp === 0x2028 ||
+    cp === 0x2029 ||
+    cp === 0x202f ||
+    cp === 0x205f ||
+    cp === 0x3000
+  )
 }
 
 function trimWith(s: string, drop: (cp: number) => boolean, left: boolean, right: boolean): string {
@@ -179,7 +188,11 @@ export function parseGoInt(s: string): bigint | undefined {
 export function parseGoFloat(s: string): number | undefined {
   if (/^[+-]?(inf|infinity)$/i.test(s)) return s.startsWith('-') ? -Infinity : Infinity
   if (/^nan$/i.test(s)) return NaN
-  if (/^[+-]?(?:[0-9](?:_?[0-9])*(?:\.(?:[0-9](?:_?[0-9])*)?)?|\.[0-9](?:_?[0-9])*)(?:[eE][+-]?[0-9](?:_?[0-9])*)?$/.test(s)) {
+  if (
+    /^[+-]?(?:[0-9](?:_?[0-9])*(?:\.(?:[0-9](?:_?[0-9])*)?)?|\.[0-9](?:_?[0-9])*)(?:[eE][+-]?[0-9](?:_?[0-9])*)?$/.test(
+      s,
+    )
+  ) {
     if (s.includes('_')) return undefined // underscores are only allowed with a base prefix
     const f = Number(s)
     return Number.isFinite(f) ? f : undefined
@@ -207,13 +220,14 @@ export function toBase64(s: string): string {
 
 export function fromBase64(s: string): string | undefined {
   const clean = s.replace(/[\r\n]/g, '')
-  if (clean.length % 4 !== 0 || !/^[A-Za-z0-9+/]*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/.test(clean)) return undefined
+  if (clean.length % 4 !== 0 || !/^[A-Za-z0-9+/]*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/.test(clean))
+    return undefined
   return Buffer.from(clean, 'base64').toString('utf8')
 }
 
 // ---- time.Duration
 
-const UNITS: Record<string, number> = {ns: 1, us: 1e3, 'µs': 1e3, 'μs': 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9}
+const UNITS: Record<string, number> = {ns: 1, us: 1e3, µs: 1e3, μs: 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9}
 
 /** Go's `time.ParseDuration`, in nanoseconds. */
 export function parseDuration(s: string): bigint | undefined {
@@ -263,6 +277,8 @@ function fraction(value: bigint, scale: bigint): string {
   const whole = value / scale
   const rest = value % scale
   if (rest === 0n) return String(whole)
-  const digits = String(rest).padStart(String(scale).length - 1, '0').replace(/0+$/, '')
+  const digits = String(rest)
+    .padStart(String(scale).length - 1, '0')
+    .replace(/0+$/, '')
   return `${whole}.${digits}`
 }

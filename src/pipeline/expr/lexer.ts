@@ -17,13 +17,27 @@ export interface Token {
 
 /** A compile-time problem at an offset of the source. */
 export class CompileFailure extends Error {
-  constructor(message: string, readonly at: number) {
+  constructor(
+    message: string,
+    readonly at: number,
+  ) {
     super(message)
   }
 }
 
 /** Words the lexer turns into operators. */
-const WORD_OPERATORS = new Set(['in', 'or', 'and', 'matches', 'contains', 'startsWith', 'endsWith', 'let', 'if', 'else'])
+const WORD_OPERATORS = new Set([
+  'in',
+  'or',
+  'and',
+  'matches',
+  'contains',
+  'startsWith',
+  'endsWith',
+  'let',
+  'if',
+  'else',
+])
 /** Words that may follow `not` as one negated operator. */
 export const NEGATABLE = new Set(['in', 'matches', 'contains', 'startsWith', 'endsWith'])
 
@@ -164,7 +178,8 @@ function readQuoted(text: string, start: number): [string, number] {
   let out = ''
   let i = start + 1
   for (;;) {
-    if (i >= text.length || text[i] === '\n') throw new CompileFailure(`this ${quote}…${quote} string is not closed`, start)
+    if (i >= text.length || text[i] === '\n')
+      throw new CompileFailure(`this ${quote}…${quote} string is not closed`, start)
     const c = text[i]
     if (c === quote) break
     if (c !== '\\') {
@@ -174,7 +189,17 @@ function readQuoted(text: string, start: number): [string, number] {
       continue
     }
     const e = text[i + 1]
-    const simple: Record<string, string> = {a: '\x07', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v', '\\': '\\', [quote]: quote}
+    const simple: Record<string, string> = {
+      a: '\x07',
+      b: '\b',
+      f: '\f',
+      n: '\n',
+      r: '\r',
+      t: '\t',
+      v: '\v',
+      '\\': '\\',
+      [quote]: quote,
+    }
     if (e !== undefined && simple[e] !== undefined) {
       out += simple[e]
       i += 2
@@ -194,7 +219,10 @@ function readQuoted(text: string, start: number): [string, number] {
     }
     if (code === undefined || code > 0x10ffff) {
       const shown = text.slice(i, i + Math.max(2, length))
-      throw new CompileFailure(`\`${shown}\` is not a valid escape in a quoted string (write \`\\\\\` for a backslash, or use a \`…\` string)`, i)
+      throw new CompileFailure(
+        `\`${shown}\` is not a valid escape in a quoted string (write \`\\\\\` for a backslash, or use a \`…\` string)`,
+        i,
+      )
     }
     out += code >= 0xd800 && code <= 0xdfff ? '\ufffd' : String.fromCodePoint(code)
     i += length

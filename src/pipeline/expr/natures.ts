@@ -35,7 +35,7 @@ export const DURATION: Nature = {k: 'duration'}
 /** An array built by expr (a Go `[]any`) whose elements are known to be `elem`. */
 export const arrayOf = (elem: Nature): Nature => ({k: 'array', elem, go: 'any'})
 /** A Go slice type such as `[]string`. */
-export const sliceOf = (go: GoElem): Nature => ({k: 'array', elem: go === 'any' ? ANY : {k: go}, go} as Nature)
+export const sliceOf = (go: GoElem): Nature => ({k: 'array', elem: go === 'any' ? ANY : {k: go}, go}) as Nature
 export const ARRAY_ANY = sliceOf('any')
 export const MAP_ANY: Nature = {k: 'map', key: STRING, elem: ANY, go: 'map[string]any'}
 
@@ -51,23 +51,35 @@ export function elemOf(n: Nature): Nature {
 /** Go's reflect kind of the nature's type; natures of the same kind make a typed array literal. */
 export function kindOf(n: Nature): string {
   switch (n.k) {
-    case 'unknown': case 'nil': return 'invalid'
-    case 'any': return 'interface'
-    case 'array': return 'slice'
-    case 'time': return 'struct'
-    case 'duration': return 'int64'
-    case 'location': return 'ptr'
-    case 'predicate': return 'func'
-    default: return n.k
+    case 'unknown':
+    case 'nil':
+      return 'invalid'
+    case 'any':
+      return 'interface'
+    case 'array':
+      return 'slice'
+    case 'time':
+      return 'struct'
+    case 'duration':
+      return 'int64'
+    case 'location':
+      return 'ptr'
+    case 'predicate':
+      return 'func'
+    default:
+      return n.k
   }
 }
 
 /** Go type name, for comparing Go types. */
 function goType(n: Nature): string {
   switch (n.k) {
-    case 'array': return `[]${n.go}`
-    case 'map': return n.go
-    default: return n.k
+    case 'array':
+      return `[]${n.go}`
+    case 'map':
+      return n.go
+    default:
+      return n.k
   }
 }
 
@@ -82,7 +94,15 @@ export function assignable(from: Nature, to: Nature): boolean {
 
 /** Whether `==` between the two may be compiled. */
 export function comparable(a: Nature, b: Nature): boolean {
-  return isUnknown(a) || isUnknown(b) || a.k === 'nil' || b.k === 'nil' || (isNumber(a) && isNumber(b)) || (a.k === 'array' && b.k === 'array') || assignable(a, b)
+  return (
+    isUnknown(a) ||
+    isUnknown(b) ||
+    a.k === 'nil' ||
+    b.k === 'nil' ||
+    (isNumber(a) && isNumber(b)) ||
+    (a.k === 'array' && b.k === 'array') ||
+    assignable(a, b)
+  )
 }
 
 /** Either side unknown and the other unknown or of one of the accepted kinds (expr's MaybeCompatible). */
@@ -95,17 +115,30 @@ export function maybe(a: Nature, b: Nature, ...accepted: ((n: Nature) => boolean
 /** Plain-words description for messages. */
 export function describeNature(n: Nature): string {
   switch (n.k) {
-    case 'unknown': case 'any': return 'a value of unknown type'
-    case 'nil': return 'nil'
-    case 'bool': return 'a boolean'
-    case 'int': return 'an integer'
-    case 'float': return 'a number'
-    case 'string': return 'a string'
-    case 'array': return n.go === 'any' ? 'a list' : `a list of ${describeNature({k: n.go} as Nature).replace(/^an? /, '')}s`
-    case 'map': return 'a map'
-    case 'time': return 'a time'
-    case 'duration': return 'a duration'
-    case 'location': return 'a time zone'
-    default: return 'a function'
+    case 'unknown':
+    case 'any':
+      return 'a value of unknown type'
+    case 'nil':
+      return 'nil'
+    case 'bool':
+      return 'a boolean'
+    case 'int':
+      return 'an integer'
+    case 'float':
+      return 'a number'
+    case 'string':
+      return 'a string'
+    case 'array':
+      return n.go === 'any' ? 'a list' : `a list of ${describeNature({k: n.go} as Nature).replace(/^an? /, '')}s`
+    case 'map':
+      return 'a map'
+    case 'time':
+      return 'a time'
+    case 'duration':
+      return 'a duration'
+    case 'location':
+      return 'a time zone'
+    default:
+      return 'a function'
   }
 }

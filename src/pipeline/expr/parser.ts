@@ -13,18 +13,38 @@ interface Operator {
   right?: boolean
 }
 
-const UNARY: Record<string, Operator> = {not: {precedence: 50}, '!': {precedence: 50}, '-': {precedence: 90}, '+': {precedence: 90}}
+const UNARY: Record<string, Operator> = {
+  not: {precedence: 50},
+  '!': {precedence: 50},
+  '-': {precedence: 90},
+  '+': {precedence: 90},
+}
 
 const BINARY: Record<string, Operator> = {
   '|': {precedence: 0},
-  or: {precedence: 10}, '||': {precedence: 10},
-  and: {precedence: 15}, '&&': {precedence: 15},
-  '==': {precedence: 20}, '!=': {precedence: 20}, '<': {precedence: 20}, '>': {precedence: 20}, '>=': {precedence: 20}, '<=': {precedence: 20},
-  in: {precedence: 20}, matches: {precedence: 20}, contains: {precedence: 20}, startsWith: {precedence: 20}, endsWith: {precedence: 20},
+  or: {precedence: 10},
+  '||': {precedence: 10},
+  and: {precedence: 15},
+  '&&': {precedence: 15},
+  '==': {precedence: 20},
+  '!=': {precedence: 20},
+  '<': {precedence: 20},
+  '>': {precedence: 20},
+  '>=': {precedence: 20},
+  '<=': {precedence: 20},
+  in: {precedence: 20},
+  matches: {precedence: 20},
+  contains: {precedence: 20},
+  startsWith: {precedence: 20},
+  endsWith: {precedence: 20},
   '..': {precedence: 25},
-  '+': {precedence: 30}, '-': {precedence: 30},
-  '*': {precedence: 60}, '/': {precedence: 60}, '%': {precedence: 60},
-  '**': {precedence: 100, right: true}, '^': {precedence: 100, right: true},
+  '+': {precedence: 30},
+  '-': {precedence: 30},
+  '*': {precedence: 60},
+  '/': {precedence: 60},
+  '%': {precedence: 60},
+  '**': {precedence: 100, right: true},
+  '^': {precedence: 100, right: true},
   '??': {precedence: 500},
 }
 
@@ -33,11 +53,21 @@ const CHAINED = new Set(['<', '>', '<=', '>='])
 
 /** Builtins whose arguments include a predicate (a closure over `#`). */
 const PREDICATES: Record<string, ('expr' | 'predicate' | 'optional-predicate' | 'optional-expr')[]> = {
-  all: ['expr', 'predicate'], none: ['expr', 'predicate'], any: ['expr', 'predicate'], one: ['expr', 'predicate'],
-  filter: ['expr', 'predicate'], map: ['expr', 'predicate'],
-  count: ['expr', 'optional-predicate'], sum: ['expr', 'optional-predicate'],
-  find: ['expr', 'predicate'], findIndex: ['expr', 'predicate'], findLast: ['expr', 'predicate'], findLastIndex: ['expr', 'predicate'],
-  groupBy: ['expr', 'predicate'], sortBy: ['expr', 'predicate', 'optional-expr'], reduce: ['expr', 'predicate', 'optional-expr'],
+  all: ['expr', 'predicate'],
+  none: ['expr', 'predicate'],
+  any: ['expr', 'predicate'],
+  one: ['expr', 'predicate'],
+  filter: ['expr', 'predicate'],
+  map: ['expr', 'predicate'],
+  count: ['expr', 'optional-predicate'],
+  sum: ['expr', 'optional-predicate'],
+  find: ['expr', 'predicate'],
+  findIndex: ['expr', 'predicate'],
+  findLast: ['expr', 'predicate'],
+  findLastIndex: ['expr', 'predicate'],
+  groupBy: ['expr', 'predicate'],
+  sortBy: ['expr', 'predicate', 'optional-expr'],
+  reduce: ['expr', 'predicate', 'optional-expr'],
 }
 
 export const PREDICATE_BUILTINS = new Set(Object.keys(PREDICATES))
@@ -55,7 +85,10 @@ export class Parser {
   private previousEnd = 0
 
   /** `overridden(name)`: the environment defines `name`, so `name(…)` calls the variable rather than the builtin. */
-  constructor(private readonly tokens: Token[], private readonly overridden: (name: string) => boolean) {}
+  constructor(
+    private readonly tokens: Token[],
+    private readonly overridden: (name: string) => boolean,
+  ) {}
 
   parse(): Node {
     const node = this.parseSequence()
@@ -142,7 +175,10 @@ export class Parser {
         left = this.parseCall(name, [left], true, start)
       } else {
         if (previousOperator === '??' && opToken.value !== '??') {
-          throw new CompileFailure(`\`??\` cannot be mixed with \`${opToken.value}\` without parentheses: write \`(a ?? b) ${opToken.value} c\``, opToken.start)
+          throw new CompileFailure(
+            `\`??\` cannot be mixed with \`${opToken.value}\` without parentheses: write \`(a ?? b) ${opToken.value} c\``,
+            opToken.start,
+          )
         }
         if (CHAINED.has(opToken.value)) left = this.parseComparison(left, opToken, op.precedence, start)
         else {
@@ -162,7 +198,13 @@ export class Parser {
     let root: Node | undefined
     for (;;) {
       const comparator = this.parseExpression(precedence + 1)
-      const node: Node = {type: 'binary', op: token.value, left, right: comparator, ...this.span(left.start, token.start)}
+      const node: Node = {
+        type: 'binary',
+        op: token.value,
+        left,
+        right: comparator,
+        ...this.span(left.start, token.start),
+      }
       root = root ? {type: 'binary', op: '&&', left: root, right: node, ...this.span(start, token.start)} : node
       left = comparator
       token = this.current
@@ -245,7 +287,13 @@ export class Parser {
           this.next()
         }
       }
-      return this.parsePostfix({type: 'pointer', name, start: token.start, end: token.value === '#' ? this.previousEnd : token.start, at: token.start})
+      return this.parsePostfix({
+        type: 'pointer',
+        name,
+        start: token.start,
+        end: token.value === '#' ? this.previousEnd : token.start,
+        at: token.start,
+      })
     }
     if (this.is('op', '::')) {
       this.next()
@@ -262,9 +310,12 @@ export class Parser {
     switch (token.kind) {
       case 'ident':
         this.next()
-        if (token.value === 'true' || token.value === 'false') return {type: 'bool', value: token.value === 'true', ...this.span(token.start)}
+        if (token.value === 'true' || token.value === 'false')
+          return {type: 'bool', value: token.value === 'true', ...this.span(token.start)}
         if (token.value === 'nil') return {type: 'nil', ...this.span(token.start)}
-        node = this.is('bracket', '(') ? this.parseCall(token, [], true, token.start) : {type: 'ident', name: token.value, ...this.span(token.start)}
+        node = this.is('bracket', '(')
+          ? this.parseCall(token, [], true, token.start)
+          : {type: 'ident', name: token.value, ...this.span(token.start)}
         break
       case 'number':
         this.next()
@@ -293,7 +344,10 @@ export class Parser {
         if (kind.startsWith('optional')) {
           if (this.is('bracket', ')')) break
         } else if (this.is('bracket', ')')) {
-          throw new CompileFailure(`${name} needs at least ${rest.length} argument${rest.length === 1 ? '' : 's'} here`, this.current.start)
+          throw new CompileFailure(
+            `${name} needs at least ${rest.length} argument${rest.length === 1 ? '' : 's'} here`,
+            this.current.start,
+          )
         }
         if (i > 0) this.expect('op', ',')
         args.push(kind.endsWith('predicate') ? this.parsePredicate() : this.parseExpression(0))
@@ -331,7 +385,8 @@ export class Parser {
     if (braces) node = this.parseSequence()
     else {
       node = this.parseExpression(0)
-      if (this.is('op', ';')) throw new CompileFailure('wrap a predicate with several expressions in { and }', this.current.start)
+      if (this.is('op', ';'))
+        throw new CompileFailure('wrap a predicate with several expressions in { and }', this.current.start)
     }
     this.depth--
     if (braces) this.expect('bracket', '}')
@@ -369,7 +424,11 @@ export class Parser {
         this.next()
         key = {type: 'string', value: t.value, ...this.span(t.start)}
       } else if (this.is('bracket', '(')) key = this.parseExpression(0)
-      else throw new CompileFailure(`a map key must be a name, a quoted string, a number or an expression in parentheses, found ${describeToken(t)}`, t.start)
+      else
+        throw new CompileFailure(
+          `a map key must be a name, a quoted string, a number or an expression in parentheses, found ${describeToken(t)}`,
+          t.start,
+        )
       this.expect('op', ':')
       pairs.push({key, value: this.parseExpression(0)})
     }
@@ -391,12 +450,28 @@ export class Parser {
         else {
           this.next()
           if (property.kind !== 'ident' && !(property.kind === 'op' && isValidIdentifier(property.value))) {
-            throw new CompileFailure(`expected a name after \`${token.value}\`, found ${describeToken(property)}`, property.start)
+            throw new CompileFailure(
+              `expected a name after \`${token.value}\`, found ${describeToken(property)}`,
+              property.start,
+            )
           }
           const isChain = node.type === 'chain'
           const base = node.type === 'chain' ? node.node : node
-          const propertyNode: Node = {type: 'string', value: property.value, start: property.start, end: property.end, at: property.start}
-          const member: Node & {type: 'member'} = {type: 'member', node: base, property: propertyNode, optional, method: false, ...this.span(start, property.start)}
+          const propertyNode: Node = {
+            type: 'string',
+            value: property.value,
+            start: property.start,
+            end: property.end,
+            at: property.start,
+          }
+          const member: Node & {type: 'member'} = {
+            type: 'member',
+            node: base,
+            property: propertyNode,
+            optional,
+            method: false,
+            ...this.span(start, property.start),
+          }
           if (this.is('bracket', '(')) {
             member.method = true
             const args: Node[] = []

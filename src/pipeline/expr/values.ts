@@ -13,7 +13,10 @@ export type MapKind =
   | 'pairs' // map[any]any: fromPairs
 
 export class GoMap {
-  constructor(readonly kind: MapKind, readonly entries: Map<Value, Value>) {}
+  constructor(
+    readonly kind: MapKind,
+    readonly entries: Map<Value, Value>,
+  ) {}
 
   /** Value for a key that is absent. */
   get zero(): Value {
@@ -103,14 +106,19 @@ export function format(v: Value): string {
   if (typeof v === 'boolean' || typeof v === 'bigint') return String(v)
   if (typeof v === 'number') return formatFloat(v)
   if (Array.isArray(v)) return `[${v.map(format).join(' ')}]`
-  if (v instanceof GoMap) return `map[${sortedEntries(v).map(([k, x]) => `${format(k)}:${format(x)}`).join(' ')}]`
+  if (v instanceof GoMap)
+    return `map[${sortedEntries(v)
+      .map(([k, x]) => `${format(k)}:${format(x)}`)
+      .join(' ')}]`
   if (v instanceof GoTime) return new Date(v.ms).toISOString()
   if (v instanceof GoDuration) return formatDuration(v.ns)
   return v.name
 }
 
 function sortedEntries(m: GoMap): [Value, Value][] {
-  return [...m.entries].sort(([a], [b]) => (typeof a === 'string' && typeof b === 'string' ? compareStrings(a, b) : (less(a, b) ? -1 : less(b, a) ? 1 : 0)))
+  return [...m.entries].sort(([a], [b]) =>
+    typeof a === 'string' && typeof b === 'string' ? compareStrings(a, b) : less(a, b) ? -1 : less(b, a) ? 1 : 0,
+  )
 }
 
 /** Go's `type()` builtin of expr. */
@@ -137,14 +145,17 @@ export function toJSON(v: Value, indent = ''): string {
     return Object.is(v, -0) ? '-0' : JSON.stringify(v)
   }
   const inner = `${indent}  `
-  if (Array.isArray(v)) return v.length === 0 ? '[]' : `[\n${v.map((x) => inner + toJSON(x, inner)).join(',\n')}\n${indent}]`
+  if (Array.isArray(v))
+    return v.length === 0 ? '[]' : `[\n${v.map((x) => inner + toJSON(x, inner)).join(',\n')}\n${indent}]`
   if (v instanceof GoMap) {
     if (v.entries.size === 0) return '{}'
-    const entries = [...v.entries].map(([k, x]): [string, Value] => {
-      if (typeof k === 'string') return [k, x]
-      if (typeof k === 'bigint') return [String(k), x]
-      throw new RuntimeFailure(`a map with ${describe(k)} as key cannot be written as JSON`)
-    }).sort(([a], [b]) => compareStrings(a, b))
+    const entries = [...v.entries]
+      .map(([k, x]): [string, Value] => {
+        if (typeof k === 'string') return [k, x]
+        if (typeof k === 'bigint') return [String(k), x]
+        throw new RuntimeFailure(`a map with ${describe(k)} as key cannot be written as JSON`)
+      })
+      .sort(([a], [b]) => compareStrings(a, b))
     return `{\n${entries.map(([k, x]) => `${inner}${jsonString(k)}: ${toJSON(x, inner)}`).join(',\n')}\n${indent}}`
   }
   if (v instanceof GoTime) return jsonString(new Date(v.ms).toISOString())
@@ -163,7 +174,8 @@ function jsonString(s: string): string {
     else if (ch === '\t') out += '\\t'
     else if (ch === '\b') out += '\\b'
     else if (ch === '\f') out += '\\f'
-    else if (c < 0x20 || ch === '<' || ch === '>' || ch === '&' || c === 0x2028 || c === 0x2029) out += `\\u${c.toString(16).padStart(4, '0')}`
+    else if (c < 0x20 || ch === '<' || ch === '>' || ch === '&' || c === 0x2028 || c === 0x2029)
+      out += `\\u${c.toString(16).padStart(4, '0')}`
     else if (c >= 0xd800 && c <= 0xdfff) out += '\\ufffd'
     else out += ch
   }
